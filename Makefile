@@ -1,0 +1,62 @@
+# The single entry point. `make run` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/advisor} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
+
+.PHONY: run install install-dev test lint fmt migrations-check check validate bench up clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Web + worker + beat on the embedded default (SQLite, file-system broker); Ctrl-C stops all three.
+run: install
+	mkdir -p var
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	@echo "Open http://127.0.0.1:8000  (demo investor: demo@example.com / demo-password-2026)"
+	@trap 'kill 0' INT TERM; \
+	DJANGO_DEBUG=1 $(VENV)/bin/celery -A advisor worker --loglevel=INFO --concurrency=2 & \
+	DJANGO_DEBUG=1 $(VENV)/bin/celery -A advisor beat --loglevel=INFO & \
+	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000 & \
+	wait
+
+test: install-dev
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+check: lint migrations-check test
+
+# Needs ../shared/data (real market data); not part of `make test`.
+validate: install-dev
+	$(TEST_ENV) $(PY) -m benchmarks.validate
+
+bench: install-dev
+	$(TEST_ENV) $(PY) -m benchmarks
+
+up:
+	docker compose up --build
+
+clean:
+	rm -rf var test-artifacts .pytest_cache

@@ -1,0 +1,365 @@
+"""Securities, prices, investment accounts (Portfolio), tax lots, the transaction ledger and goals.
+
+Money is Decimal: cash and amounts to the cent (2 places), prices to 6 places, quantities to
+8 places (fractional shares). Weights are fractions (0.25 == 25%).
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+PRICE = {"max_digits": 18, "decimal_places": 6}
+QUANTITY = {"max_digits": 20, "decimal_places": 8}
+WEIGHT = {"max_digits": 7, "decimal_places": 6}
+
+
+class AssetClass(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name_plural = "asset classes"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Security(models.Model):
+    class Kind(models.TextChoices):
+        ETF = "etf", "ETF"
+        MUTUAL_FUND = "mutual_fund", "Mutual fund"
+        STOCK = "stock", "Stock"
+        MONEY_MARKET = "money_market", "Money market"
+
+    ticker = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=200)
+    asset_class = models.ForeignKey(AssetClass, on_delete=models.PROTECT, related_name="securities")
+    currency = models.CharField(max_length=3, default="USD")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ETF)
+    expense_ratio = models.DecimalField(max_digits=6, decimal_places=5, default=Decimal("0"))
+    allows_fractional = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["ticker"]
+        verbose_name_plural = "securities"
+        constraints = [
+            models.CheckConstraint(condition=Q(ticker=models.functions.Upper("ticker")), name="security_ticker_upper"),
+            models.CheckConstraint(condition=Q(expense_ratio__gte=0, expense_ratio__lt=1), name="security_expense_ratio_fraction"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ticker
+
+
+class Price(models.Model):
+    """A daily close. The newest row per security is its latest price."""
+
+    security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="prices")
+    date = models.DateField()
+    close = models.DecimalField(**PRICE)
+    adjusted_close = models.DecimalField(**PRICE, null=True, blank=True)
+    source = models.CharField(max_length=32, default="import")
+
+    class Meta:
+        ordering = ["security", "-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["security", "date"], name="price_one_per_security_day"),
+            models.CheckConstraint(condition=Q(close__gt=0), name="price_close_positive"),
+            models.CheckConstraint(
+                condition=Q(adjusted_close__isnull=True) | Q(adjusted_close__gt=0), name="price_adjusted_close_positive"
+            ),
+        ]
+        # The unique constraint's index (security, date) serves "latest price per security".
+
+    def __str__(self) -> str:
+        return f"{self.security_id} {self.date} {self.close}"
+
+
+class ModelPortfolio(models.Model):
+    """A target allocation template, matched to a risk level 1 (safest) .. 10."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    risk_level = models.PositiveSmallIntegerField()
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["risk_level", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(risk_level__gte=1, risk_level__lte=10), name="model_risk_level_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelAllocation(models.Model):
+    model = models.ForeignKey(ModelPortfolio, on_delete=models.CASCADE, related_name="allocations")
+    asset_class = models.ForeignKey(AssetClass, on_delete=models.PROTECT, related_name="+")
+    weight = models.DecimalField(**WEIGHT)
+    security = models.ForeignKey(
+        Security, on_delete=models.PROTECT, related_name="+", help_text="The security bought for this asset class."
+    )
+    alternates = models.ManyToManyField(
+        Security, blank=True, related_name="+", help_text="Replacements used when harvesting losses."
+    )
+
+    class Meta:
+        ordering = ["model", "-weight"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "asset_class"], name="model_allocation_unique_class"),
+            models.CheckConstraint(condition=Q(weight__gt=0, weight__lte=1), name="model_allocation_weight_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.asset_class} {self.weight}"
+
+
+class PortfolioQuerySet(models.QuerySet["Portfolio"]):
+    def for_user(self, user: settings.AUTH_USER_MODEL) -> "PortfolioQuerySet":
+        return self.filter(owner=user)
+
+    def active(self) -> "PortfolioQuerySet":
+        return self.filter(is_active=True)
+
+
+class Portfolio(models.Model):
+    """One investment account of a user. A user's portfolios together are the household."""
+
+    class TaxTreatment(models.TextChoices):
+        TAXABLE = "taxable", "Taxable"
+        TRADITIONAL_IRA = "traditional_ira", "Traditional IRA"
+        ROTH_IRA = "roth_ira", "Roth IRA"
+        K401 = "401k", "401(k)"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portfolios")
+    name = models.CharField(max_length=100)
+    tax_treatment = models.CharField(max_length=16, choices=TaxTreatment.choices, default=TaxTreatment.TAXABLE)
+    broker_name = models.CharField(max_length=100, blank=True)
+    account_number_last4 = models.CharField(
+        max_length=4, blank=True, help_text="Only the last four digits are stored."
+    )
+    base_currency = models.CharField(max_length=3, default="USD")
+    cash = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    model = models.ForeignKey(
+        ModelPortfolio, null=True, blank=True, on_delete=models.PROTECT, related_name="portfolios",
+        help_text="Target allocation; when empty the custom targets apply.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PortfolioQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["owner", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="portfolio_unique_name_per_owner"),
+            models.CheckConstraint(condition=Q(cash__gte=0), name="portfolio_cash_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_tax_treatment_display()})"
+
+    @property
+    def is_taxable(self) -> bool:
+        return self.tax_treatment == self.TaxTreatment.TAXABLE
+
+    @property
+    def masked_account_number(self) -> str:
+        return f"····{self.account_number_last4}" if self.account_number_last4 else ""
+
+
+class TargetAllocation(models.Model):
+    """A custom target row, used when the portfolio has no model."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="custom_targets")
+    asset_class = models.ForeignKey(AssetClass, on_delete=models.PROTECT, related_name="+")
+    weight = models.DecimalField(**WEIGHT)
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "asset_class"], name="target_unique_class"),
+            models.CheckConstraint(condition=Q(weight__gt=0, weight__lte=1), name="target_weight_range"),
+        ]
+
+
+class TaxLotQuerySet(models.QuerySet["TaxLot"]):
+    def open(self) -> "TaxLotQuerySet":
+        return self.filter(quantity__gt=0)
+
+    def for_user(self, user: settings.AUTH_USER_MODEL) -> "TaxLotQuerySet":
+        return self.filter(portfolio__owner=user)
+
+
+class TaxLot(models.Model):
+    """One purchase still (partly) held.
+
+    `cost_basis` is the total basis of the remaining quantity, including any wash-sale
+    adjustment; `holding_start` is the date the holding period counts from (the acquired date,
+    or earlier when a wash sale carried a holding period over).
+    """
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="lots")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="lots")
+    quantity = models.DecimalField(**QUANTITY)
+    original_quantity = models.DecimalField(**QUANTITY)
+    cost_basis = models.DecimalField(**MONEY)
+    acquired_on = models.DateField()
+    holding_start = models.DateField()
+    wash_sale_adjustment = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    opened_by = models.ForeignKey(
+        "Transaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="opened_lots"
+    )
+    closed_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TaxLotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["portfolio", "security", "acquired_on", "id"]
+        indexes = [
+            models.Index(fields=["portfolio", "security"], name="lot_portfolio_security", condition=Q(quantity__gt=0)),
+            models.Index(fields=["security", "acquired_on"], name="lot_security_acquired"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="lot_quantity_not_negative"),
+            models.CheckConstraint(condition=Q(original_quantity__gt=0), name="lot_original_quantity_positive"),
+            models.CheckConstraint(condition=Q(quantity__lte=F("original_quantity")), name="lot_quantity_at_most_original"),
+            models.CheckConstraint(condition=Q(cost_basis__gte=0), name="lot_cost_basis_not_negative"),
+            models.CheckConstraint(condition=Q(holding_start__lte=F("acquired_on")), name="lot_holding_start_not_after_acquired"),
+            models.CheckConstraint(
+                condition=Q(quantity=0, closed_on__isnull=False) | Q(quantity__gt=0, closed_on__isnull=True),
+                name="lot_closed_iff_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.security_id} {self.quantity} @ {self.acquired_on}"
+
+    @property
+    def cost_per_share(self) -> Decimal:
+        return (self.cost_basis / self.quantity) if self.quantity else Decimal("0")
+
+    def is_long_term(self, on: dt.date) -> bool:
+        """Held more than one year on `on` (IRS: the day after the one-year anniversary)."""
+        start = self.holding_start
+        try:
+            anniversary = start.replace(year=start.year + 1)
+        except ValueError:  # 29 February
+            anniversary = start.replace(year=start.year + 1, day=28)
+        return on > anniversary
+
+
+class Transaction(models.Model):
+    """The ledger. `amount` is the signed cash effect on the portfolio (a buy is negative)."""
+
+    class Kind(models.TextChoices):
+        BUY = "buy", "Buy"
+        SELL = "sell", "Sell"
+        DIVIDEND = "dividend", "Dividend"
+        INTEREST = "interest", "Interest"
+        FEE = "fee", "Fee"
+        DEPOSIT = "deposit", "Deposit"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+        TRANSFER_IN = "transfer_in", "Transfer in"
+        TRANSFER_OUT = "transfer_out", "Transfer out"
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Manual entry"
+        IMPORT = "import", "CSV import"
+        BROKER = "broker", "Broker execution"
+        SEED = "seed", "Demo data"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="transactions")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    trade_date = models.DateField()
+    security = models.ForeignKey(Security, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    price = models.DecimalField(**PRICE, null=True, blank=True)
+    fees = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    amount = models.DecimalField(**MONEY)
+    lot_relief_method = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    external_id = models.CharField(
+        max_length=100, null=True, blank=True, help_text="Idempotency key (broker fill, import row)."
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["portfolio", "-trade_date", "-id"]
+        indexes = [models.Index(fields=["portfolio", "trade_date"], name="txn_portfolio_date")]
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "external_id"], name="txn_unique_external_id"),
+            models.CheckConstraint(condition=Q(quantity__isnull=True) | Q(quantity__gt=0), name="txn_quantity_positive"),
+            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gt=0), name="txn_price_positive"),
+            models.CheckConstraint(condition=Q(fees__gte=0), name="txn_fees_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["buy", "sell"]) | Q(security__isnull=False, quantity__isnull=False, price__isnull=False),
+                name="txn_trade_has_security_quantity_price",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trade_date} {self.kind} {self.security_id or ''} {self.amount}"
+
+
+class LotSale(models.Model):
+    """The part of one lot a sell transaction relieved, with its realised gain.
+
+    `gain` = proceeds - cost_basis + wash_sale_disallowed (a disallowed loss is added back).
+    """
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="lot_sales")
+    lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="sales")
+    quantity = models.DecimalField(**QUANTITY)
+    proceeds = models.DecimalField(**MONEY)
+    cost_basis = models.DecimalField(**MONEY)
+    gain = models.DecimalField(**MONEY)
+    is_long_term = models.BooleanField()
+    wash_sale_disallowed = models.DecimalField(**MONEY, default=Decimal("0.00"))
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="lot_sale_quantity_positive"),
+            models.UniqueConstraint(fields=["transaction", "lot"], name="lot_sale_unique_lot_per_transaction"),
+        ]
+
+
+class Goal(models.Model):
+    class Kind(models.TextChoices):
+        RETIREMENT = "retirement", "Retirement"
+        HOME = "home", "Home purchase"
+        EDUCATION = "education", "Education"
+        EMERGENCY = "emergency", "Emergency fund"
+        OTHER = "other", "Other"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="goals")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    target_amount = models.DecimalField(**MONEY)
+    target_date = models.DateField()
+    monthly_contribution = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    portfolios = models.ManyToManyField(Portfolio, blank=True, related_name="goals")
+    priority = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user", "priority", "target_date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(target_amount__gt=0), name="goal_target_positive"),
+            models.CheckConstraint(condition=Q(monthly_contribution__gte=0), name="goal_contribution_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

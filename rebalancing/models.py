@@ -1,0 +1,220 @@
+"""Rebalancing policies, scan runs, proposals and their trades.
+
+Weights and bands are fractions (0.05 == 5 percentage points).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from portfolios.models import MONEY, PRICE, QUANTITY, ModelPortfolio, Portfolio, Security
+
+
+class RebalancePolicy(models.Model):
+    """When a portfolio is rebalanced and how. A portfolio's own policy wins over its model's
+    default policy; with neither, the built-in defaults (a fresh `RebalancePolicy()`) apply."""
+
+    class Frequency(models.TextChoices):
+        NONE = "none", "No calendar rebalancing"
+        MONTHLY = "monthly", "Monthly"
+        QUARTERLY = "quarterly", "Quarterly"
+        SEMIANNUAL = "semiannual", "Semi-annually"
+        ANNUAL = "annual", "Annually"
+
+    class Target(models.TextChoices):
+        FULL = "full", "All the way back to target"
+        BAND_EDGE = "band_edge", "Only back to the band edge"
+
+    portfolio = models.OneToOneField(
+        Portfolio, null=True, blank=True, on_delete=models.CASCADE, related_name="rebalance_policy"
+    )
+    model = models.OneToOneField(
+        ModelPortfolio, null=True, blank=True, on_delete=models.CASCADE, related_name="default_policy"
+    )
+    calendar_frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.NONE)
+    calendar_day = models.PositiveSmallIntegerField(default=1, help_text="Day of the month the calendar rule fires.")
+    absolute_band = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True, default=Decimal("0.05"))
+    relative_band = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True, default=Decimal("0.25"))
+    cash_flow_enabled = models.BooleanField(default=True)
+    volatility_adjusted = models.BooleanField(default=False)
+    rebalance_to = models.CharField(max_length=16, choices=Target.choices, default=Target.FULL)
+    min_trade_amount = models.DecimalField(**MONEY, default=Decimal("50.00"))
+    cash_buffer = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.0100"))
+    allow_short_term_gains = models.BooleanField(default=False)
+    max_tax_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    auto_approve_cash_flow_below = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Auto-approve cash deployments below this amount (off when empty)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "rebalance policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(portfolio__isnull=False, model__isnull=True) | Q(portfolio__isnull=True, model__isnull=False),
+                name="policy_belongs_to_portfolio_or_model",
+            ),
+            models.CheckConstraint(condition=Q(calendar_day__gte=1, calendar_day__lte=28), name="policy_calendar_day_range"),
+            models.CheckConstraint(condition=Q(absolute_band__isnull=True) | Q(absolute_band__gt=0), name="policy_absolute_band_positive"),
+            models.CheckConstraint(condition=Q(relative_band__isnull=True) | Q(relative_band__gt=0), name="policy_relative_band_positive"),
+            models.CheckConstraint(condition=Q(cash_buffer__gte=0, cash_buffer__lt=1), name="policy_cash_buffer_fraction"),
+            models.CheckConstraint(condition=Q(min_trade_amount__gte=0), name="policy_min_trade_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.portfolio or self.model
+        return f"Policy for {owner}"
+
+
+class ScanRun(models.Model):
+    """One scheduled (or manual) scan: drift or harvest, with its statistics for the admin."""
+
+    class Kind(models.TextChoices):
+        DRIFT = "drift", "Drift check"
+        HARVEST = "harvest", "Harvest scan"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    as_of = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    batches_total = models.PositiveIntegerField(default=0)
+    batches_done = models.PositiveIntegerField(default=0)
+    portfolios_checked = models.PositiveIntegerField(default=0)
+    proposals_created = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.as_of} ({self.status})"
+
+
+class ProposalQuerySet(models.QuerySet["Proposal"]):
+    def for_user(self, user: settings.AUTH_USER_MODEL) -> "ProposalQuerySet":
+        return self.filter(portfolio__owner=user)
+
+    def pending(self) -> "ProposalQuerySet":
+        return self.filter(status=Proposal.Status.PENDING)
+
+
+class Proposal(models.Model):
+    """A set of trades the system proposes; the investor approves or rejects it.
+
+    pending -> approved -> executing -> executed | failed;  pending -> rejected | expired | superseded.
+    Weights JSON maps an asset-class code (or ticker) to a fraction.
+    """
+
+    class Kind(models.TextChoices):
+        REBALANCE = "rebalance", "Rebalance"
+        HARVEST = "harvest", "Tax-loss harvest"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        EXECUTING = "executing", "Executing"
+        EXECUTED = "executed", "Executed"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        SUPERSEDED = "superseded", "Superseded"
+        FAILED = "failed", "Failed"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="proposals")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    rule = models.CharField(max_length=32, help_text="The rule that fired: threshold, calendar, cash_flow, ...")
+    reason = models.TextField(help_text="Why, in plain words.")
+    scan_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="proposals")
+    before_weights = models.JSONField(default=dict)
+    after_weights = models.JSONField(default=dict)
+    target_weights = models.JSONField(default=dict)
+    drift = models.JSONField(default=dict)
+    details = models.JSONField(default=dict, blank=True)
+    total_value = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    est_short_term_gain = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    est_long_term_gain = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    est_tax = models.DecimalField(**MONEY, default=Decimal("0.00"), help_text="Tax due on realised gains (negative: saved).")
+    est_cost = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    prices_as_of = models.DateField()
+    holdings_fingerprint = models.CharField(max_length=64, help_text="Hash of lots and cash the proposal was built on.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+    auto_approved = models.BooleanField(default=False)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+
+    objects = ProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="proposal_status_expiry")]
+        constraints = [
+            # Two workers, a retry or a re-run can never leave two pending proposals of a kind.
+            models.UniqueConstraint(
+                fields=["portfolio", "kind"], condition=Q(status="pending"), name="proposal_one_pending_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} for {self.portfolio} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class ProposedTrade(models.Model):
+    class Side(models.TextChoices):
+        BUY = "buy", "Buy"
+        SELL = "sell", "Sell"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        SENT = "sent", "Sent to broker"
+        FILLED = "filled", "Filled"
+        PARTIALLY_FILLED = "partial", "Partially filled"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="trades")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.DecimalField(**QUANTITY)
+    price = models.DecimalField(**PRICE, help_text="The price the proposal used.")
+    amount = models.DecimalField(**MONEY, help_text="quantity x price, unsigned.")
+    lots = models.JSONField(default=list, blank=True, help_text='Lots a sell relieves: [{"lot": id, "quantity": "1.5"}].')
+    est_short_term_gain = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    est_long_term_gain = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    est_cost = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    sequence = models.PositiveSmallIntegerField(default=0, help_text="Sells run before buys.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    filled_quantity = models.DecimalField(**QUANTITY, default=Decimal("0"))
+    fill_price = models.DecimalField(**PRICE, null=True, blank=True)
+    broker_order_id = models.CharField(max_length=100, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["proposal", "sequence", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="trade_price_positive"),
+            models.CheckConstraint(condition=Q(filled_quantity__gte=0), name="trade_filled_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.security_id}"

@@ -1,0 +1,194 @@
+"""Shared fixtures: users, a real Celery worker process, a real Chromium.
+
+The suite runs on PostgreSQL and Redis (see [tool.pytest.ini_options] env in pyproject.toml);
+there is no SQLite or in-memory fallback, on purpose.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_postgresql() -> None:
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql", (
+        "The test suite runs on PostgreSQL: set DATABASE_URL=postgres://..."
+    )
+
+
+@pytest.fixture
+def user(db: None):  # noqa: ANN201
+    return UserFactory(email="investor@example.com")
+
+
+@pytest.fixture
+def other_user(db: None):  # noqa: ANN201
+    return UserFactory(email="charlie@example.com")
+
+
+@pytest.fixture
+def staff_user(db: None):  # noqa: ANN201
+    return UserFactory(email="adviser@example.com", is_staff=True)
+
+
+# --- a real Celery worker ------------------------------------------------------------------
+
+
+class CeleryWorker:
+    """A `celery worker` subprocess consuming from the test Redis, writing to the test database."""
+
+    def __init__(self, database_name: str, concurrency: int = 2) -> None:
+        self.database_name = database_name
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = ARTIFACTS / f"celery-worker-{os.getpid()}.log"
+
+    def _env(self) -> dict[str, str]:
+        db = settings.DATABASES["default"]
+        user = db.get("USER") or "postgres"
+        host = db.get("HOST") or "127.0.0.1"
+        port = db.get("PORT") or 5432
+        env = dict(os.environ)
+        env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{self.database_name}"
+        env["DATABASE_CONN_MAX_AGE"] = "0"
+        env["REDIS_URL"] = settings.CELERY_BROKER_URL
+        env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+        # The worker must send mail somewhere a test can read it: files under var/.
+        env["EMAIL_URL"] = "consolemail://"
+        return env
+
+    def start(self) -> "CeleryWorker":
+        ARTIFACTS.mkdir(exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "advisor", "worker", "--loglevel=INFO",
+             f"--concurrency={self.concurrency}", "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
+            cwd=ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        from advisor.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, (
+                f"celery worker exited early; see {self.log_path}"
+            )
+            if app.control.ping(timeout=0.5):
+                return
+        raise TimeoutError(f"celery worker not ready in {timeout}s; see {self.log_path}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the whole process group (main process and pool children) at once."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _purge_test_broker() -> None:
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+@pytest.fixture
+def start_celery_worker(transactional_db: None) -> Iterator[Callable[..., CeleryWorker]]:
+    """Start one or more real workers; each is stopped at the end of the test.
+
+    Tests using it must commit their data (the fixture implies `transactional_db`), because
+    the worker is another process with its own database connection.
+    """
+    _purge_test_broker()
+    workers: list[CeleryWorker] = []
+
+    def start(concurrency: int = 2) -> CeleryWorker:
+        worker = CeleryWorker(connection.settings_dict["NAME"], concurrency=concurrency).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    _purge_test_broker()
+    connection.close()
+
+
+@pytest.fixture
+def celery_worker(start_celery_worker: Callable[..., CeleryWorker]) -> CeleryWorker:
+    return start_celery_worker()
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:
+    """Poll until `condition()` is truthy; return its value or fail with a timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+# --- a real browser ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: object, live_server: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page: object, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ (kept by CI as an artifact)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path
