@@ -1,0 +1,1 @@
+"""Pure portfolio analytics (returns, risk, Monte Carlo): numpy/pandas only, never Django."""
