@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
+
+    def ready(self) -> None:
+        from accounts.db import install_audit_guard
+
+        post_migrate.connect(install_audit_guard, sender=self, dispatch_uid="accounts.audit_guard")

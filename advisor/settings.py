@@ -10,10 +10,10 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("ADVISOR_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.FileAwareEnv()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+VAR_DIR = Path(env("ADVISOR_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env(
@@ -185,10 +185,17 @@ ADVISOR_BROKER_KEY_ID = env("ADVISOR_BROKER_KEY_ID", default="")
 ADVISOR_BROKER_SECRET = env("ADVISOR_BROKER_SECRET", default="")
 ADVISOR_PAPER_SLIPPAGE_BPS = env.float("ADVISOR_PAPER_SLIPPAGE_BPS", default=5.0)
 ADVISOR_PAPER_COMMISSION = env.float("ADVISOR_PAPER_COMMISSION", default=0.0)
+# Paper broker: fill at most this many shares per order (0 = no cap; a cap gives partial fills)
+# and answer after this many seconds (to exercise timeouts and crash windows).
+ADVISOR_PAPER_MAX_FILL = env.float("ADVISOR_PAPER_MAX_FILL", default=0.0)
+ADVISOR_PAPER_DELAY_SECONDS = env.float("ADVISOR_PAPER_DELAY_SECONDS", default=0.0)
+ADVISOR_BROKER_TIMEOUT = env.float("ADVISOR_BROKER_TIMEOUT", default=10.0)
 ADVISOR_PROPOSAL_TTL_HOURS = env.int("ADVISOR_PROPOSAL_TTL_HOURS", default=72)
 ADVISOR_MAX_PRICE_AGE_DAYS = env.int("ADVISOR_MAX_PRICE_AGE_DAYS", default=3)
 ADVISOR_SCAN_BATCH_SIZE = env.int("ADVISOR_SCAN_BATCH_SIZE", default=2000)
 ADVISOR_SITE_URL = env("ADVISOR_SITE_URL", default="http://127.0.0.1:8000")
+# CSV imports larger than this are refused before they are parsed (bytes).
+ADVISOR_IMPORT_MAX_BYTES = env.int("ADVISOR_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

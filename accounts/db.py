@@ -1,0 +1,42 @@
+"""Database-level guard that keeps the audit trail append-only, whatever code runs the SQL.
+
+Installed after every `migrate` (post_migrate), idempotently, on PostgreSQL and SQLite.
+"""
+
+from typing import Any
+
+from django.db import connections
+
+POSTGRESQL = [
+    """
+    CREATE OR REPLACE FUNCTION accounts_auditevent_append_only() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION 'accounts_auditevent is append-only: % refused', TG_OP;
+    END;
+    $$ LANGUAGE plpgsql
+    """,
+    "DROP TRIGGER IF EXISTS accounts_auditevent_append_only ON accounts_auditevent",
+    """
+    CREATE TRIGGER accounts_auditevent_append_only
+    BEFORE UPDATE OR DELETE ON accounts_auditevent
+    FOR EACH ROW EXECUTE FUNCTION accounts_auditevent_append_only()
+    """,
+]
+SQLITE = [
+    "DROP TRIGGER IF EXISTS accounts_auditevent_no_update",
+    "DROP TRIGGER IF EXISTS accounts_auditevent_no_delete",
+    """CREATE TRIGGER accounts_auditevent_no_update BEFORE UPDATE ON accounts_auditevent
+       BEGIN SELECT RAISE(ABORT, 'accounts_auditevent is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER accounts_auditevent_no_delete BEFORE DELETE ON accounts_auditevent
+       BEGIN SELECT RAISE(ABORT, 'accounts_auditevent is append-only: DELETE refused'); END""",
+]
+
+
+def install_audit_guard(using: str = "default", **kwargs: Any) -> None:
+    connection = connections[using]
+    if "accounts_auditevent" not in connection.introspection.table_names():
+        return
+    statements = POSTGRESQL if connection.vendor == "postgresql" else SQLITE if connection.vendor == "sqlite" else []
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
