@@ -363,3 +363,52 @@ class Goal(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImportBatch(models.Model):
+    """One uploaded CSV: parsed and validated (preview), then written all at once (confirm).
+
+    `rows` holds the normalised rows and their per-row errors as JSON so the preview can be
+    shown again and the confirm step writes exactly what the user saw.
+    """
+
+    class Kind(models.TextChoices):
+        LOTS = "lots", "Positions with tax lots"
+        TRANSACTIONS = "transactions", "Transaction history"
+        PRICES = "prices", "Daily prices"
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Waiting for confirmation"
+        INVALID = "invalid", "Has errors"
+        IMPORTED = "imported", "Imported"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_batches")
+    portfolio = models.ForeignKey(
+        Portfolio, null=True, blank=True, on_delete=models.CASCADE, related_name="import_batches"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    layout = models.CharField(max_length=32)
+    filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREVIEW)
+    row_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    file_errors = models.JSONField(default=list, blank=True)
+    rows = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="prices") | Q(portfolio__isnull=False), name="import_batch_portfolio_unless_prices"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="imported") | Q(error_count=0, imported_at__isnull=False),
+                name="import_batch_imported_only_when_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import {self.filename} ({self.status})"

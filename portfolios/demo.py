@@ -1,0 +1,256 @@
+"""Demo data: asset classes, ~17 common ETFs with synthetic daily prices, five model
+portfolios, a demo investor with three accounts whose lots give the drift check and the
+harvest scan real work, and a staff user. `seed_demo` is idempotent: a second run on the same
+day changes nothing; a run on a later day only adds the new days' prices.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+from django.db import transaction
+
+from portfolios import ledger, synthetic
+from portfolios.models import (
+    AssetClass,
+    ModelAllocation,
+    ModelPortfolio,
+    Portfolio,
+    Price,
+    Security,
+    Transaction,
+)
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password-2026"
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-2026"
+
+ASSET_CLASSES = [
+    ("us-stocks", "US stocks"),
+    ("intl-developed", "International developed stocks"),
+    ("emerging", "Emerging-market stocks"),
+    ("us-bonds", "US bonds"),
+    ("intl-bonds", "International bonds"),
+    ("tips", "Inflation-protected bonds (TIPS)"),
+    ("reits", "Real estate (REITs)"),
+    ("gold", "Gold and commodities"),
+    ("cash", "Cash and T-bills"),
+]
+
+# ticker, name, class, start price (2019-01-02), expense ratio
+SECURITIES = [
+    ("VTI", "Vanguard Total Stock Market ETF", "us-stocks", 128.0, "0.0003"),
+    ("ITOT", "iShares Core S&P Total U.S. Stock Market ETF", "us-stocks", 58.0, "0.0003"),
+    ("VEA", "Vanguard FTSE Developed Markets ETF", "intl-developed", 38.0, "0.0005"),
+    ("IEFA", "iShares Core MSCI EAFE ETF", "intl-developed", 55.0, "0.0007"),
+    ("VWO", "Vanguard FTSE Emerging Markets ETF", "emerging", 38.5, "0.0008"),
+    ("IEMG", "iShares Core MSCI Emerging Markets ETF", "emerging", 47.5, "0.0009"),
+    ("BND", "Vanguard Total Bond Market ETF", "us-bonds", 79.0, "0.0003"),
+    ("AGG", "iShares Core U.S. Aggregate Bond ETF", "us-bonds", 106.5, "0.0003"),
+    ("BNDX", "Vanguard Total International Bond ETF", "intl-bonds", 54.5, "0.0007"),
+    ("IAGG", "iShares Core International Aggregate Bond ETF", "intl-bonds", 52.0, "0.0007"),
+    ("SCHP", "Schwab U.S. TIPS ETF", "tips", 54.0, "0.0003"),
+    ("VTIP", "Vanguard Short-Term Inflation-Protected Securities ETF", "tips", 48.0, "0.0004"),
+    ("VNQ", "Vanguard Real Estate ETF", "reits", 75.0, "0.0013"),
+    ("SCHH", "Schwab U.S. REIT ETF", "reits", 40.0, "0.0007"),
+    ("GLD", "SPDR Gold Shares", "gold", 121.0, "0.0040"),
+    ("IAU", "iShares Gold Trust", "gold", 12.3, "0.0025"),
+    ("SGOV", "iShares 0-3 Month Treasury Bond ETF", "cash", 100.0, "0.0009"),
+    ("BIL", "SPDR Bloomberg 1-3 Month T-Bill ETF", "cash", 91.5, "0.0014"),
+]
+FUNDS = [synthetic.Fund(ticker, cls, price) for ticker, _, cls, price, _ in SECURITIES]
+
+# asset class -> (preferred, alternates used when harvesting)
+PREFERRED = {
+    "us-stocks": ("VTI", ["ITOT"]),
+    "intl-developed": ("VEA", ["IEFA"]),
+    "emerging": ("VWO", ["IEMG"]),
+    "us-bonds": ("BND", ["AGG"]),
+    "intl-bonds": ("BNDX", ["IAGG"]),
+    "tips": ("SCHP", ["VTIP"]),
+    "reits": ("VNQ", ["SCHH"]),
+    "gold": ("GLD", ["IAU"]),
+    "cash": ("SGOV", ["BIL"]),
+}
+
+# slug, name, risk level, description, {class: weight}
+MODELS = [
+    ("conservative", "Conservative", 2, "Capital preservation: mostly bonds and T-bills, a little equity.",
+     {"us-stocks": "0.15", "intl-developed": "0.05", "us-bonds": "0.40", "intl-bonds": "0.10", "tips": "0.15", "cash": "0.15"}),
+    ("moderately-conservative", "Moderately conservative", 4, "Income first, some growth.",
+     {"us-stocks": "0.25", "intl-developed": "0.10", "emerging": "0.05", "us-bonds": "0.30", "intl-bonds": "0.10",
+      "tips": "0.10", "reits": "0.05", "cash": "0.05"}),
+    ("balanced", "Balanced", 6, "About 60/40 stocks to bonds and real assets.",
+     {"us-stocks": "0.35", "intl-developed": "0.15", "emerging": "0.05", "us-bonds": "0.25", "intl-bonds": "0.05",
+      "tips": "0.05", "reits": "0.05", "gold": "0.05"}),
+    ("growth", "Growth", 8, "Mostly stocks, with a bond cushion.",
+     {"us-stocks": "0.45", "intl-developed": "0.20", "emerging": "0.10", "us-bonds": "0.12", "intl-bonds": "0.03",
+      "reits": "0.05", "gold": "0.05"}),
+    ("aggressive", "Aggressive", 10, "All-equity growth for long horizons.",
+     {"us-stocks": "0.50", "intl-developed": "0.25", "emerging": "0.15", "us-bonds": "0.05", "reits": "0.05"}),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoLot:
+    ticker: str
+    when: str  # ISO date, or "peak": the highest close 60..540 days before the end
+    dollars: int
+
+
+# name, tax treatment, model slug, deposit, lots
+ACCOUNTS = [
+    ("Taxable brokerage", Portfolio.TaxTreatment.TAXABLE, "balanced", 2_500, [
+        DemoLot("VTI", "2019-03-11", 22_000), DemoLot("VTI", "2021-06-14", 16_000), DemoLot("VEA", "2020-11-09", 7_000),
+        DemoLot("VWO", "peak", 7_500), DemoLot("VNQ", "peak", 6_500), DemoLot("GLD", "peak", 4_000),
+        DemoLot("BND", "2019-09-03", 6_000), DemoLot("SCHP", "peak", 3_000),
+    ]),
+    ("Traditional IRA", Portfolio.TaxTreatment.TRADITIONAL_IRA, "growth", 800, [
+        DemoLot("BND", "2020-06-01", 30_000), DemoLot("BNDX", "2020-06-01", 8_000), DemoLot("VTI", "2019-05-01", 14_000),
+        DemoLot("VEA", "2022-03-01", 9_000), DemoLot("GLD", "2023-02-01", 5_000),
+    ]),
+    ("Roth IRA", Portfolio.TaxTreatment.ROTH_IRA, "aggressive", 300, [
+        DemoLot("VTI", "2019-02-04", 9_000), DemoLot("VWO", "2020-03-23", 6_000), DemoLot("VEA", "2021-01-04", 4_000),
+        DemoLot("VNQ", "2024-04-01", 2_500),
+    ]),
+]  # fmt: skip
+UNDER_WATER = 1.08  # a "peak" lot costs at least 8% more than the latest close
+
+
+def seed_reference_data() -> dict[str, Security]:
+    """Asset classes, securities and model portfolios (idempotent; no user data)."""
+    classes = {}
+    for order, (code, name) in enumerate(ASSET_CLASSES):
+        classes[code], _ = AssetClass.objects.get_or_create(
+            code=code, defaults={"name": name, "sort_order": order}
+        )
+    securities = {}
+    for ticker, name, cls, _, expense in SECURITIES:
+        securities[ticker], _ = Security.objects.get_or_create(
+            ticker=ticker,
+            defaults={"name": name, "asset_class": classes[cls], "expense_ratio": Decimal(expense)},
+        )
+    for slug, name, risk, description, weights in MODELS:
+        model, _ = ModelPortfolio.objects.get_or_create(
+            slug=slug, defaults={"name": name, "risk_level": risk, "description": description}
+        )
+        for code, weight in weights.items():
+            preferred, alternates = PREFERRED[code]
+            allocation, created = ModelAllocation.objects.get_or_create(
+                model=model,
+                asset_class=classes[code],
+                defaults={"weight": Decimal(weight), "security": securities[preferred]},
+            )
+            if created:
+                allocation.alternates.set([securities[t] for t in alternates])
+    return securities
+
+
+def seed_prices(securities: dict[str, Security], end: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic closes from synthetic.START to `end`; existing (security, day) rows are kept."""
+    dates, closes = synthetic.fund_prices(FUNDS, end)
+    days = [d.astype(dt.date) for d in dates]
+    newest = dict(
+        Price.objects.filter(security__in=securities.values())
+        .order_by()
+        .values_list("security_id")
+        .annotate(newest=models_max("date"))
+    )
+    rows = []
+    for j, fund in enumerate(FUNDS):
+        security = securities[fund.ticker]
+        after = newest.get(security.pk)
+        for day, close in zip(days, closes[:, j], strict=True):
+            if after is None or day > after:
+                rows.append(
+                    Price(security=security, date=day, close=Decimal(f"{close:.2f}"), source="demo")
+                )
+    Price.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+    return dates, closes
+
+
+def models_max(field: str):
+    from django.db.models import Max
+
+    return Max(field)
+
+
+def _user(email: str, password: str, **extra: object):
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import User
+
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email=email, password=password, **extra)
+    EmailAddress.objects.get_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    return user
+
+
+def _lot_price(
+    ticker: str, when: str, dates: np.ndarray, closes: np.ndarray, end: dt.date
+) -> tuple[dt.date, Decimal]:
+    j = [f.ticker for f in FUNDS].index(ticker)
+    series = closes[:, j]
+    if when == "peak":
+        window = (dates >= np.datetime64(end - dt.timedelta(days=540))) & (
+            dates <= np.datetime64(end - dt.timedelta(days=60))
+        )
+        i = int(np.flatnonzero(window)[np.argmax(series[window])])
+        price = max(series[i], series[-1] * UNDER_WATER)
+    else:
+        i = int(np.searchsorted(dates, np.datetime64(when)))
+        price = series[i]
+    return dates[i].astype(dt.date), Decimal(f"{price:.2f}")
+
+
+@transaction.atomic
+def seed_demo(*, today: dt.date) -> dict[str, int]:
+    """Everything `make run` needs; safe to run again (returns counts of what exists)."""
+    from accounts.models import InvestorProfile
+    from advisor import schedules
+
+    end = synthetic.last_weekday_before(today)
+    securities = seed_reference_data()
+    dates, closes = seed_prices(securities, end)
+    investor = _user(DEMO_EMAIL, DEMO_PASSWORD, first_name="Dana", last_name="Demo")
+    _user(
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        first_name="Alex",
+        last_name="Adviser",
+        is_staff=True,
+        is_superuser=True,
+    )
+    InvestorProfile.objects.get_or_create(user=investor)
+    models = {m.slug: m for m in ModelPortfolio.objects.all()}
+    for name, treatment, slug, deposit, lots in ACCOUNTS:
+        portfolio, _ = Portfolio.objects.get_or_create(
+            owner=investor, name=name,
+            defaults={"tax_treatment": treatment, "model": models[slug], "broker_name": "Paper broker"},
+        )  # fmt: skip
+        buys = [(lot, *_lot_price(lot.ticker, lot.when, dates, closes, end)) for lot in lots]
+        first = min(day for _, day, _ in buys) - dt.timedelta(days=3)
+        total = sum(Decimal(lot.dollars) for lot in lots) + deposit
+        ledger.record_cash(
+            portfolio, kind=Transaction.Kind.DEPOSIT, amount=total, trade_date=first,
+            source=Transaction.Source.SEED, external_id="seed:deposit", note="Initial deposit",
+        )  # fmt: skip
+        for n, (lot, day, price) in enumerate(buys):
+            quantity = (Decimal(lot.dollars) / price).quantize(Decimal("0.0001"))
+            ledger.record_buy(
+                portfolio, security=securities[lot.ticker], quantity=quantity, price=price, trade_date=day,
+                source=Transaction.Source.SEED, external_id=f"seed:buy:{n}",
+            )  # fmt: skip
+    schedules.ensure_default_schedules()
+    return {
+        "securities": Security.objects.count(),
+        "prices": Price.objects.count(),
+        "models": ModelPortfolio.objects.count(),
+        "portfolios": Portfolio.objects.filter(owner=investor).count(),
+        "lots": sum(p.lots.count() for p in Portfolio.objects.filter(owner=investor)),
+    }

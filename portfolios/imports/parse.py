@@ -1,0 +1,473 @@
+"""Parse and validate an uploaded CSV without touching the database.
+
+`parse_csv` takes the raw bytes, the kind of data and what it needs to know about the world
+(the known tickers, today's date) and returns every row with its normalised values and its
+errors. Nothing here imports Django, so it is fast to test and to benchmark. Normalised values
+are strings (ISO dates, plain decimals) so rows can be stored as JSON and copied to the
+database unchanged.
+"""
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from portfolios.imports import layouts
+from portfolios.imports.layouts import Layout
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+MAX_ERRORS_PER_FILE = 100_000
+OLDEST_DATE = dt.date(1900, 1, 1)
+QUANTITY_PLACES = Decimal("0.00000001")
+PRICE_PLACES = Decimal("0.000001")
+MONEY_PLACES = Decimal("0.01")
+MAX_INTEGER_DIGITS = {"quantity": 12, "price": 12, "money": 16}
+MISSING = {"", "--", "n/a", "na", "-"}
+
+TRADE_KINDS = {"buy", "sell"}
+CASH_IN_KINDS = {"dividend", "interest", "deposit"}
+CASH_OUT_KINDS = {"fee", "withdrawal"}
+KIND_ALIASES = {
+    "buy": "buy", "bought": "buy", "purchase": "buy",
+    "sell": "sell", "sold": "sell", "sale": "sell",
+    "dividend": "dividend", "div": "dividend", "qualified dividend": "dividend",
+    "interest": "interest", "fee": "fee", "deposit": "deposit", "contribution": "deposit",
+    "withdrawal": "withdrawal", "distribution": "withdrawal",
+}  # fmt: skip
+
+
+@dataclass
+class Row:
+    line: int
+    raw: list[str]
+    values: dict[str, str | None] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    skipped: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.skipped
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "line": self.line,
+            "raw": self.raw,
+            "values": self.values,
+            "errors": self.errors,
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> "Row":
+        return cls(
+            line=int(data["line"]),  # type: ignore[call-overload]
+            raw=list(data["raw"]),  # type: ignore[call-overload]
+            values=dict(data["values"]),  # type: ignore[call-overload]
+            errors=list(data["errors"]),  # type: ignore[call-overload]
+            skipped=str(data.get("skipped", "")),
+        )
+
+
+@dataclass
+class ParseResult:
+    kind: str
+    layout: str
+    header: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+
+    @property
+    def error_count(self) -> int:
+        return len(self.file_errors) + sum(1 for row in self.rows if row.errors)
+
+    @property
+    def valid_rows(self) -> list[Row]:
+        return [row for row in self.rows if row.ok]
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0 and bool(self.valid_rows)
+
+    def messages(self, limit: int = 20) -> list[str]:
+        """The errors as sentences: file errors first, then `line N: ...`."""
+        out = list(self.file_errors)
+        for row in self.rows:
+            out.extend(f"line {row.line}: {error}" for error in row.errors)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+
+class RowError(ValueError):
+    pass
+
+
+# --- cell parsers ----------------------------------------------------------------------------
+
+
+def parse_decimal(text: str, name: str, places: Decimal, digits: int) -> Decimal | None:
+    """'$1,234.50' -> Decimal('1234.50'); '(12.5)' -> -12.5; empty or '--' -> None."""
+    cleaned = text.strip().replace("$", "").replace(",", "").replace(" ", "")
+    if cleaned.lower() in MISSING:
+        return None
+    negative = cleaned.startswith("(") and cleaned.endswith(")")
+    if negative:
+        cleaned = cleaned[1:-1]
+    if cleaned.endswith("%"):
+        raise RowError(f"{name} {text.strip()!r} is a percentage, not a number")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise RowError(f"{name} {text.strip()!r} is not a number") from None
+    if not value.is_finite():
+        raise RowError(f"{name} {text.strip()!r} is not a finite number")
+    if value.adjusted() >= digits:
+        raise RowError(f"{name} {text.strip()!r} is too large")
+    value = value.quantize(places)
+    return -value if negative else value
+
+
+def parse_date(text: str, name: str, formats: Iterable[str], today: dt.date) -> dt.date | None:
+    cleaned = text.strip()
+    if cleaned.lower() in MISSING:
+        return None
+    # Schwab and Fidelity sometimes append " as of 11/20/2026" or a time; keep the first token.
+    cleaned = cleaned.split(" ")[0]
+    value: dt.date | None = None
+    for fmt in formats:
+        try:
+            value = (
+                dt.date.fromisoformat(cleaned)
+                if fmt == layouts.ISO
+                else dt.datetime.strptime(cleaned, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
+            )
+            break
+        except ValueError:
+            continue
+    if value is None:
+        expected = " or ".join(
+            fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD") for fmt in formats
+        )
+        raise RowError(f"{name} {text.strip()!r} is not a date ({expected})")
+    if value > today:
+        raise RowError(f"{name} {value.isoformat()} is in the future")
+    if value < OLDEST_DATE:
+        raise RowError(f"{name} {value.isoformat()} is too far in the past")
+    return value
+
+
+# --- file level ------------------------------------------------------------------------------
+
+
+def decode(data: bytes, *, max_bytes: int) -> tuple[str | None, list[str]]:
+    """Bytes -> text, or None with the reason. UTF-8 (with or without BOM) only."""
+    if len(data) > max_bytes:
+        return None, [
+            f"The file is {len(data) / 1_048_576:.1f} MB; the limit is {max_bytes / 1_048_576:.0f} MB."
+        ]
+    if not data.strip():
+        return None, ["The file is empty."]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, ["The file is UTF-16 encoded; save it as UTF-8 CSV and upload it again."]
+    if b"\x00" in data[:65536]:
+        return None, ["The file is not a text CSV file (it contains binary data)."]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [
+            f"The file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start}); "
+            "save it as 'CSV UTF-8' and upload it again."
+        ]
+    return text, []
+
+
+def _normalise_header(cell: str) -> str:
+    return " ".join(cell.strip().strip('"').lower().replace("_", " ").split())
+
+
+def match_header(cells: list[str], layout: Layout) -> dict[str, int] | None:
+    """Field -> column index when `cells` is a header row of `layout`, else None."""
+    normalised = [_normalise_header(c) for c in cells]
+    index: dict[str, int] = {}
+    for name, aliases in layout.columns.items():
+        for alias in aliases:
+            key = _normalise_header(alias)
+            if key in normalised:
+                index[name] = normalised.index(key)
+                break
+    if not all(name in index for name in layout.required):
+        return None
+    if not all(any(name in index for name in group) for group in layout.one_of):
+        return None
+    return index
+
+
+def find_header(
+    records: list[list[str]], candidates: Iterable[Layout], scan: int = 10
+) -> tuple[Layout, int, dict[str, int]] | None:
+    """The first (layout, header line index, column map) found in the file's first lines."""
+    candidates = list(candidates)
+    for position, cells in enumerate(records[:scan]):
+        for layout in candidates:
+            index = match_header(cells, layout)
+            if index is not None:
+                return layout, position, index
+    return None
+
+
+def parse_csv(
+    data: bytes,
+    *,
+    kind: str,
+    known_tickers: Mapping[str, object],
+    today: dt.date,
+    layout: str = "auto",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> ParseResult:
+    """Parse and validate a whole file. Every row comes back, with its errors (if any)."""
+    if kind not in layouts.KINDS:
+        raise ValueError(f"Unknown import kind {kind!r}")
+    result = ParseResult(kind=kind, layout=layout)
+    text, result.file_errors = decode(data, max_bytes=max_bytes)
+    if text is None:
+        return result
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        result.file_errors.append(f"The file is not valid CSV: {exc}.")
+        return result
+    candidates = layouts.LAYOUTS[kind] if layout == "auto" else (layouts.get_layout(kind, layout),)
+    found = find_header(records, candidates)
+    if found is None:
+        expected = "; ".join(f"{c.label}" for c in candidates)
+        result.file_errors.append(
+            f"No header row with the expected columns was found. Expected: {expected}."
+        )
+        return result
+    chosen, header_at, index = found
+    result.layout = chosen.key
+    result.header = [c.strip() for c in records[header_at]]
+    validate = {
+        layouts.LOTS: _lot_values,
+        layouts.TRANSACTIONS: _transaction_values,
+        layouts.PRICES: _price_values,
+    }[kind]
+    seen: dict[tuple[object, ...], int] = {}
+    for offset, cells in enumerate(records[header_at + 1 :], start=header_at + 2):
+        if not any(c.strip() for c in cells):
+            continue  # blank line
+        row = Row(line=offset, raw=cells)
+        result.rows.append(row)
+        cell = {name: (cells[i] if i < len(cells) else "") for name, i in index.items()}
+        ticker_cell = cell.get("ticker", "").strip().upper()
+        if chosen.lenient:
+            if ticker_cell and ticker_cell.startswith(chosen.skip_prefixes):
+                row.skipped = "cash or total line, not a holding"
+                continue
+            if sum(1 for name, value in cell.items() if value.strip() and name != "ticker") == 0:
+                row.skipped = "note or footer line"
+                continue
+        try:
+            row.values, key = validate(cell, chosen, known_tickers, today)
+        except RowError as exc:
+            row.errors.append(str(exc))
+            continue
+        if key in seen:
+            row.errors.append(f"duplicate of line {seen[key]}")
+        else:
+            seen[key] = offset
+    if not result.rows:
+        result.file_errors.append("The file has a header but no data rows.")
+    elif not result.valid_rows and not result.error_count:
+        result.file_errors.append("The file has no rows to import (every row was skipped).")
+    return result
+
+
+# --- per kind --------------------------------------------------------------------------------
+
+
+def _ticker(
+    cell: Mapping[str, str], known: Mapping[str, object], required: bool = True
+) -> str | None:
+    ticker = cell.get("ticker", "").strip().upper().rstrip("*")
+    if not ticker:
+        if required:
+            raise RowError("ticker is missing")
+        return None
+    if ticker not in known:
+        raise RowError(f"unknown ticker {ticker!r}")
+    return ticker
+
+
+def _required(value: object, name: str) -> object:
+    if value is None:
+        raise RowError(f"{name} is missing")
+    return value
+
+
+def _lot_values(
+    cell: Mapping[str, str], layout: Layout, known: Mapping[str, object], today: dt.date
+) -> tuple[dict[str, str | None], tuple[object, ...]]:
+    errors: list[str] = []
+    ticker = quantity = acquired = basis = None
+    try:
+        ticker = _ticker(cell, known)
+    except RowError as exc:
+        errors.append(str(exc))
+    try:
+        quantity = _required(
+            parse_decimal(cell.get("quantity", ""), "quantity", QUANTITY_PLACES, 12), "quantity"
+        )
+        if quantity <= 0:  # type: ignore[operator]
+            raise RowError(f"quantity {quantity} must be more than zero")
+    except RowError as exc:
+        errors.append(str(exc))
+    try:
+        acquired = _required(
+            parse_date(cell.get("acquired_on", ""), "acquired date", layout.date_formats, today),
+            "acquired date",
+        )
+    except RowError as exc:
+        errors.append(str(exc))
+    try:
+        basis = parse_decimal(cell.get("cost_basis", ""), "cost basis", MONEY_PLACES, 16)
+        if basis is None:
+            per_share = parse_decimal(
+                cell.get("cost_per_share", ""), "cost per share", PRICE_PLACES, 12
+            )
+            if per_share is None:
+                raise RowError("cost basis is missing")
+            if quantity is not None:
+                basis = (per_share * quantity).quantize(MONEY_PLACES)  # type: ignore[operator]
+            else:
+                basis = per_share
+        if basis is not None and basis < 0:
+            raise RowError(f"cost basis {basis} must not be negative")
+    except RowError as exc:
+        errors.append(str(exc))
+    if errors:
+        raise RowError("; ".join(errors))
+    values = {
+        "ticker": ticker,
+        "quantity": str(quantity),
+        "cost_basis": str(basis),
+        "acquired_on": acquired.isoformat(),
+    }  # type: ignore[union-attr]
+    return values, (ticker, quantity, basis, acquired)
+
+
+def _transaction_values(
+    cell: Mapping[str, str], layout: Layout, known: Mapping[str, object], today: dt.date
+) -> tuple[dict[str, str | None], tuple[object, ...]]:
+    errors: list[str] = []
+
+    def attempt(func, *args):  # type: ignore[no-untyped-def]
+        try:
+            return func(*args)
+        except RowError as exc:
+            errors.append(str(exc))
+            return None
+
+    date = attempt(
+        lambda: _required(
+            parse_date(cell.get("date", ""), "date", layout.date_formats, today), "date"
+        )
+    )
+    kind_text = cell.get("kind", "").strip().lower()
+    kind = KIND_ALIASES.get(kind_text)
+    if kind is None:
+        errors.append(
+            f"kind {kind_text!r} is not one of buy, sell, dividend, interest, fee, deposit, withdrawal"
+        )
+    quantity = attempt(parse_decimal, cell.get("quantity", ""), "quantity", QUANTITY_PLACES, 12)
+    price = attempt(parse_decimal, cell.get("price", ""), "price", PRICE_PLACES, 12)
+    amount = attempt(parse_decimal, cell.get("amount", ""), "amount", MONEY_PLACES, 16)
+    fees = attempt(parse_decimal, cell.get("fees", ""), "fees", MONEY_PLACES, 16) or Decimal("0.00")
+    ticker = attempt(_ticker, cell, known, kind in TRADE_KINDS)
+    if fees < 0:
+        errors.append(f"fees {fees} must not be negative")
+    if kind in TRADE_KINDS:
+        if quantity is None and not any("quantity" in e for e in errors):
+            errors.append("quantity is missing")
+        elif quantity is not None and quantity <= 0:
+            errors.append(f"quantity {quantity} must be more than zero")
+        if price is None and not any("price" in e for e in errors):
+            errors.append("price is missing")
+        elif price is not None and price <= 0:
+            errors.append(f"price {price} must be more than zero")
+        if not errors:
+            gross = (quantity * price).quantize(MONEY_PLACES)  # type: ignore[operator]
+            computed = -(gross + fees) if kind == "buy" else gross - fees
+            amount = (
+                computed if amount is None else (-abs(amount) if kind == "buy" else abs(amount))
+            )
+    elif kind is not None:
+        if amount is None and not any("amount" in e for e in errors):
+            errors.append("amount is missing")
+        elif amount is not None:
+            if amount == 0:
+                errors.append("amount must not be zero")
+            amount = abs(amount) if kind in CASH_IN_KINDS else -abs(amount)
+        if quantity is not None and quantity <= 0:
+            errors.append(f"quantity {quantity} must be more than zero")
+    if errors:
+        raise RowError("; ".join(errors))
+    values: dict[str, str | None] = {
+        "date": date.isoformat(),  # type: ignore[union-attr]
+        "kind": kind,
+        "ticker": ticker,
+        "quantity": None if quantity is None else str(quantity),
+        "price": None if price is None else str(price),
+        "amount": str(amount),
+        "fees": str(fees),
+        "note": cell.get("note", "").strip()[:200],
+    }
+    external = cell.get("external_id", "").strip()[:100]
+    if not external:
+        digest = hashlib.sha1(
+            repr(sorted(values.items())).encode(), usedforsecurity=False
+        ).hexdigest()
+        external = f"import:{digest}"
+    values["external_id"] = external
+    return values, (external,)
+
+
+def _price_values(
+    cell: Mapping[str, str], layout: Layout, known: Mapping[str, object], today: dt.date
+) -> tuple[dict[str, str | None], tuple[object, ...]]:
+    errors: list[str] = []
+    ticker = date = close = adjusted = None
+    try:
+        ticker = _ticker(cell, known)
+    except RowError as exc:
+        errors.append(str(exc))
+    try:
+        date = _required(
+            parse_date(cell.get("date", ""), "date", layout.date_formats, today), "date"
+        )
+    except RowError as exc:
+        errors.append(str(exc))
+    try:
+        close = _required(parse_decimal(cell.get("close", ""), "close", PRICE_PLACES, 12), "close")
+        if close <= 0:  # type: ignore[operator]
+            raise RowError(f"close {close} must be more than zero")
+    except RowError as exc:
+        errors.append(str(exc))
+    try:
+        adjusted = parse_decimal(cell.get("adjusted_close", ""), "adjusted close", PRICE_PLACES, 12)
+        if adjusted is not None and adjusted <= 0:
+            raise RowError(f"adjusted close {adjusted} must be more than zero")
+    except RowError as exc:
+        errors.append(str(exc))
+    if errors:
+        raise RowError("; ".join(errors))
+    values = {
+        "ticker": ticker,
+        "date": date.isoformat(),  # type: ignore[union-attr]
+        "close": str(close),
+        "adjusted_close": None if adjusted is None else str(adjusted),
+    }
+    return values, (ticker, date)

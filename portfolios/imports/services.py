@@ -1,0 +1,413 @@
+"""Import services: preview (parse + validate, store the batch) and confirm (write it all).
+
+An import is all-or-nothing: `confirm_import` and `import_file` write every row in one
+database transaction or nothing at all. Positions with lots and prices are written in bulk
+(COPY on PostgreSQL, bulk_create elsewhere); transaction history goes through the ledger so
+cash and lots stay in step with it.
+"""
+
+import datetime as dt
+import hashlib
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts import audit
+from portfolios import ledger
+from portfolios.imports import layouts
+from portfolios.imports.parse import ParseResult, Row, parse_csv
+from portfolios.models import ImportBatch, Portfolio, Price, Security, TaxLot, Transaction
+
+COPY_THRESHOLD = 2_000  # below this, bulk_create is as fast and simpler
+
+
+class ImportRejected(ValueError):
+    """The file (or a row of it) cannot be imported; nothing was written."""
+
+    def __init__(self, result: ParseResult) -> None:
+        self.result = result
+        super().__init__("; ".join(result.messages(5)) or "The file cannot be imported.")
+
+
+def max_upload_bytes() -> int:
+    return int(getattr(settings, "ADVISOR_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+
+
+def known_tickers() -> dict[str, int]:
+    return dict(Security.objects.filter(is_active=True).values_list("ticker", "id"))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- validation that needs the database ------------------------------------------------------
+
+
+def _check_against_database(
+    result: ParseResult, *, portfolio: Portfolio | None, digest: str
+) -> None:
+    """Adds the errors only the database can tell: the file was already imported, a sell of
+    shares not held, a withdrawal of cash not there, an external id already in the ledger."""
+    if result.file_errors:
+        return
+    if portfolio is not None and result.kind != layouts.PRICES:
+        earlier = ImportBatch.objects.filter(
+            portfolio=portfolio, sha256=digest, status=ImportBatch.Status.IMPORTED
+        ).first()
+        if earlier is not None:
+            result.file_errors.append(
+                f"This file was already imported into {portfolio.name} on "
+                f"{timezone.localtime(earlier.imported_at):%Y-%m-%d %H:%M}."
+            )
+            return
+    if result.kind == layouts.TRANSACTIONS and portfolio is not None:
+        _simulate_ledger(result, portfolio)
+
+
+def _simulate_ledger(result: ParseResult, portfolio: Portfolio) -> None:
+    """Replays the valid rows in date order against the current cash and holdings."""
+    rows = sorted(result.valid_rows, key=lambda r: (r.values["date"], r.line))
+    existing = set(
+        Transaction.objects.filter(
+            portfolio=portfolio, external_id__in=[r.values["external_id"] for r in rows]
+        ).values_list("external_id", flat=True)
+    )
+    held: dict[str, Decimal] = defaultdict(Decimal)
+    for ticker, quantity in (
+        TaxLot.objects.open()
+        .filter(portfolio=portfolio)
+        .values_list("security__ticker", "quantity")
+    ):
+        held[ticker] += quantity
+    cash = portfolio.cash
+    for row in rows:
+        values = row.values
+        if values["external_id"] in existing:
+            row.errors.append(f"already in the ledger (external id {values['external_id']})")
+            continue
+        amount = Decimal(values["amount"])  # type: ignore[arg-type]
+        if values["kind"] == "sell":
+            quantity = Decimal(values["quantity"])  # type: ignore[arg-type]
+            if quantity > held[values["ticker"]]:  # type: ignore[index]
+                row.errors.append(
+                    f"sells {quantity} {values['ticker']} but only {held[values['ticker']]} are held on {values['date']}"  # type: ignore[index]
+                )
+                continue
+            held[values["ticker"]] -= quantity  # type: ignore[index]
+        elif values["kind"] == "buy":
+            held[values["ticker"]] += Decimal(values["quantity"])  # type: ignore[arg-type,index]
+        if cash + amount < 0:
+            row.errors.append(
+                f"needs {-amount:,.2f} cash but only {cash:,.2f} is available on {values['date']}"
+            )
+            continue
+        cash += amount
+
+
+def parse_upload(
+    data: bytes,
+    *,
+    kind: str,
+    portfolio: Portfolio | None,
+    layout: str = "auto",
+    today: dt.date | None = None,
+) -> ParseResult:
+    result = parse_csv(
+        data,
+        kind=kind,
+        known_tickers=known_tickers(),
+        today=today or timezone.localdate(),
+        layout=layout,
+        max_bytes=max_upload_bytes(),
+    )
+    _check_against_database(result, portfolio=portfolio, digest=sha256(data))
+    return result
+
+
+# --- preview and confirm (the browser wizard) ------------------------------------------------
+
+
+def preview_import(
+    data: bytes,
+    *,
+    owner: object,
+    kind: str,
+    portfolio: Portfolio | None,
+    layout: str = "auto",
+    filename: str = "",
+    today: dt.date | None = None,
+) -> ImportBatch:
+    """Parse and validate; store the batch (rows and errors) for the preview page. Writes no
+    holdings, prices or transactions."""
+    result = parse_upload(data, kind=kind, portfolio=portfolio, layout=layout, today=today)
+    return ImportBatch.objects.create(
+        owner=owner,
+        portfolio=portfolio,
+        kind=kind,
+        layout=result.layout,
+        filename=filename[:255],
+        sha256=sha256(data),
+        status=ImportBatch.Status.INVALID
+        if result.error_count or not result.valid_rows
+        else ImportBatch.Status.PREVIEW,
+        row_count=len(result.valid_rows),
+        error_count=result.error_count,
+        file_errors=result.file_errors,
+        rows=[row.as_json() for row in result.rows],
+    )
+
+
+def batch_result(batch: ImportBatch) -> ParseResult:
+    return ParseResult(
+        kind=batch.kind,
+        layout=batch.layout,
+        rows=[Row.from_json(r) for r in batch.rows],
+        file_errors=list(batch.file_errors),
+    )
+
+
+@transaction.atomic
+def confirm_import(batch: ImportBatch, *, by: object) -> ImportBatch:
+    """Write a previewed batch, all rows or none. Confirming twice is a no-op."""
+    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.status != ImportBatch.Status.PREVIEW:
+        return batch
+    result = batch_result(batch)
+    # The world may have changed since the preview (a ticker deactivated, a sell recorded).
+    known = known_tickers()
+    for row in result.valid_rows:
+        ticker = row.values.get("ticker")
+        if ticker and ticker not in known:
+            row.errors.append(f"unknown ticker {ticker!r}")
+    _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256)
+    if result.error_count:
+        raise ImportRejected(result)
+    written = write_rows(result, portfolio=batch.portfolio, tag=batch.sha256[:16])
+    batch.status = ImportBatch.Status.IMPORTED
+    batch.imported_at = timezone.now()
+    batch.save(update_fields=["status", "imported_at"])
+    owner = batch.portfolio.owner if batch.portfolio else None
+    audit.record(
+        f"import.{batch.kind}",
+        household=owner,
+        actor=by,  # type: ignore[arg-type]
+        obj=batch,
+        summary=f"Imported {written} {batch.get_kind_display().lower()} rows from {batch.filename or 'a CSV file'}",
+        rows=written,
+        layout=batch.layout,
+    )
+    return batch
+
+
+def import_file(
+    data: bytes,
+    *,
+    kind: str,
+    portfolio: Portfolio | None,
+    layout: str = "auto",
+    today: dt.date | None = None,
+    by: object = None,
+    filename: str = "",
+) -> ParseResult:
+    """Parse, validate and write in one step (the management command and the benchmark).
+    Raises ImportRejected, writing nothing, when any row has an error."""
+    result = parse_upload(data, kind=kind, portfolio=portfolio, layout=layout, today=today)
+    if result.error_count or not result.valid_rows:
+        raise ImportRejected(result)
+    digest = sha256(data)
+    with transaction.atomic():
+        written = write_rows(result, portfolio=portfolio, tag=digest[:16])
+        batch = ImportBatch.objects.create(
+            owner=by if by is not None else portfolio.owner,  # type: ignore[union-attr]
+            portfolio=portfolio,
+            kind=kind,
+            layout=result.layout,
+            filename=filename[:255],
+            sha256=digest,
+            status=ImportBatch.Status.IMPORTED,
+            row_count=written,
+            imported_at=timezone.now(),
+        )
+        audit.record(
+            f"import.{kind}",
+            household=portfolio.owner if portfolio else None,
+            actor=by,  # type: ignore[arg-type]
+            obj=batch,
+            summary=f"Imported {written} rows from {filename or 'a CSV file'} (command line)",
+            rows=written,
+            layout=result.layout,
+        )
+    return result
+
+
+# --- writers ---------------------------------------------------------------------------------
+
+
+def write_rows(result: ParseResult, *, portfolio: Portfolio | None, tag: str) -> int:
+    rows = result.valid_rows
+    if result.kind == layouts.LOTS:
+        assert portfolio is not None
+        return _write_lots(portfolio, rows, tag=tag)
+    if result.kind == layouts.TRANSACTIONS:
+        assert portfolio is not None
+        return _write_transactions(portfolio, rows)
+    return _write_prices(rows)
+
+
+def _copy(table: str, columns: list[str], records: Iterable[tuple[object, ...]]) -> None:
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for record in records:
+                copy.write_row(record)
+
+
+def _write_lots(portfolio: Portfolio, rows: list[Row], *, tag: str) -> int:
+    """One transfer-in transaction per lot (no cash moves) and the lot it opened."""
+    tickers = known_tickers()
+    now = timezone.now()
+    n = len(rows)
+    Portfolio.objects.select_for_update().filter(pk=portfolio.pk).first()
+    if connection.vendor == "postgresql" and n >= COPY_THRESHOLD:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [Transaction._meta.db_table, n],
+            )
+            ids = [r[0] for r in cursor.fetchall()]
+        _copy(
+            Transaction._meta.db_table,
+            ["id", "portfolio_id", "kind", "trade_date", "security_id", "quantity", "fees", "amount",
+             "lot_relief_method", "source", "external_id", "note", "created_at"],
+            (
+                (txn_id, portfolio.pk, "transfer_in", r.values["acquired_on"], tickers[r.values["ticker"]],  # type: ignore[index]
+                 r.values["quantity"], "0.00", "0.00", "", "import", f"lots:{tag}:{r.line}", "", now)
+                for txn_id, r in zip(ids, rows, strict=True)
+            ),
+        )  # fmt: skip
+        _copy(
+            TaxLot._meta.db_table,
+            ["portfolio_id", "security_id", "quantity", "original_quantity", "cost_basis", "acquired_on",
+             "holding_start", "wash_sale_adjustment", "opened_by_id", "created_at"],
+            (
+                (portfolio.pk, tickers[r.values["ticker"]], r.values["quantity"], r.values["quantity"],  # type: ignore[index]
+                 r.values["cost_basis"], r.values["acquired_on"], r.values["acquired_on"], "0.00", txn_id, now)
+                for txn_id, r in zip(ids, rows, strict=True)
+            ),
+        )  # fmt: skip
+        return n
+    txns = Transaction.objects.bulk_create(
+        [
+            Transaction(
+                portfolio=portfolio,
+                kind=Transaction.Kind.TRANSFER_IN,
+                trade_date=dt.date.fromisoformat(r.values["acquired_on"]),  # type: ignore[arg-type]
+                security_id=tickers[r.values["ticker"]],  # type: ignore[index]
+                quantity=Decimal(r.values["quantity"]),  # type: ignore[arg-type]
+                amount=Decimal("0.00"),
+                source=Transaction.Source.IMPORT,
+                external_id=f"lots:{tag}:{r.line}",
+            )
+            for r in rows
+        ],
+        batch_size=5000,
+    )
+    TaxLot.objects.bulk_create(
+        [
+            TaxLot(
+                portfolio=portfolio,
+                security_id=txn.security_id,
+                quantity=txn.quantity,
+                original_quantity=txn.quantity,
+                cost_basis=Decimal(r.values["cost_basis"]),  # type: ignore[arg-type]
+                acquired_on=txn.trade_date,
+                holding_start=txn.trade_date,
+                opened_by=txn,
+            )
+            for txn, r in zip(txns, rows, strict=True)
+        ],
+        batch_size=5000,
+    )
+    return n
+
+
+def _write_transactions(portfolio: Portfolio, rows: list[Row]) -> int:
+    securities = {
+        s.ticker: s for s in Security.objects.filter(ticker__in={r.values["ticker"] for r in rows})
+    }
+    for row in sorted(rows, key=lambda r: (r.values["date"], r.line)):
+        v = row.values
+        common = {
+            "trade_date": dt.date.fromisoformat(v["date"]),  # type: ignore[arg-type]
+            "source": Transaction.Source.IMPORT,
+            "external_id": v["external_id"],
+            "note": v.get("note") or "",
+        }
+        try:
+            if v["kind"] in ("buy", "sell"):
+                record = ledger.record_buy if v["kind"] == "buy" else ledger.record_sell
+                record(
+                    portfolio,
+                    security=securities[v["ticker"]],  # type: ignore[index]
+                    quantity=Decimal(v["quantity"]),  # type: ignore[arg-type]
+                    price=Decimal(v["price"]),  # type: ignore[arg-type]
+                    fees=Decimal(v["fees"]),  # type: ignore[arg-type]
+                    **common,  # type: ignore[arg-type]
+                )
+            else:
+                ledger.record_cash(
+                    portfolio,
+                    kind=v["kind"],  # type: ignore[arg-type]
+                    amount=abs(Decimal(v["amount"])),  # type: ignore[arg-type]
+                    security=securities.get(v["ticker"]) if v["ticker"] else None,  # type: ignore[arg-type]
+                    **common,  # type: ignore[arg-type]
+                )
+        except ledger.LedgerError as exc:
+            # Raising inside the caller's atomic block rolls back every row written so far.
+            row.errors.append(str(exc))
+            raise ImportRejected(
+                ParseResult(kind=layouts.TRANSACTIONS, layout="", rows=[row])
+            ) from exc
+    return len(rows)
+
+
+def _write_prices(rows: list[Row]) -> int:
+    """Upsert on (security, date): importing the same prices twice changes nothing."""
+    tickers = known_tickers()
+    objs = [
+        Price(
+            security_id=tickers[r.values["ticker"]],  # type: ignore[index]
+            date=dt.date.fromisoformat(r.values["date"]),  # type: ignore[arg-type]
+            close=Decimal(r.values["close"]),  # type: ignore[arg-type]
+            adjusted_close=Decimal(r.values["adjusted_close"])
+            if r.values["adjusted_close"]
+            else None,
+            source="import",
+        )
+        for r in rows
+    ]
+    Price.objects.bulk_create(
+        objs,
+        batch_size=5000,
+        update_conflicts=True,
+        unique_fields=["security", "date"],
+        update_fields=["close", "adjusted_close", "source"],
+    )
+    return len(objs)
+
+
+def csv_bytes(header: list[str], records: Iterable[Iterable[object]]) -> bytes:
+    """A small helper for tests, the demo and the benchmark: rows -> CSV bytes."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(records)
+    return buffer.getvalue().encode()

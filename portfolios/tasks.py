@@ -1,0 +1,19 @@
+"""Celery entry points for the portfolios app (thin: they call services)."""
+
+from typing import Any
+
+from celery import shared_task
+
+from portfolios import prices, providers
+
+
+@shared_task(
+    name="portfolios.tasks.refresh_prices",
+    autoretry_for=(providers.PriceFeedError,),
+    retry_backoff=60,
+    retry_backoff_max=1800,
+    max_retries=4,
+)
+def refresh_prices() -> dict[str, Any]:
+    """Pull the missing daily closes of every active security (idempotent upsert)."""
+    return prices.refresh_prices().as_dict()
