@@ -19,3 +19,19 @@ def test_a_real_worker_runs_a_task_and_writes_to_postgresql(celery_worker) -> No
     record_worker_heartbeat.delay("from the test")
     event = wait_for(lambda: AuditEvent.objects.filter(action="system.worker_heartbeat").first())
     assert event.summary == "from the test"
+
+
+def test_healthz_answers_503_when_the_broker_is_unreachable(client: Client) -> None:
+    from advisor.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = original
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"].startswith("error:")
