@@ -1,9 +1,17 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
 from django.urls import path
+
+from portfolios import api, views  # noqa: F401 - importing api registers its viewsets on the router
 
 app_name = "portfolios"
 
 urlpatterns = [
-    path("", login_required(lambda request: render(request, "placeholder.html", {"title": "list"})), name="list"),
+    path("", views.account_list, name="list"),
+    path("new/", views.account_create, name="create"),
+    path("<int:pk>/", views.account_detail, name="detail"),
+    path("<int:pk>/edit/", views.account_edit, name="edit"),
+    path("<int:pk>/transactions/new/", views.transaction_create, name="transaction_create"),
+    path("<int:pk>/import/", views.import_upload, name="import"),
+    path("prices/import/", views.price_import_upload, name="price_import"),
+    path("imports/<int:pk>/", views.import_preview, name="import_preview"),
+    path("imports/<int:pk>/confirm/", views.import_confirm, name="import_confirm"),
 ]

@@ -1,0 +1,156 @@
+from django.contrib import admin
+
+from portfolios.models import (
+    AssetClass,
+    Goal,
+    ImportBatch,
+    LotSale,
+    ModelAllocation,
+    ModelPortfolio,
+    Portfolio,
+    Price,
+    Security,
+    TargetAllocation,
+    TaxLot,
+    Transaction,
+)
+
+
+@admin.register(AssetClass)
+class AssetClassAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "sort_order"]
+
+
+@admin.register(Security)
+class SecurityAdmin(admin.ModelAdmin):
+    list_display = [
+        "ticker",
+        "name",
+        "asset_class",
+        "kind",
+        "expense_ratio",
+        "allows_fractional",
+        "is_active",
+    ]
+    list_filter = ["asset_class", "kind", "is_active"]
+    search_fields = ["ticker", "name"]
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    list_display = ["security", "date", "close", "adjusted_close", "source"]
+    list_filter = ["source"]
+    search_fields = ["security__ticker"]
+    date_hierarchy = "date"
+    list_select_related = ["security"]
+    raw_id_fields = ["security"]
+
+
+class ModelAllocationInline(admin.TabularInline):
+    model = ModelAllocation
+    extra = 0
+    filter_horizontal = ["alternates"]
+
+
+@admin.register(ModelPortfolio)
+class ModelPortfolioAdmin(admin.ModelAdmin):
+    list_display = ["name", "risk_level", "is_active"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [ModelAllocationInline]
+
+
+class TargetAllocationInline(admin.TabularInline):
+    model = TargetAllocation
+    extra = 0
+
+
+@admin.register(Portfolio)
+class PortfolioAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "tax_treatment", "model", "cash", "is_active"]
+    list_filter = ["tax_treatment", "is_active", "model"]
+    search_fields = ["name", "owner__email"]
+    raw_id_fields = ["owner"]
+    inlines = [TargetAllocationInline]
+
+
+@admin.register(TaxLot)
+class TaxLotAdmin(admin.ModelAdmin):
+    list_display = [
+        "portfolio",
+        "security",
+        "quantity",
+        "cost_basis",
+        "acquired_on",
+        "holding_start",
+        "closed_on",
+    ]
+    list_filter = ["security__asset_class"]
+    search_fields = ["portfolio__name", "portfolio__owner__email", "security__ticker"]
+    raw_id_fields = ["portfolio", "security", "opened_by"]
+    list_select_related = ["portfolio", "security"]
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = [
+        "trade_date",
+        "portfolio",
+        "kind",
+        "security",
+        "quantity",
+        "price",
+        "amount",
+        "source",
+    ]
+    list_filter = ["kind", "source"]
+    search_fields = [
+        "portfolio__name",
+        "portfolio__owner__email",
+        "security__ticker",
+        "external_id",
+    ]
+    raw_id_fields = ["portfolio", "security"]
+    list_select_related = ["portfolio", "security"]
+    date_hierarchy = "trade_date"
+
+
+@admin.register(LotSale)
+class LotSaleAdmin(admin.ModelAdmin):
+    list_display = [
+        "transaction",
+        "lot",
+        "quantity",
+        "proceeds",
+        "cost_basis",
+        "gain",
+        "is_long_term",
+    ]
+    raw_id_fields = ["transaction", "lot"]
+
+
+@admin.register(Goal)
+class GoalAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "kind", "target_amount", "target_date", "priority"]
+    list_filter = ["kind"]
+    search_fields = ["name", "user__email"]
+    raw_id_fields = ["user"]
+    filter_horizontal = ["portfolios"]
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "owner",
+        "portfolio",
+        "kind",
+        "layout",
+        "filename",
+        "status",
+        "row_count",
+        "error_count",
+    ]
+    list_filter = ["kind", "status", "layout"]
+    search_fields = ["filename", "owner__email", "sha256"]
+    raw_id_fields = ["owner", "portfolio"]
+    readonly_fields = ["sha256", "rows", "file_errors", "created_at", "imported_at"]

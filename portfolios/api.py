@@ -1,0 +1,71 @@
+"""Read-only REST endpoints for the investor's own accounts, lots and transactions."""
+
+from rest_framework import serializers, viewsets
+
+from advisor.api import router
+from portfolios.models import Portfolio, TaxLot, Transaction
+
+
+class PortfolioSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Portfolio
+        fields = ["id", "name", "tax_treatment", "broker_name", "account_number_last4", "base_currency",
+                  "cash", "model", "is_active", "created_at", "updated_at"]  # fmt: skip
+
+
+class TaxLotSerializer(serializers.ModelSerializer):
+    ticker = serializers.CharField(source="security.ticker", read_only=True)
+
+    class Meta:
+        model = TaxLot
+        fields = ["id", "portfolio", "ticker", "quantity", "original_quantity", "cost_basis", "acquired_on",
+                  "holding_start", "wash_sale_adjustment", "closed_on"]  # fmt: skip
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    ticker = serializers.CharField(source="security.ticker", read_only=True, default=None)
+
+    class Meta:
+        model = Transaction
+        fields = ["id", "portfolio", "kind", "trade_date", "ticker", "quantity", "price", "fees", "amount",
+                  "source", "external_id", "note", "created_at"]  # fmt: skip
+
+
+class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = PortfolioSerializer
+
+    def get_queryset(self):
+        return (
+            Portfolio.objects.for_user(self.request.user).select_related("model").order_by("name")
+        )
+
+
+class TaxLotViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TaxLotSerializer
+
+    def get_queryset(self):
+        lots = TaxLot.objects.for_user(self.request.user).select_related("security")
+        if self.request.query_params.get("open") in ("1", "true"):
+            lots = lots.open()
+        if portfolio := self.request.query_params.get("portfolio"):
+            lots = lots.filter(portfolio_id=portfolio) if portfolio.isdigit() else lots.none()
+        return lots.order_by("portfolio_id", "security__ticker", "acquired_on", "id")
+
+
+class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TransactionSerializer
+
+    def get_queryset(self):
+        txns = Transaction.objects.filter(portfolio__owner=self.request.user).select_related(
+            "security"
+        )
+        if portfolio := self.request.query_params.get("portfolio"):
+            txns = txns.filter(portfolio_id=portfolio) if portfolio.isdigit() else txns.none()
+        return txns.order_by("-trade_date", "-id")
+
+
+router.register("portfolios", PortfolioViewSet, basename="portfolio")
+router.register("lots", TaxLotViewSet, basename="lot")
+router.register("transactions", TransactionViewSet, basename="transaction")

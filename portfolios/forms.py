@@ -1,0 +1,128 @@
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+
+from portfolios.imports import layouts
+from portfolios.models import ImportBatch, ModelPortfolio, Portfolio, Security, Transaction
+
+
+class PortfolioForm(forms.ModelForm):
+    opening_cash = forms.DecimalField(
+        required=False, min_value=Decimal("0"), max_digits=18, decimal_places=2,
+        help_text="Recorded as a deposit in the ledger (new accounts only).",
+    )  # fmt: skip
+
+    class Meta:
+        model = Portfolio
+        fields = [
+            "name",
+            "tax_treatment",
+            "broker_name",
+            "account_number_last4",
+            "model",
+            "is_active",
+        ]
+        labels = {
+            "model": "Target model portfolio",
+            "account_number_last4": "Account number (last 4 digits)",
+        }
+
+    def __init__(self, *args: object, owner: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.owner = owner
+        self.fields["model"].queryset = ModelPortfolio.objects.filter(is_active=True)
+        if self.instance.pk:
+            del self.fields["opening_cash"]
+        else:
+            del self.fields["is_active"]
+
+    def clean_account_number_last4(self) -> str:
+        value = self.cleaned_data["account_number_last4"].strip()
+        if value and (len(value) != 4 or not value.isdigit()):
+            raise forms.ValidationError("Enter exactly the last four digits, or leave it empty.")
+        return value
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        clash = Portfolio.objects.filter(owner=self.owner, name__iexact=name).exclude(
+            pk=self.instance.pk
+        )
+        if clash.exists():
+            raise forms.ValidationError("You already have an account with this name.")
+        return name
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[
+            (ImportBatch.Kind.LOTS, "Positions with tax lots"),
+            (ImportBatch.Kind.TRANSACTIONS, "Transaction history"),
+        ]
+    )
+    layout = forms.ChoiceField(
+        choices=[("auto", "Detect automatically"), ("canonical", "Canonical format"),
+                 ("fidelity", "Fidelity (positions by lot)"), ("schwab", "Schwab (lot details)")],
+        initial="auto", help_text="Broker layouts apply to positions with lots.",
+    )  # fmt: skip
+    file = forms.FileField(help_text="A CSV file (UTF-8).")
+
+    def __init__(self, *args: object, allow_prices: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if allow_prices:
+            self.fields["kind"].choices = [(ImportBatch.Kind.PRICES, "Daily prices")]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        kind, layout = data.get("kind"), data.get("layout")
+        if kind and layout and layout != "auto":
+            try:
+                layouts.get_layout(str(kind), str(layout))
+            except KeyError:
+                self.add_error("layout", "This layout is only available for positions with lots.")
+        return data
+
+
+class TransactionForm(forms.Form):
+    KINDS = [
+        ("buy", "Buy"), ("sell", "Sell"), ("deposit", "Deposit"), ("withdrawal", "Withdrawal"),
+        ("dividend", "Dividend"), ("interest", "Interest"), ("fee", "Fee"),
+    ]  # fmt: skip
+    kind = forms.ChoiceField(choices=KINDS)
+    trade_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    security = forms.ModelChoiceField(
+        queryset=Security.objects.filter(is_active=True), required=False
+    )
+    quantity = forms.DecimalField(required=False, max_digits=20, decimal_places=8)
+    price = forms.DecimalField(required=False, max_digits=18, decimal_places=6)
+    amount = forms.DecimalField(
+        required=False, max_digits=18, decimal_places=2, help_text="For cash movements."
+    )
+    fees = forms.DecimalField(
+        required=False, max_digits=18, decimal_places=2, min_value=Decimal("0")
+    )
+    note = forms.CharField(required=False, max_length=200)
+
+    def clean_trade_date(self) -> object:
+        value = self.cleaned_data["trade_date"]
+        if value > timezone.localdate():
+            raise forms.ValidationError("The date is in the future.")
+        return value
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        kind = data.get("kind")
+        if kind in ("buy", "sell"):
+            for name in ("security", "quantity", "price"):
+                if not data.get(name):
+                    self.add_error(name, f"A {kind} needs this.")
+            for name in ("quantity", "price"):
+                if data.get(name) is not None and data[name] <= 0:
+                    self.add_error(name, "Must be more than zero.")
+        elif kind:
+            amount = data.get("amount")
+            if amount is None or amount <= 0:
+                self.add_error("amount", "Enter a positive amount.")
+        return data
+
+    KIND_MAP = {k: Transaction.Kind(k) for k, _ in KINDS}

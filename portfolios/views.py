@@ -1,0 +1,251 @@
+"""Account pages and the CSV import wizard. Every object is fetched scoped to request.user."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts import audit
+from portfolios import ledger, overview
+from portfolios.forms import ImportUploadForm, PortfolioForm, TransactionForm
+from portfolios.imports import services as imports
+from portfolios.imports.parse import Row
+from portfolios.models import ImportBatch, Portfolio, Transaction
+
+PREVIEW_ROW_LIMIT = 2000
+
+
+def _portfolio(request: HttpRequest, pk: int) -> Portfolio:
+    return get_object_or_404(Portfolio.objects.select_related("model"), pk=pk, owner=request.user)
+
+
+@login_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    portfolios = list(
+        Portfolio.objects.for_user(request.user)
+        .select_related("model")
+        .order_by("-is_active", "name")
+    )
+    summary = overview.household_summary(portfolios)
+    rows = []
+    for p in portfolios:
+        s = summary[p.pk]
+        rows.append({"portfolio": p, **s, "total": s["invested"] + float(p.cash)})
+    totals = {
+        "total": sum(r["total"] for r in rows),
+        "gain": sum(r["gain"] for r in rows),
+        "cash": sum(float(p.cash) for p in portfolios),
+    }
+    return render(
+        request,
+        "portfolios/account_list.html",
+        {"nav": "portfolios", "rows": rows, "totals": totals},
+    )
+
+
+@login_required
+def account_create(request: HttpRequest) -> HttpResponse:
+    form = PortfolioForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            portfolio = form.save(commit=False)
+            portfolio.owner = request.user
+            portfolio.save()
+            opening = form.cleaned_data.get("opening_cash")
+            if opening:
+                ledger.record_cash(
+                    portfolio, kind=Transaction.Kind.DEPOSIT, amount=opening,
+                    trade_date=timezone.localdate(), note="Opening cash balance",
+                )  # fmt: skip
+            audit.record("portfolio.created", household=request.user, actor=request.user, obj=portfolio,
+                         summary=f"Created account {portfolio.name}")  # fmt: skip
+        messages.success(request, f"Account “{portfolio.name}” created.")
+        return redirect("portfolios:detail", pk=portfolio.pk)
+    return render(
+        request,
+        "portfolios/account_form.html",
+        {"nav": "portfolios", "form": form, "creating": True},
+    )
+
+
+@login_required
+def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = _portfolio(request, pk)
+    form = PortfolioForm(request.POST or None, instance=portfolio, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            audit.record("portfolio.updated", household=request.user, actor=request.user, obj=portfolio,
+                         summary=f"Edited account {portfolio.name}", fields=sorted(form.changed_data))  # fmt: skip
+        messages.success(request, "Account saved.")
+        return redirect("portfolios:detail", pk=portfolio.pk)
+    return render(
+        request, "portfolios/account_form.html",
+        {"nav": "portfolios", "form": form, "portfolio": portfolio, "creating": False},
+    )  # fmt: skip
+
+
+@login_required
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = _portfolio(request, pk)
+    data = overview.account_overview(portfolio, today=timezone.localdate())
+    transactions = portfolio.transactions.select_related("security").order_by("-trade_date", "-id")[
+        :25
+    ]
+    chart = {
+        "labels": [c["name"] for c in data.classes],
+        "current": [round(c["weight"] * 100, 2) for c in data.classes],
+        "target": [round(c["target"] * 100, 2) for c in data.classes],
+    }
+    return render(
+        request,
+        "portfolios/account_detail.html",
+        {
+            "nav": "portfolios",
+            "portfolio": portfolio,
+            "data": data,
+            "transactions": transactions,
+            "chart": chart,
+            "imports": portfolio.import_batches.order_by("-created_at")[:5],
+            # The rebalancing app sets this (e.g. a "Check drift now" button); nothing here yet.
+            "account_actions_template": None,
+        },
+    )
+
+
+@login_required
+def transaction_create(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = _portfolio(request, pk)
+    form = TransactionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            if d["kind"] in ("buy", "sell"):
+                record = ledger.record_buy if d["kind"] == "buy" else ledger.record_sell
+                record(
+                    portfolio, security=d["security"], quantity=d["quantity"], price=d["price"],
+                    trade_date=d["trade_date"], fees=d["fees"] or 0, note=d["note"],
+                )  # fmt: skip
+            else:
+                ledger.record_cash(
+                    portfolio, kind=d["kind"], amount=d["amount"], trade_date=d["trade_date"],
+                    security=d["security"], note=d["note"],
+                )  # fmt: skip
+        except ledger.LedgerError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Transaction recorded.")
+            return redirect("portfolios:detail", pk=portfolio.pk)
+    return render(
+        request,
+        "portfolios/transaction_form.html",
+        {"nav": "portfolios", "form": form, "portfolio": portfolio},
+    )
+
+
+# --- import wizard ---------------------------------------------------------------------------
+
+
+def _upload(request: HttpRequest, portfolio: Portfolio | None) -> HttpResponse:
+    form = ImportUploadForm(
+        request.POST or None, request.FILES or None, allow_prices=portfolio is None
+    )
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        limit = imports.max_upload_bytes()
+        if upload.size > limit:
+            # Refused before reading it; nothing is stored.
+            form.add_error(
+                "file",
+                f"The file is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB.",
+            )
+        else:
+            batch = imports.preview_import(
+                upload.read(), owner=request.user, kind=form.cleaned_data["kind"], portfolio=portfolio,
+                layout=form.cleaned_data["layout"], filename=upload.name,
+            )  # fmt: skip
+            return redirect("portfolios:import_preview", pk=batch.pk)
+    return render(
+        request,
+        "portfolios/import_upload.html",
+        {
+            "nav": "portfolios",
+            "form": form,
+            "portfolio": portfolio,
+            "max_mb": imports.max_upload_bytes() // 1_048_576,
+        },
+    )
+
+
+@login_required
+def import_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    return _upload(request, _portfolio(request, pk))
+
+
+@login_required
+def price_import_upload(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied("Prices are shared by every user; only staff import them.")
+    return _upload(request, None)
+
+
+def _batch(request: HttpRequest, pk: int) -> ImportBatch:
+    return get_object_or_404(
+        ImportBatch.objects.select_related("portfolio"), pk=pk, owner=request.user
+    )
+
+
+@login_required
+def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    rows = [Row.from_json(r) for r in batch.rows[:PREVIEW_ROW_LIMIT]]
+    header = list(rows[0].values) if rows and rows[0].values else []
+    if not header:
+        header = next((list(r.values) for r in rows if r.values), [])
+    return render(
+        request,
+        "portfolios/import_preview.html",
+        {
+            "nav": "portfolios",
+            "batch": batch,
+            "rows": rows,
+            "header": header,
+            "shown": len(rows),
+            "total": len(batch.rows),
+            "skipped": sum(1 for r in batch.rows if r.get("skipped")),
+            "error_rows": sum(1 for r in batch.rows if r.get("errors")),
+        },
+    )
+
+
+@login_required
+@require_POST
+def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    if batch.status == ImportBatch.Status.IMPORTED:
+        messages.info(request, "This file was already imported.")
+    elif batch.status != ImportBatch.Status.PREVIEW:
+        messages.error(
+            request, "This file has errors; fix them and upload it again. Nothing was imported."
+        )
+        return redirect("portfolios:import_preview", pk=batch.pk)
+    else:
+        try:
+            batch = imports.confirm_import(batch, by=request.user)
+        except imports.ImportRejected as exc:
+            ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.PREVIEW).update(
+                status=ImportBatch.Status.INVALID,
+                file_errors=exc.result.messages(50),
+                error_count=exc.result.error_count,
+            )
+            messages.error(request, f"Nothing was imported: {exc}")
+            return redirect("portfolios:import_preview", pk=batch.pk)
+        messages.success(request, f"Imported {batch.row_count} rows from {batch.filename}.")
+    if batch.portfolio_id:
+        return redirect("portfolios:detail", pk=batch.portfolio_id)
+    return redirect(reverse("portfolios:list"))
