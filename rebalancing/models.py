@@ -127,6 +127,7 @@ class Proposal(models.Model):
         EXPIRED = "expired", "Expired"
         SUPERSEDED = "superseded", "Superseded"
         FAILED = "failed", "Failed"
+        PARTIAL = "partial", "Partly executed"
 
     portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="proposals")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -203,6 +204,9 @@ class ProposedTrade(models.Model):
     sequence = models.PositiveSmallIntegerField(default=0, help_text="Sells run before buys.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
     idempotency_key = models.CharField(max_length=64, unique=True)
+    order_quantity = models.DecimalField(
+        **QUANTITY, null=True, blank=True, help_text="Shares sent to the broker (a buy may be cut to the cash)."
+    )
     filled_quantity = models.DecimalField(**QUANTITY, default=Decimal("0"))
     fill_price = models.DecimalField(**PRICE, null=True, blank=True)
     broker_order_id = models.CharField(max_length=100, blank=True)
@@ -218,3 +222,71 @@ class ProposedTrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.side} {self.quantity} {self.security_id}"
+
+
+class PaperOrder(models.Model):
+    """An order held by the embedded paper broker (rebalancing/brokers/paper.py).
+
+    Persistent, so a retry after a crash finds the earlier order by its client order id (the
+    proposed trade's idempotency key) instead of sending it again.
+    """
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        PARTIALLY_FILLED = "partially_filled", "Partially filled"
+        FILLED = "filled", "Filled"
+        CANCELLED = "canceled", "Cancelled"
+        REJECTED = "rejected", "Rejected"
+
+    client_order_id = models.CharField(max_length=64, unique=True)
+    symbol = models.CharField(max_length=16)
+    side = models.CharField(max_length=4)
+    quantity = models.DecimalField(**QUANTITY)
+    filled_quantity = models.DecimalField(**QUANTITY, default=Decimal("0"))
+    avg_fill_price = models.DecimalField(**PRICE, null=True, blank=True)
+    commission = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    reject_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.symbol} ({self.status})"
+
+
+class Notification(models.Model):
+    """An entry in the investor's notification centre; also mailed once (`emailed_at`)."""
+
+    class Kind(models.TextChoices):
+        WAITING = "waiting", "Proposal waiting"
+        EXECUTED = "executed", "Proposal executed"
+        PARTIAL = "partial", "Proposal partly executed"
+        FAILED = "failed", "Proposal failed"
+        EXPIRED = "expired", "Proposal expired"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    proposal = models.ForeignKey(Proposal, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+        constraints = [
+            # Notifying twice (a retried task) is a no-op.
+            models.UniqueConstraint(fields=["proposal", "kind"], name="notification_once_per_proposal_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.title}"
+
+
+# --- tax-loss harvesting and wash sales ------------------------------------------------------

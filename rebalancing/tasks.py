@@ -9,3 +9,52 @@ def expire_stale_proposals() -> int:
     from rebalancing.services import proposals
 
     return proposals.expire_stale_proposals()
+
+
+# --- approval, execution and notifications (issue 7) ----------------------------------------
+
+from rebalancing.brokers import BrokerTimeout  # noqa: E402
+
+
+@shared_task(
+    name="rebalancing.tasks.execute_proposal",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(BrokerTimeout,),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=6,
+)
+def execute_proposal(self, proposal_id: int) -> str:  # noqa: ANN001
+    """Execute an approved proposal exactly once (resumes an interrupted run)."""
+    from rebalancing.services import execution
+
+    try:
+        return execution.execute_proposal(proposal_id)
+    except BrokerTimeout as exc:
+        if self.request.retries >= self.max_retries:
+            return execution.give_up(proposal_id, str(exc))
+        raise
+
+
+@shared_task(name="rebalancing.tasks.resume_interrupted_executions")
+def resume_interrupted_executions(older_than_seconds: int = 120) -> list[int]:
+    """Re-queue executions a killed worker left behind (each resumes without re-sending)."""
+    from rebalancing.services import execution
+
+    return execution.resume_interrupted(older_than_seconds=older_than_seconds)
+
+
+@shared_task(name="rebalancing.tasks.process_new_proposal")
+def process_new_proposal(proposal_id: int) -> None:
+    """After a scan wrote a proposal: auto-approve it (policy opt-in) or notify the investor."""
+    from rebalancing.services import approval
+
+    approval.process_new_proposal(proposal_id)
+
+
+@shared_task(name="rebalancing.tasks.send_notification_email")
+def send_notification_email(notification_id: int) -> bool:
+    from rebalancing.services import notifications
+
+    return notifications.send_email(notification_id)

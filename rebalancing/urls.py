@@ -1,9 +1,16 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
 from django.urls import path
+
+from rebalancing import views
 
 app_name = "rebalancing"
 
 urlpatterns = [
-    path("", login_required(lambda request: render(request, "placeholder.html", {"title": "inbox"})), name="inbox"),
+    path("", views.inbox, name="inbox"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/approve/", views.approve, name="approve"),
+    path("<int:pk>/reject/", views.reject, name="reject"),
+    path("<int:pk>/status/", views.status, name="status"),
+    path("<int:pk>/recheck/", views.recheck, name="recheck"),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications_read"),
 ]

@@ -1,0 +1,75 @@
+"""The notification centre: one Notification per (proposal, event), mailed once.
+
+`notify` is called inside the transaction that changed the proposal, so the notification
+exists exactly when the change committed; the email goes out from a task after the commit.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from rebalancing.models import Notification, Proposal
+
+TITLES = {
+    Notification.Kind.WAITING: "A {kind} proposal for {account} is waiting for your approval",
+    Notification.Kind.EXECUTED: "Your {kind} proposal for {account} was executed",
+    Notification.Kind.PARTIAL: "Your {kind} proposal for {account} was only partly executed",
+    Notification.Kind.FAILED: "Your {kind} proposal for {account} could not be executed",
+    Notification.Kind.EXPIRED: "A {kind} proposal for {account} expired",
+}
+
+
+def notify(proposal: Proposal, kind: str, *, body: str = "") -> Notification | None:
+    """Create the notification for `proposal` and this event (once) and queue its email."""
+    from rebalancing import tasks
+
+    portfolio = proposal.portfolio
+    title = TITLES[Notification.Kind(kind)].format(
+        kind=proposal.get_kind_display().lower(), account=portfolio.name
+    )
+    try:
+        with transaction.atomic():
+            note = Notification.objects.create(
+                user_id=portfolio.owner_id,
+                proposal=proposal,
+                kind=kind,
+                title=title,
+                body=body or proposal.reason,
+                url=reverse("rebalancing:detail", args=[proposal.pk]),
+            )
+    except IntegrityError:
+        return None  # already notified (a retried task)
+    tasks.send_notification_email.delay_on_commit(note.pk)
+    return note
+
+
+def send_email(notification_id: int) -> bool:
+    """Mail one notification at most once (claimed by a conditional UPDATE)."""
+    claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
+        emailed_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    note = Notification.objects.select_related("user").get(pk=notification_id)
+    link = settings.ADVISOR_SITE_URL.rstrip("/") + note.url if note.url else ""
+    send_mail(
+        subject=f"[Robo-advisor] {note.title}",
+        message=f"{note.body}\n\n{link}\n".strip() + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[note.user.email],
+    )
+    return True
+
+
+def unread_count(user_id: int) -> int:
+    return Notification.objects.filter(user_id=user_id, read_at__isnull=True).count()
+
+
+def mark_all_read(user_id: int) -> int:
+    return Notification.objects.filter(user_id=user_id, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

@@ -1,0 +1,294 @@
+"""Proposal pages: inbox, detail, approve/reject (htmx), live execution status, notifications.
+
+Thin: every object is fetched scoped to request.user (another user's id is a 404), state
+changes go through rebalancing.services.approval.
+"""
+
+from __future__ import annotations
+
+import importlib
+from decimal import Decimal
+
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account.decorators import reauthentication_required
+from allauth.core.exceptions import ReauthenticationRequired
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from portfolios.models import AssetClass, TaxLot
+from rebalancing.models import Notification, Proposal, ProposedTrade
+from rebalancing.services import approval, notifications, proposals
+
+LIVE = {Proposal.Status.APPROVED, Proposal.Status.EXECUTING}
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _proposal(request: HttpRequest, pk: int) -> Proposal:
+    return get_object_or_404(
+        Proposal.objects.for_user(request.user).select_related("portfolio", "decided_by"), pk=pk
+    )
+
+
+@login_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    base = Proposal.objects.for_user(request.user)
+    pending = list(
+        base.pending()
+        .select_related("portfolio")
+        .annotate(trade_count=Count("trades"), trade_total=Sum("trades__amount"))
+        .order_by("expires_at")
+    )
+    recent = list(
+        base.exclude(status=Proposal.Status.PENDING)
+        .select_related("portfolio")
+        .annotate(trade_count=Count("trades"), trade_total=Sum("trades__amount"))
+        .order_by("-created_at")[:30]
+    )
+    return render(
+        request,
+        "rebalancing/inbox.html",
+        {
+            "nav": "proposals",
+            "pending": pending,
+            "recent": recent,
+            "pending_total": sum((p.trade_total or Decimal("0") for p in pending), Decimal("0")),
+        },
+    )
+
+
+def _chart(proposal: Proposal) -> dict[str, object]:
+    codes = list(
+        dict.fromkeys([*proposal.target_weights, *proposal.before_weights, *proposal.after_weights])
+    )
+    names = dict(AssetClass.objects.filter(code__in=codes).values_list("code", "name"))
+    pct = lambda weights, code: round(float(weights.get(code, 0.0)) * 100, 2)  # noqa: E731
+    return {
+        "labels": [names.get(c, c) for c in codes],
+        "before": [pct(proposal.before_weights, c) for c in codes],
+        "after": [pct(proposal.after_weights, c) for c in codes],
+        "target": [pct(proposal.target_weights, c) for c in codes],
+    }
+
+
+def _trades_with_lots(proposal: Proposal) -> list[ProposedTrade]:
+    trades = list(proposal.trades.select_related("security__asset_class"))
+    lot_ids = [int(entry["lot"]) for t in trades for entry in (t.lots or [])]
+    lots = {lot.pk: lot for lot in TaxLot.objects.filter(pk__in=lot_ids)} if lot_ids else {}
+    for trade in trades:
+        trade.lot_rows = []
+        for entry in trade.lots or []:
+            lot = lots.get(int(entry["lot"]))
+            quantity = Decimal(str(entry["quantity"]))
+            if lot is None:
+                continue
+            per_share = (
+                lot.cost_basis / lot.quantity
+                if lot.quantity
+                else (lot.cost_basis / lot.original_quantity)
+            )
+            trade.lot_rows.append(
+                {
+                    "lot": lot,
+                    "quantity": quantity,
+                    "cost": (per_share * quantity).quantize(Decimal("0.01")),
+                    "long_term": lot.is_long_term(proposal.prices_as_of),
+                }
+            )
+    return trades
+
+
+def _detail_context(request: HttpRequest, proposal: Proposal, **extra: object) -> dict[str, object]:
+    trades = _trades_with_lots(proposal)
+    sells = sum((t.amount for t in trades if t.side == "sell"), Decimal("0"))
+    buys = sum((t.amount for t in trades if t.side == "buy"), Decimal("0"))
+    details = proposal.details or {}
+    return {
+        "nav": "proposals",
+        "proposal": proposal,
+        "trades": trades,
+        "sells_total": sells,
+        "buys_total": buys,
+        "chart": _chart(proposal),
+        "harvest_value": details.get("harvest_value") or details.get("tax_value"),
+        "wash_sale_check": details.get("wash_sale_check"),
+        "live": proposal.status in LIVE,
+        "mfa": is_mfa_enabled(request.user),
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    proposal = _proposal(request, pk)
+    return render(request, "rebalancing/detail.html", _detail_context(request, proposal))
+
+
+def _decision_response(request: HttpRequest, decision: approval.Decision) -> HttpResponse:
+    proposal = Proposal.objects.select_related("portfolio", "decided_by").get(
+        pk=decision.proposal.pk
+    )
+    if _is_htmx(request):
+        return render(
+            request,
+            "rebalancing/_decision.html",
+            {"proposal": proposal, "live": proposal.status in LIVE, "decision": decision},
+        )
+    level = messages.SUCCESS if decision.ok else messages.ERROR
+    messages.add_message(request, level, decision.message)
+    return redirect("rebalancing:detail", pk=proposal.pk)
+
+
+def _mfa_on(request: HttpRequest) -> bool:
+    return is_mfa_enabled(request.user)
+
+
+@reauthentication_required(enabled=_mfa_on)
+def _approve(request: HttpRequest, proposal: Proposal) -> HttpResponse:
+    note = request.POST.get("note", "").strip()[:500]
+    return _decision_response(
+        request, approval.approve_proposal(proposal.pk, by=request.user, note=note)
+    )
+
+
+@login_required
+@require_POST
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve; with MFA set up this needs a recent (re)authentication (allauth)."""
+    proposal = _proposal(request, pk)
+    try:
+        return _approve(request, proposal)
+    except ReauthenticationRequired:
+        if not _is_htmx(request):
+            raise  # allauth's middleware sends the user to reauthenticate, then resumes the POST
+        methods = get_account_adapter().get_reauthentication_methods(request.user)
+        target = methods[0]["url"] if methods else reverse("account_reauthenticate")
+        next_url = reverse("rebalancing:detail", args=[pk])
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = f"{target}?{urlencode({'next': next_url})}"
+        return response
+
+
+@login_required
+@require_POST
+def reject(request: HttpRequest, pk: int) -> HttpResponse:
+    proposal = _proposal(request, pk)
+    note = request.POST.get("note", "").strip()[:500]
+    return _decision_response(
+        request, approval.reject_proposal(proposal.pk, by=request.user, note=note)
+    )
+
+
+@login_required
+@require_GET
+def status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live execution panel (htmx polls it while the proposal is approved/executing)."""
+    proposal = _proposal(request, pk)
+    return render(
+        request,
+        "rebalancing/_status.html",
+        {
+            "proposal": proposal,
+            "trades": list(proposal.trades.select_related("security")),
+            "live": proposal.status in LIVE,
+        },
+    )
+
+
+def _run_check_now(portfolio_id: int) -> bool:
+    """Run the drift check for one account if the drift service is installed."""
+    try:
+        drift = importlib.import_module("rebalancing.services.drift")
+    except ImportError:
+        return False
+    for name in ("check_portfolio", "run_drift_check", "check_now"):
+        func = getattr(drift, name, None)
+        if callable(func):
+            try:
+                func(portfolio_id)
+            except TypeError:
+                func(portfolio_ids=[portfolio_id])
+            return True
+    return False
+
+
+@login_required
+@require_POST
+def recheck(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Re-check now" on a stale proposal: run the drift check again for its account."""
+    proposal = _proposal(request, pk)
+    proposals.expire_stale_proposals()
+    ran = _run_check_now(proposal.portfolio_id)
+    newer = (
+        Proposal.objects.for_user(request.user)
+        .pending()
+        .filter(portfolio_id=proposal.portfolio_id, kind=proposal.kind)
+        .order_by("-created_at")
+        .first()
+    )
+    if newer is not None and newer.pk != proposal.pk:
+        messages.success(
+            request, "Checked again with today's prices and holdings: here is the new proposal."
+        )
+        target = reverse("rebalancing:detail", args=[newer.pk])
+    else:
+        messages.info(
+            request,
+            "Checked again: the account needs no trades right now."
+            if ran
+            else "The account will be checked again with the next scheduled scan.",
+        )
+        target = reverse("rebalancing:inbox")
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    items = list(Notification.objects.filter(user=request.user).order_by("-created_at")[:50])
+    unread = sum(1 for n in items if n.read_at is None)
+    return render(
+        request,
+        "rebalancing/notifications.html",
+        {"nav": "proposals", "notifications": items, "unread": unread},
+    )
+
+
+@login_required
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    notifications.mark_all_read(request.user.pk)
+    if _is_htmx(request):
+        return HttpResponse('<span class="badge">0 unread</span>')
+    return redirect("rebalancing:notifications")
+
+
+def pending_summary(user_id: int) -> dict[str, object]:
+    """Count and total of the trades waiting for approval (dashboard)."""
+    agg = Proposal.objects.filter(
+        portfolio__owner_id=user_id, status=Proposal.Status.PENDING
+    ).aggregate(
+        count=Count("id", distinct=True),
+        total=Sum("trades__amount"),
+        harvest=Count("id", filter=Q(kind="harvest"), distinct=True),
+    )
+    return {
+        "count": agg["count"] or 0,
+        "total": agg["total"] or Decimal("0"),
+        "harvest": agg["harvest"] or 0,
+    }
