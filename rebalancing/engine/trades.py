@@ -1,0 +1,403 @@
+"""Trade generation: the buys and sells that carry out each portfolio's fired rule.
+
+Vectorised over P portfolios (no Python loop over portfolios). Units: money in the account
+currency (float64), quantities in shares, weights as fractions of invested value, costs as
+currency (commission per trade) plus basis points of the traded amount (spread + slippage).
+
+Method, per portfolio that trades:
+1. Investable value after the trades: I* = total x (1 - cash_buffer) - withdrawal - costs
+   (costs estimated, then the whole computation repeated once with them deducted).
+2. Desired class values: full rebalance -> target x I*; band edge -> the smallest move
+   (Euclidean projection of the current weights onto {target - band <= w <= target + band,
+   sum w = 1}) so every class ends inside its band; a cash flow only -> deploy the excess cash
+   to the most underweight classes (or raise a withdrawal from the most overweight) by
+   water-filling, with no sells (no buys). Class trades below the minimum trade are dropped.
+3. Sells take lots in tax order inside each (portfolio, class): losses first (largest loss per
+   share first), then long-term gains, then short-term gains, each by smallest gain per share
+   (highest basis) first. Never sold: a loss lot whose (household, security) is blocked by a
+   recent purchase (wash sale), a short-term gain lot unless allowed. When the estimated tax
+   exceeds `max_tax_cost`, the most tax-expensive shares are held back until it fits.
+4. Buys go to each class's target security and are paid from cash above the buffer plus the
+   sale proceeds, net of costs; when that is not enough the most underweight classes are
+   funded first (water-filling). Whole-share securities buy floor(shares), sell ceil(shares)
+   of a partial lot (never more than held). Cash never goes negative and nothing goes short.
+Value after = value before - estimated costs (everything is valued at the same prices).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from rebalancing.engine.drift import Book, Drift, weights_of
+from rebalancing.engine.lots import is_long_term
+from rebalancing.engine.policy import Decision, Policies
+
+EPS = 1e-9
+BUY, SELL = 1, -1
+
+
+@dataclass(frozen=True)
+class Lots:
+    """L open lots of the book's portfolios.
+
+    portfolio [L] index into the book's portfolios; security [L] index into its securities;
+    lot_id [L] database id; quantity [L] shares (> 0); cost_basis [L] total currency;
+    holding_start [L] datetime64[D]; household [L] owner id (wash-sale scope).
+    """
+
+    portfolio: np.ndarray
+    security: np.ndarray
+    lot_id: np.ndarray
+    quantity: np.ndarray
+    cost_basis: np.ndarray
+    holding_start: np.ndarray
+    household: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Lots":
+        i, f = np.zeros(0, dtype=int), np.zeros(0)
+        return cls(i, i, i, f, f, np.zeros(0, dtype="datetime64[D]"), i)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """commission: currency per trade; slippage_bps: spread + slippage in basis points of the
+    amount; short_term_rate / long_term_rate: tax rates (fractions) on realised gains."""
+
+    commission: float = 0.0
+    slippage_bps: float = 5.0
+    short_term_rate: float = 0.35
+    long_term_rate: float = 0.15
+
+
+@dataclass(frozen=True)
+class Trades:
+    """Result. Trade rows [N]: portfolio, security (indices into the book), side (+1 buy,
+    -1 sell), quantity (shares > 0), price, amount (= quantity x price), cost, short/long-term
+    gain (sells). Lot reliefs [M]: lot (index into Lots), trade (row), quantity, gains.
+    Per portfolio [P]: cash_after, cost, short/long-term gain, tax (estimated, negative = saved),
+    class_values_after [P, K], weights_after [P, K], notes (constraints that held trades back)."""
+
+    portfolio: np.ndarray
+    security: np.ndarray
+    side: np.ndarray
+    quantity: np.ndarray
+    price: np.ndarray
+    amount: np.ndarray
+    cost: np.ndarray
+    short_term_gain: np.ndarray
+    long_term_gain: np.ndarray
+    lot: np.ndarray
+    lot_trade: np.ndarray
+    lot_quantity: np.ndarray
+    lot_short_term_gain: np.ndarray
+    lot_long_term_gain: np.ndarray
+    cash_after: np.ndarray
+    total_cost: np.ndarray
+    total_short_term_gain: np.ndarray
+    total_long_term_gain: np.ndarray
+    tax: np.ndarray
+    class_values_after: np.ndarray
+    weights_after: np.ndarray
+    notes: np.ndarray
+
+    def count(self) -> np.ndarray:
+        """Trades per portfolio [P]."""
+        return np.bincount(self.portfolio, minlength=len(self.cash_after))
+
+
+def waterfill(amounts: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """Spend `budget` [P] on the largest `amounts` [P, N] first: result = max(amounts - L, 0)
+    with the level L per row chosen so the row sums to min(budget, row sum). Rows whose budget
+    covers everything are unchanged; a budget <= 0 gives zeros."""
+    amounts = np.maximum(np.asarray(amounts, dtype=float), 0.0)
+    budget = np.maximum(np.asarray(budget, dtype=float), 0.0)
+    if amounts.size == 0:
+        return amounts
+    ordered = -np.sort(-amounts, axis=1)
+    cum = np.cumsum(ordered, axis=1)
+    j = np.arange(1, amounts.shape[1] + 1)[None, :]
+    level = (cum - budget[:, None]) / j
+    valid = ordered > level
+    valid[:, 0] = True  # the largest amount always takes part (guards a budget that underflows)
+    last = valid.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
+    chosen = level[np.arange(len(level)), last]
+    result = np.maximum(amounts - np.maximum(chosen, 0.0)[:, None], 0.0)
+    result = np.where((budget <= 0)[:, None], 0.0, result)
+    return np.where((cum[:, -1] <= budget)[:, None], amounts, result)
+
+
+def project_to_bands(
+    weights: np.ndarray, low: np.ndarray, high: np.ndarray, iterations: int = 80
+) -> np.ndarray:
+    """Euclidean projection of each row of `weights` onto {low <= x <= high, sum x = 1}:
+    x = clip(w - lam, low, high) with lam found by bisection. A row already inside is unchanged.
+    Requires sum(low) <= 1 <= sum(high) per row."""
+    lo = np.full(len(weights), -1.0) + weights.min(axis=1, initial=0.0) - 1.0
+    hi = weights.max(axis=1, initial=0.0) + 1.0
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        total = np.clip(weights - mid[:, None], low, high).sum(axis=1)
+        too_much = total > 1.0
+        lo = np.where(too_much, mid, lo)
+        hi = np.where(too_much, hi, mid)
+    return np.clip(weights - ((lo + hi) / 2)[:, None], low, high)
+
+
+def _desired_class_values(
+    book: Book, drift: Drift, decision: Decision, policies: Policies, investable: np.ndarray
+) -> np.ndarray:
+    """Class values [P, K] each trading portfolio should end with (others: unchanged)."""
+    values = drift.class_values
+    target = book.target
+    desired = values.copy()
+    full = decision.rebalance & (policies.full | decision.calendar)
+    desired[full] = target[full] * investable[full, None]
+    band = decision.rebalance & ~full
+    if band.any():
+        width = np.where(np.isinf(decision.band[band]), 1.0, decision.band[band])
+        low = np.maximum(target[band] - width, 0.0)
+        high = np.minimum(target[band] + width, 1.0)
+        current = np.divide(
+            values[band],
+            investable[band, None],
+            out=np.zeros_like(values[band]),
+            where=investable[band, None] > 0,
+        )
+        desired[band] = project_to_bands(current, low, high) * investable[band, None]
+    flow = decision.cash_flow & ~decision.rebalance
+    if flow.any():
+        goal = target[flow] * investable[flow, None]
+        change = investable[flow] - drift.invested[flow]
+        buys = waterfill(np.maximum(goal - values[flow], 0.0), np.maximum(change, 0.0))
+        sells = waterfill(np.maximum(values[flow] - goal, 0.0), np.maximum(-change, 0.0))
+        desired[flow] = values[flow] + buys - sells
+    return desired
+
+
+def _group_cumsum_before(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """For values sorted by group: the running sum of earlier values in the same group."""
+    total = np.cumsum(values)
+    before = total - values
+    if len(values) == 0:
+        return before
+    starts = np.r_[True, groups[1:] != groups[:-1]]
+    offset = np.maximum.accumulate(np.where(starts, before, 0.0))
+    return before - offset
+
+
+def generate(
+    book: Book,
+    drift: Drift,
+    decision: Decision,
+    policies: Policies,
+    lots: Lots,
+    *,
+    today: dt.date,
+    costs: CostModel | None = None,
+    blocked: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
+    withdrawal: np.ndarray | None = None,
+) -> Trades:
+    """Trades for every portfolio whose rule fired (see the module docstring for the method).
+
+    blocked: (household id, security id) pairs with a purchase in the wash-sale window; a lot
+    of such a pair is never sold at a loss.
+    """
+    costs = costs or CostModel()
+    bps = costs.slippage_bps / 1e4
+    n_p, n_s, n_k = len(book.portfolio_ids), len(book.security_ids), len(book.classes)
+    withdrawal = np.zeros(n_p) if withdrawal is None else np.asarray(withdrawal, dtype=float)
+    trading = decision.rebalance | decision.cash_flow
+    notes: list[list[str]] = [[] for _ in range(n_p)]
+    min_trade = np.maximum(policies.min_trade, 0.0)
+    buffer = policies.cash_buffer * drift.total
+
+    # 1-2. Desired class trades, with costs deducted from the investable value (two passes).
+    est_cost = np.zeros(n_p)
+    delta = np.zeros((n_p, n_k))
+    for _ in range(2):
+        investable = np.maximum(drift.total - buffer - withdrawal - est_cost, 0.0)
+        delta = (
+            _desired_class_values(book, drift, decision, policies, investable) - drift.class_values
+        )
+        delta[~trading] = 0.0
+        delta[np.abs(delta) < np.maximum(min_trade[:, None], EPS)] = 0.0
+        est_cost = costs.commission * (delta != 0).sum(axis=1) + bps * np.abs(delta).sum(axis=1)
+
+    # 3. Sells from lots, in tax order per (portfolio, class).
+    sell_needed = np.maximum(-delta, 0.0)
+    lp, ls = lots.portfolio.astype(int), lots.security.astype(int)
+    lk = book.security_class[ls] if len(ls) else np.zeros(0, dtype=int)
+    price_l = book.prices[ls] if len(ls) else np.zeros(0)
+    quantity_l = lots.quantity.astype(float)
+    cost_per_share = np.divide(
+        lots.cost_basis, quantity_l, out=np.zeros_like(quantity_l), where=quantity_l > 0
+    )
+    gain_per_share = price_l - cost_per_share
+    long_term = (
+        is_long_term(lots.holding_start, np.datetime64(today, "D"))
+        if len(ls)
+        else np.zeros(0, dtype=bool)
+    )
+    loss = gain_per_share < 0
+    if blocked and len(ls):
+        keys = np.array([h * (1 << 32) + s for h, s in blocked], dtype=np.int64)
+        lot_keys = lots.household.astype(np.int64) * (1 << 32) + book.security_ids[ls].astype(
+            np.int64
+        )
+        wash = loss & np.isin(lot_keys, keys)
+    else:
+        wash = np.zeros(len(ls), dtype=bool)
+    short_term_gain_lot = (gain_per_share > 0) & ~long_term
+    held_back_st = (
+        short_term_gain_lot & ~policies.allow_short_term_gains[lp]
+        if len(ls)
+        else np.zeros(0, dtype=bool)
+    )
+    wanted = sell_needed[lp, lk] > 0 if len(ls) else np.zeros(0, dtype=bool)
+    available = wanted & ~wash & ~held_back_st
+    group = np.where(loss, 0, np.where(long_term, 1, 2))
+    order = np.lexsort((np.arange(len(ls)), gain_per_share, group, lk, lp))
+    value_sorted = (quantity_l * price_l * available)[order]
+    key_sorted = (lp * n_k + lk)[order]
+    before = _group_cumsum_before(value_sorted, key_sorted)
+    take_value = np.zeros(len(ls))
+    take_value[order] = np.clip(sell_needed.reshape(-1)[key_sorted] - before, 0.0, value_sorted)
+    take = np.divide(take_value, price_l, out=np.zeros_like(take_value), where=price_l > 0)
+    whole = ~book.fractional[ls] if len(ls) else np.zeros(0, dtype=bool)
+    take = np.where(
+        whole & (take > 0),
+        np.minimum(np.ceil(take - 1e-7), quantity_l),
+        np.minimum(take, quantity_l),
+    )
+
+    for i in np.unique(lp[wanted & wash]):
+        notes[i].append("Loss lots bought back within 30 days were not sold (wash-sale rule).")
+    for i in np.unique(lp[wanted & held_back_st]):
+        notes[i].append("Lots with short-term gains were not sold (policy).")
+
+    # Drop sells smaller than the minimum trade per (portfolio, security).
+    sell_value = np.zeros((n_p, n_s))
+    np.add.at(sell_value, (lp, ls), take * price_l)
+    take = np.where(sell_value[lp, ls] >= np.maximum(min_trade[lp], EPS), take, 0.0)
+
+    # Cap the estimated tax: hold back the most tax-expensive shares first.
+    rate = np.where(long_term, costs.long_term_rate, costs.short_term_rate)
+    tax_per_share = gain_per_share * rate
+    tax_lot = take * tax_per_share
+    cap = policies.max_tax_cost
+    excess = np.bincount(lp, tax_lot, minlength=n_p) - np.where(np.isnan(cap), np.inf, cap)
+    if len(ls) and (excess > EPS).any():
+        candidates = (take > 0) & (tax_per_share > 0) & (excess[lp] > EPS)
+        idx = np.flatnonzero(candidates)
+        idx = idx[np.lexsort((-tax_per_share[idx], lp[idx]))]
+        removed_before = _group_cumsum_before(tax_lot[idx], lp[idx])
+        remove_tax = np.clip(excess[lp[idx]] - removed_before, 0.0, tax_lot[idx])
+        remove = remove_tax / tax_per_share[idx]
+        remove = np.where(whole[idx], np.ceil(remove - 1e-7), remove)
+        take[idx] = np.maximum(take[idx] - remove, 0.0)
+        for i in np.unique(lp[idx]):
+            notes[i].append(f"Sales reduced to keep the estimated tax within {cap[i]:,.2f}.")
+        sell_value = np.zeros((n_p, n_s))
+        np.add.at(sell_value, (lp, ls), take * price_l)
+        take = np.where(sell_value[lp, ls] >= np.maximum(min_trade[lp], EPS), take, 0.0)
+
+    sell_qty = np.zeros((n_p, n_s))
+    np.add.at(sell_qty, (lp, ls), take)
+    sell_amount = sell_qty * book.prices[None, :]
+    n_sells = (sell_qty > 0).sum(axis=1)
+    proceeds = sell_amount.sum(axis=1)
+
+    # 4. Buys, paid from cash above the buffer plus proceeds, net of costs.
+    buy_needed = np.maximum(delta, 0.0)
+    has_vehicle = book.target_security >= 0
+    for i in np.unique(np.nonzero((buy_needed > 0) & ~has_vehicle)[0]):
+        notes[i].append("An underweight class has no security to buy.")
+    buy_needed = np.where(has_vehicle, buy_needed, 0.0)
+    n_buys = (buy_needed > 0).sum(axis=1)
+    budget = (
+        book.cash
+        - buffer
+        - withdrawal
+        + proceeds * (1 - bps)
+        - costs.commission * (n_sells + n_buys)
+    ) / (1 + bps)
+    budget = np.where(trading, np.maximum(budget, 0.0), 0.0)
+    short = buy_needed.sum(axis=1) > budget + EPS
+    for i in np.flatnonzero(short & (buy_needed.sum(axis=1) > 0)):
+        notes[i].append("Not enough cash for every buy: the most underweight classes come first.")
+    buy_value = waterfill(buy_needed, budget)
+    vehicle = np.where(has_vehicle, book.target_security, 0)
+    vehicle_price = book.prices[vehicle] if n_s else np.ones_like(buy_value)
+    buy_shares = np.divide(
+        buy_value, vehicle_price, out=np.zeros_like(buy_value), where=buy_value > 0
+    )
+    vehicle_whole = ~book.fractional[vehicle] if n_s else np.zeros_like(buy_value, dtype=bool)
+    buy_shares = np.where(vehicle_whole, np.floor(buy_shares + 1e-9), buy_shares)
+    buy_shares = np.where(
+        buy_shares * vehicle_price >= np.maximum(min_trade[:, None], EPS), buy_shares, 0.0
+    )
+    buy_qty = np.zeros((n_p, n_s))
+    rows = np.repeat(np.arange(n_p), n_k)
+    np.add.at(buy_qty, (rows, vehicle.reshape(-1)), buy_shares.reshape(-1))
+    buy_amount = buy_qty * book.prices[None, :]
+
+    # Costs and the cash guard (a portfolio whose cash would go negative trades nothing).
+    trade_cost = np.where(sell_qty > 0, costs.commission + bps * sell_amount, 0.0) + np.where(
+        buy_qty > 0, costs.commission + bps * buy_amount, 0.0
+    )
+    total_cost = trade_cost.sum(axis=1)
+    cash_after = book.cash + proceeds - buy_amount.sum(axis=1) - total_cost
+    broke = cash_after < -1e-6
+    if broke.any():
+        for i in np.flatnonzero(broke):
+            notes[i].append("No trades: costs would exceed the cash available.")
+        sell_qty[broke] = buy_qty[broke] = trade_cost[broke] = 0.0
+        sell_amount[broke] = buy_amount[broke] = 0.0
+        take[broke[lp]] = 0.0
+        total_cost = trade_cost.sum(axis=1)
+        cash_after = book.cash + sell_amount.sum(axis=1) - buy_amount.sum(axis=1) - total_cost
+
+    # Gains per lot, then assemble the rows.
+    st_lot = np.where(~long_term, take * gain_per_share, 0.0)
+    lt_lot = np.where(long_term, take * gain_per_share, 0.0)
+    st_matrix, lt_matrix = np.zeros((n_p, n_s)), np.zeros((n_p, n_s))
+    np.add.at(st_matrix, (lp, ls), st_lot)
+    np.add.at(lt_matrix, (lp, ls), lt_lot)
+    sp, ss = np.nonzero(sell_qty > 0)
+    bp, bs = np.nonzero(buy_qty > 0)
+    row_of_sell = np.full((n_p, n_s), -1)
+    row_of_sell[sp, ss] = np.arange(len(sp))
+    sell_cost = np.where(sell_qty > 0, costs.commission + bps * sell_amount, 0.0)
+    buy_cost = np.where(buy_qty > 0, costs.commission + bps * buy_amount, 0.0)
+    portfolio = np.r_[sp, bp]
+    security = np.r_[ss, bs]
+    taken = np.flatnonzero(take > 0)
+    quantity_after = book.quantity - sell_qty + buy_qty
+    class_values_after = (quantity_after * book.prices[None, :]) @ book.class_matrix
+    st_total, lt_total = st_matrix.sum(axis=1), lt_matrix.sum(axis=1)
+    return Trades(
+        portfolio=portfolio,
+        security=security,
+        side=np.r_[np.full(len(sp), SELL), np.full(len(bp), BUY)],
+        quantity=np.r_[sell_qty[sp, ss], buy_qty[bp, bs]],
+        price=book.prices[security] if len(security) else np.zeros(0),
+        amount=np.r_[sell_amount[sp, ss], buy_amount[bp, bs]],
+        cost=np.r_[sell_cost[sp, ss], buy_cost[bp, bs]],
+        short_term_gain=np.r_[st_matrix[sp, ss], np.zeros(len(bp))],
+        long_term_gain=np.r_[lt_matrix[sp, ss], np.zeros(len(bp))],
+        lot=taken,
+        lot_trade=row_of_sell[lp[taken], ls[taken]],
+        lot_quantity=take[taken],
+        lot_short_term_gain=st_lot[taken],
+        lot_long_term_gain=lt_lot[taken],
+        cash_after=cash_after,
+        total_cost=total_cost,
+        total_short_term_gain=st_total,
+        total_long_term_gain=lt_total,
+        tax=st_total * costs.short_term_rate + lt_total * costs.long_term_rate,
+        class_values_after=class_values_after,
+        weights_after=weights_of(class_values_after),
+        notes=np.array([" ".join(n) for n in notes], dtype=object),
+    )
