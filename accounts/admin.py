@@ -1,8 +1,18 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import AuditEvent, InvestorProfile, User
+from accounts import questionnaire as questionnaire_content
+from accounts.models import (
+    AnswerOption,
+    AuditEvent,
+    InvestorProfile,
+    Question,
+    Questionnaire,
+    RiskAssessment,
+    User,
+)
 
 
 @admin.register(User)
@@ -41,4 +51,92 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+
+# --- Risk questionnaire (issue 4) ------------------------------------------------------------
+
+
+class _LockedWhenAnswered:
+    """Inline / admin mixin: an answered questionnaire version is read-only."""
+
+    def _locked(self, obj: object) -> bool:
+        if isinstance(obj, Questionnaire):
+            return obj.is_locked
+        if isinstance(obj, Question):
+            return obj.questionnaire.is_locked
+        return False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:  # type: ignore[override]
+        return not self._locked(obj) and super().has_add_permission(request, obj)  # type: ignore[misc]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return not self._locked(obj) and super().has_change_permission(request, obj)  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return not self._locked(obj) and super().has_delete_permission(request, obj)  # type: ignore[misc]
+
+
+class QuestionInline(_LockedWhenAnswered, admin.TabularInline):
+    model = Question
+    extra = 0
+    fields = ["code", "step", "order", "text", "dimension", "kind", "weight"]
+    show_change_link = True
+
+
+class AnswerOptionInline(_LockedWhenAnswered, admin.TabularInline):
+    model = AnswerOption
+    extra = 0
+    fields = ["code", "order", "text", "points", "level_cap"]
+
+
+@admin.register(Questionnaire)
+class QuestionnaireAdmin(admin.ModelAdmin):
+    """Staff change the questionnaire by cloning a version; answered versions are read-only
+    except for switching them on or off."""
+
+    list_display = ["version", "title", "is_active", "created_at", "answered"]
+    inlines = [QuestionInline]
+    actions = ["new_version"]
+
+    @admin.display(boolean=True)
+    def answered(self, obj: Questionnaire) -> bool:
+        return obj.is_locked
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Questionnaire | None = None) -> list[str]:
+        return ["version", "title", "created_at"] if obj is not None and obj.is_locked else ["created_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Questionnaire | None = None) -> bool:
+        return not (obj is not None and obj.is_locked) and super().has_delete_permission(request, obj)
+
+    @admin.action(description="Create a new (inactive) version from the selected one")
+    def new_version(self, request: HttpRequest, queryset: QuerySet[Questionnaire]) -> None:
+        for source in queryset:
+            clone = questionnaire_content.clone_questionnaire(source)
+            self.message_user(request, f"Created version {clone.version}; edit it, then activate it.", messages.SUCCESS)
+
+
+@admin.register(Question)
+class QuestionAdmin(_LockedWhenAnswered, admin.ModelAdmin):
+    list_display = ["questionnaire", "code", "step", "order", "dimension", "kind"]
+    list_filter = ["questionnaire", "dimension"]
+    inlines = [AnswerOptionInline]
+
+
+@admin.register(RiskAssessment)
+class RiskAssessmentAdmin(admin.ModelAdmin):
+    """Read-only: submitted assessments are kept as submitted."""
+
+    list_display = ["submitted_at", "user", "risk_level", "max_level", "tolerance_score", "capacity_score", "recommended_model", "accepted_model", "acknowledged_more_aggressive"]
+    list_filter = ["risk_level", "acknowledged_more_aggressive", "questionnaire"]
+    search_fields = ["user__email"]
+    date_hierarchy = "submitted_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RiskAssessment | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: RiskAssessment | None = None) -> bool:
         return False

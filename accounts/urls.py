@@ -1,9 +1,13 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
 from django.urls import path
+
+from accounts import views
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("", login_required(lambda request: render(request, "placeholder.html", {"title": "profile"})), name="profile"),
+    path("", views.profile, name="profile"),
+    path("questionnaire/", views.questionnaire_start, name="questionnaire"),
+    path("questionnaire/<int:step>/", views.questionnaire_step, name="questionnaire_step"),
+    path("assessments/<int:pk>/", views.assessment_detail, name="assessment"),
+    path("assessments/<int:pk>/accept/", views.accept, name="accept"),
 ]

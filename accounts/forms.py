@@ -1,0 +1,100 @@
+from decimal import Decimal
+
+from django import forms
+
+from accounts import questionnaire
+from accounts.models import InvestorProfile, Question
+from portfolios.models import ModelPortfolio, Portfolio
+
+
+class QuestionnaireStepForm(forms.Form):
+    """The questions of one step; field names are question codes, choice values option ids."""
+
+    def __init__(
+        self, *args: object, questions: list[Question], amount: Decimal | None, **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for question in questions:
+            label = questionnaire.render_text(question.text, amount)
+            if question.kind == Question.Kind.AMOUNT:
+                self.fields[question.code] = forms.DecimalField(
+                    label=label,
+                    help_text=question.help_text,
+                    min_value=Decimal("0"),
+                    max_value=Decimal("1000000000"),
+                    decimal_places=2,
+                    error_messages={
+                        "required": "Please enter an amount (0 is fine if you are not sure yet)."
+                    },
+                )
+            else:
+                self.fields[question.code] = forms.TypedChoiceField(
+                    label=label,
+                    help_text=question.help_text,
+                    choices=[(o.pk, o.text) for o in question.options.all()],
+                    coerce=int,
+                    widget=forms.RadioSelect,
+                    error_messages={"required": "Please choose one answer."},
+                )
+
+
+class AcceptForm(forms.Form):
+    model = forms.ModelChoiceField(
+        queryset=ModelPortfolio.objects.none(), empty_label=None, label="Model portfolio"
+    )
+    portfolios = forms.ModelMultipleChoiceField(
+        queryset=Portfolio.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Use it for these accounts",
+    )
+    new_account_name = forms.CharField(
+        max_length=100, required=False, label="Or open a new account named"
+    )
+    new_account_tax_treatment = forms.ChoiceField(
+        choices=Portfolio.TaxTreatment.choices,
+        initial=Portfolio.TaxTreatment.TAXABLE,
+        label="New account type",
+    )
+    acknowledge_more_aggressive = forms.BooleanField(
+        required=False,
+        label="I understand this model is riskier than my assessed level and could lose more than I said I can bear.",
+    )
+
+    def __init__(self, *args: object, user: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["model"].queryset = ModelPortfolio.objects.filter(is_active=True).order_by(
+            "risk_level", "name"
+        )  # type: ignore[attr-defined]
+        self.fields["portfolios"].queryset = Portfolio.objects.filter(owner=user, is_active=True)  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if not data.get("portfolios") and not (data.get("new_account_name") or "").strip():
+            raise forms.ValidationError("Choose at least one account, or name a new one.")
+        return data
+
+
+class ProfileFactsForm(forms.ModelForm):
+    class Meta:
+        model = InvestorProfile
+        fields = ["date_of_birth", "annual_income", "sex", "marital_status"]
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
+        help_texts = {
+            "sex": "For our records only; never used in the advice.",
+            "marital_status": "For our records only; never used in the advice.",
+        }
+
+    def clean_date_of_birth(self) -> object:
+        from django.utils import timezone
+
+        value = self.cleaned_data.get("date_of_birth")
+        if value is not None and value >= timezone.localdate():
+            raise forms.ValidationError("The date of birth must be in the past.")
+        return value
+
+    def clean_annual_income(self) -> object:
+        value = self.cleaned_data.get("annual_income")
+        if value is not None and value < 0:
+            raise forms.ValidationError("Income cannot be negative.")
+        return value

@@ -1,0 +1,55 @@
+from django import forms
+from django.utils import timezone
+
+from portfolios.models import Goal, Portfolio
+
+
+class GoalForm(forms.ModelForm):
+    class Meta:
+        model = Goal
+        fields = [
+            "name",
+            "kind",
+            "target_amount",
+            "target_date",
+            "monthly_contribution",
+            "portfolios",
+            "priority",
+        ]
+        widgets = {
+            "target_date": forms.DateInput(attrs={"type": "date"}),
+            "portfolios": forms.CheckboxSelectMultiple,
+        }
+        labels = {
+            "portfolios": "Accounts saving for this goal",
+            "monthly_contribution": "Monthly contribution ($)",
+        }
+        help_texts = {
+            "portfolios": "Their current value is the starting amount; their model sets the risk.",
+            "priority": "1 is the most important.",
+        }
+
+    def __init__(self, *args: object, user: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["portfolios"].queryset = Portfolio.objects.filter(owner=user, is_active=True)  # type: ignore[attr-defined]
+        self.fields["portfolios"].required = False
+
+    def clean_target_date(self) -> object:
+        value = self.cleaned_data["target_date"]
+        if value <= timezone.localdate():
+            raise forms.ValidationError("The target date must be in the future.")
+        if value.year > timezone.localdate().year + 80:
+            raise forms.ValidationError("Please choose a date within 80 years.")
+        return value
+
+    def clean_target_amount(self) -> object:
+        value = self.cleaned_data["target_amount"]
+        if value <= 0:
+            raise forms.ValidationError("The target amount must be more than zero.")
+        return value
+
+    def clean_monthly_contribution(self) -> object:
+        value = self.cleaned_data["monthly_contribution"]
+        if value < 0:
+            raise forms.ValidationError("The contribution cannot be negative.")
+        return value

@@ -1,0 +1,72 @@
+"""Goal pages: list with success probabilities, create/edit, detail with the Monte Carlo fan chart."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from portfolios import goal_forms, goal_selectors, goal_services
+from portfolios.analytics import glide_path
+from portfolios.models import Goal
+
+
+@login_required
+def goal_list(request: HttpRequest) -> HttpResponse:
+    summaries = goal_selectors.goal_success_probabilities(request.user, today=timezone.localdate())  # type: ignore[arg-type]
+    return render(request, "goals/list.html", {"nav": "goals", "summaries": summaries})
+
+
+@login_required
+def goal_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    goal = get_object_or_404(Goal, pk=pk, user=request.user) if pk is not None else None
+    form = goal_forms.GoalForm(request.POST or None, instance=goal, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        saved = goal_services.save_goal(
+            request.user,  # type: ignore[arg-type]
+            goal=goal,
+            data=form.cleaned_data,
+            portfolios=form.cleaned_data["portfolios"],
+        )
+        messages.success(request, f"Goal \u201c{saved.name}\u201d saved.")
+        return redirect("goals:detail", pk=saved.pk)
+    return render(
+        request,
+        "goals/form.html",
+        {"nav": "goals", "form": form, "goal": goal},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_object_or_404(Goal.objects.prefetch_related("portfolios"), pk=pk, user=request.user)
+    projection = goal_selectors.project_goal(goal, today=timezone.localdate())
+    return render(
+        request,
+        "goals/detail.html",
+        {
+            "nav": "goals",
+            "goal": goal,
+            "p": projection,
+            "target": goal_selectors.SUCCESS_TARGET,
+            "chart": {
+                "labels": projection.fan_labels,
+                "target": float(goal.target_amount),
+                **projection.fan,
+            },
+            "schedule": glide_path.SCHEDULE,
+        },
+    )
+
+
+@login_required
+@require_POST
+def goal_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_object_or_404(Goal, pk=pk, user=request.user)
+    goal_services.delete_goal(request.user, goal=goal)  # type: ignore[arg-type]
+    messages.success(request, "Goal deleted.")
+    return redirect("goals:list")
