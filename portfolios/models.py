@@ -382,7 +382,10 @@ class ImportBatch(models.Model):
         INVALID = "invalid", "Has errors"
         IMPORTED = "imported", "Imported"
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_batches")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="import_batches",
+        help_text="Who uploaded it; empty for a command-line price import.",
+    )
     portfolio = models.ForeignKey(
         Portfolio, null=True, blank=True, on_delete=models.CASCADE, related_name="import_batches"
     )

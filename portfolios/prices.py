@@ -59,8 +59,9 @@ def refresh_prices(
     """Fetch and store the closes every active security is missing up to `today`.
 
     A ticker the provider fails on is reported in `errors` and the others are still stored.
-    Raises PriceFeedError only when there was something to fetch and nothing came back at
-    all (the provider is down), so the task's retry applies.
+    Raises PriceFeedError only when every fetch failed in a way a retry may fix (timeouts,
+    connection errors, 5xx: the provider is down), so the task's retry applies; a ticker the
+    provider does not know, or answers with garbage for, is reported and not retried.
     """
     provider = provider or providers.get_provider()
     today = today or timezone.localdate()
@@ -81,10 +82,12 @@ def refresh_prices(
     if not by_start:
         return summary
     rows: list[Price] = []
+    transient: set[str] = set()
     for start, group in sorted(by_start.items()):
         ids = dict((ticker, sid) for sid, ticker in group)
         result = provider.daily_closes(list(ids), start, today)
         summary.errors.update(result.errors)
+        transient |= result.transient
         # Weekdays before today that the provider skipped (holidays included): reported only.
         expected = np.busday_count(np.datetime64(start, "D"), np.datetime64(today, "D"))
         for ticker, bars in result.bars.items():
@@ -98,11 +101,7 @@ def refresh_prices(
             got = sum(1 for bar in bars if bar.date < today)
             if expected - got > 0:
                 summary.missing_days[ticker] = int(expected - got)
-    if (
-        not rows
-        and summary.errors
-        and len(summary.errors) == sum(len(g) for g in by_start.values())
-    ):
+    if not rows and transient and len(transient) == sum(len(g) for g in by_start.values()):
         raise providers.PriceFeedError(
             f"{provider.name}: no prices for any of {len(summary.errors)} securities; "
             + "; ".join(f"{t}: {e}" for t, e in list(summary.errors.items())[:3])

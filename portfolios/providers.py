@@ -44,6 +44,8 @@ class FetchResult:
 
     bars: dict[str, list[Bar]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    #: Tickers whose error may go away on a retry (timeouts, connection errors, 5xx, 429).
+    transient: set[str] = field(default_factory=set)
 
 
 class PriceProvider(Protocol):
@@ -159,6 +161,7 @@ class TiingoProvider:
                     response = self._get(client, f"/tiingo/daily/{ticker.lower()}/prices", params)
                 except PriceFeedError as exc:
                     result.errors[ticker] = str(exc)
+                    result.transient.add(ticker)
                     continue
                 if response.status_code == 404:
                     result.errors[ticker] = "unknown to the provider (HTTP 404)"

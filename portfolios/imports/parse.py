@@ -267,7 +267,15 @@ def parse_csv(
             if ticker_cell and ticker_cell.startswith(chosen.skip_prefixes):
                 row.skipped = "cash or total line, not a holding"
                 continue
-            if sum(1 for name, value in cell.items() if value.strip() and name != "ticker") == 0:
+            data_fields = (
+                "quantity",
+                "acquired_on",
+                "cost_basis",
+                "cost_per_share",
+                "date",
+                "close",
+            )
+            if not ticker_cell or not any(cell.get(name, "").strip() for name in data_fields):
                 row.skipped = "note or footer line"
                 continue
         try:

@@ -85,7 +85,9 @@ def _simulate_ledger(result: ParseResult, portfolio: Portfolio) -> None:
         .values_list("security__ticker", "quantity")
     ):
         held[ticker] += quantity
-    cash = portfolio.cash
+    cash = Portfolio.objects.values_list("cash", flat=True).get(
+        pk=portfolio.pk
+    )  # not the caller's copy
     for row in rows:
         values = row.values
         if values["external_id"] in existing:
@@ -224,7 +226,7 @@ def import_file(
     with transaction.atomic():
         written = write_rows(result, portfolio=portfolio, tag=digest[:16])
         batch = ImportBatch.objects.create(
-            owner=by if by is not None else portfolio.owner,  # type: ignore[union-attr]
+            owner=by if by is not None else (portfolio.owner if portfolio else None),
             portfolio=portfolio,
             kind=kind,
             layout=result.layout,
