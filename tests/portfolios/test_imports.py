@@ -304,7 +304,7 @@ def test_the_command_uses_the_same_service_and_reports_errors(
 def test_the_portfolio_balance_is_untouched_by_a_rejected_history(account: Portfolio) -> None:
     Portfolio.objects.filter(pk=account.pk).update(cash=Decimal("100.00"))
     data = TXN_HEADER + b"2024-01-02,deposit,,,,50,,a\n2024-01-03,withdrawal,,,,500,,b\n"
-    with pytest.raises(imports.ImportRejected, match="needs 500.00 cash but only 150.00"):
+    with pytest.raises(imports.ImportRejected, match=r"needs 500\.00 cash but only 150\.00"):
         imports.import_file(data, kind="transactions", portfolio=account, today=TODAY)
     account.refresh_from_db()
     assert account.cash == Decimal("100.00")
