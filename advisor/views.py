@@ -1,12 +1,96 @@
+"""The dashboard (the page after login) and the methodology page."""
+
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.models import InvestorProfile
+from advisor import dashboard as dashboard_data
+from rebalancing.models import RebalancePolicy
+
+
+def _goals(user: object) -> list[object] | None:
+    """Goals with their probability of success (None when the goal projections are absent)."""
+    try:
+        from portfolios import goal_selectors
+    except ImportError:
+        return None
+    return list(goal_selectors.goal_success_probabilities(user))
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard_placeholder.html", {"nav": "dashboard"})
+    today = timezone.localdate()
+    data = dashboard_data.household(request.user, today=today)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "nav": "dashboard",
+            **data,
+            "chart": dashboard_data.allocation_chart(data),
+            "goals": _goals(request.user),
+        },
+    )
+
+
+def _default(model: type, name: str) -> object:
+    return model._meta.get_field(name).default
 
 
 def methodology(request: HttpRequest) -> HttpResponse:
-    return render(request, "placeholder.html", {"title": "Methodology", "nav": "methodology"})
+    """Every number on this page is read from the configuration and the model defaults."""
+    from accounts import scoring
+    from rebalancing.engine import wash_sales
+    from rebalancing.services import proposals
+
+    policy = RebalancePolicy()
+    harvest = None
+    try:
+        model = apps.get_model("rebalancing", "HarvestSettings")
+        harvest = {
+            name: _default(model, name)
+            for name in ("min_loss_amount", "min_loss_fraction", "min_net_benefit")
+        }
+    except LookupError:
+        pass
+    profile = getattr(request.user, "profile", None) if request.user.is_authenticated else None
+    context = {
+        "nav": "methodology",
+        "policy": policy,
+        "abs_band_pts": float(policy.absolute_band or 0) * 100,
+        "rel_band_pct": float(policy.relative_band or 0) * 100,
+        "cash_buffer_pct": float(policy.cash_buffer) * 100,
+        "frequencies": [
+            label for value, label in RebalancePolicy.Frequency.choices if value != "none"
+        ],
+        "harvest": harvest,
+        "harvest_fraction_pct": float(harvest["min_loss_fraction"]) * 100 if harvest else None,
+        "wash_days": wash_sales.WINDOW_DAYS,
+        "st_rate": float(
+            profile.short_term_tax_rate
+            if profile
+            else _default(InvestorProfile, "short_term_tax_rate")
+        )
+        * 100,
+        "lt_rate": float(
+            profile.long_term_tax_rate
+            if profile
+            else _default(InvestorProfile, "long_term_tax_rate")
+        )
+        * 100,
+        "own_rates": profile is not None,
+        "slippage_bps": settings.ADVISOR_PAPER_SLIPPAGE_BPS,
+        "commission": settings.ADVISOR_PAPER_COMMISSION,
+        "broker": settings.ADVISOR_BROKER,
+        "ttl_hours": settings.ADVISOR_PROPOSAL_TTL_HOURS,
+        "max_price_age": settings.ADVISOR_MAX_PRICE_AGE_DAYS,
+        "max_price_move_pct": proposals._max_price_move() * 100,
+        "max_level": scoring.MAX_LEVEL,
+        "min_level": scoring.MIN_LEVEL,
+        "reauth_minutes": settings.ACCOUNT_REAUTHENTICATION_TIMEOUT // 60,
+    }
+    return render(request, "methodology.html", context)

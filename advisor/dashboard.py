@@ -1,0 +1,273 @@
+"""What the dashboard shows, read in a fixed number of queries however many lots and accounts.
+
+Weights are fractions of an account's (or the household's) total value including cash; drift
+is current - target in fractions; a band is the tolerance around a target (fractions).
+Money shown is float (display only); the ledger stays Decimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from django.db.models import Count, Q, Sum
+
+from accounts.models import AuditEvent, User
+from portfolios import selectors
+from portfolios.models import AssetClass, Portfolio
+from rebalancing.models import Notification, Proposal, RebalancePolicy
+
+CASH = "cash"
+HISTORY_DAYS = 365
+
+
+@dataclass
+class ClassRow:
+    code: str
+    name: str
+    value: float
+    weight: float
+    target: float
+    band: float | None
+
+    @property
+    def drift(self) -> float:
+        return self.weight - self.target
+
+    @property
+    def outside(self) -> bool:
+        return self.band is not None and abs(self.drift) > self.band + 1e-12
+
+    @property
+    def weight_pct(self) -> float:
+        return self.weight * 100
+
+    @property
+    def target_pct(self) -> float:
+        return self.target * 100
+
+    @property
+    def drift_pts(self) -> float:
+        return self.drift * 100
+
+    @property
+    def band_pts(self) -> float | None:
+        return None if self.band is None else self.band * 100
+
+    @property
+    def marker(self) -> float:
+        """Position of the drift on a -2 band .. +2 band scale, in percent of the bar width."""
+        scale = 2 * (self.band or 0.05)
+        return float(np.clip(50 + 50 * self.drift / scale, 0, 100))
+
+
+@dataclass
+class AccountBlock:
+    portfolio: Portfolio
+    total: float
+    cash: float
+    rows: list[ClassRow] = field(default_factory=list)
+    band_note: str = ""
+
+    @property
+    def breaches(self) -> int:
+        return sum(1 for r in self.rows if r.outside)
+
+
+def band(policy: RebalancePolicy, target: float) -> float | None:
+    """The tolerance around `target` (fraction): the narrower of the absolute band and the
+    relative band x target (a "5/25" rule); None when the policy has no threshold rule."""
+    options = []
+    if policy.absolute_band is not None:
+        options.append(float(policy.absolute_band))
+    if policy.relative_band is not None and target > 0:
+        options.append(float(policy.relative_band) * target)
+    return min(options) if options else None
+
+
+def band_note(policy: RebalancePolicy) -> str:
+    parts = []
+    if policy.absolute_band is not None:
+        parts.append(f"±{float(policy.absolute_band) * 100:g} points")
+    if policy.relative_band is not None:
+        parts.append(f"±{float(policy.relative_band) * 100:g}% of the target")
+    return " or ".join(parts) + (" (whichever is narrower)" if len(parts) == 2 else "")
+
+
+def _policies(portfolios: list[Portfolio]) -> dict[int, RebalancePolicy]:
+    model_ids = {p.model_id for p in portfolios if p.model_id}
+    rows = RebalancePolicy.objects.filter(
+        Q(portfolio_id__in=[p.pk for p in portfolios]) | Q(model_id__in=model_ids)
+    )
+    own, by_model = {}, {}
+    for policy in rows:
+        if policy.portfolio_id:
+            own[policy.portfolio_id] = policy
+        else:
+            by_model[policy.model_id] = policy
+    default = RebalancePolicy()
+    return {p.pk: own.get(p.pk) or by_model.get(p.model_id) or default for p in portfolios}
+
+
+def value_history(lots: pd.DataFrame, history: pd.DataFrame, cash: float) -> pd.Series:
+    """Household value per day: each open lot valued at that day's close from the day it was
+    acquired, plus today's cash. `history` is wide (date x security_id), forward-filled."""
+    if lots.empty or history.empty:
+        return pd.Series(dtype=float)
+    history = history.ffill()
+    dates = history.index.to_numpy().astype("datetime64[D]")
+    acquired = lots["acquired_on"].to_numpy(dtype="datetime64[D]")
+    held = dates[:, None] >= acquired[None, :]  # (days, lots)
+    columns = {sid: i for i, sid in enumerate(history.columns)}
+    col = lots["security_id"].map(columns)
+    known = col.notna().to_numpy()
+    onehot = np.zeros((len(lots), len(columns)))
+    onehot[np.flatnonzero(known), col[known].astype(int).to_numpy()] = 1.0
+    quantities = (held * lots["quantity"].to_numpy()[None, :]) @ onehot  # (days, securities)
+    values = np.nansum(quantities * history.to_numpy(), axis=1) + cash
+    return pd.Series(values, index=history.index)
+
+
+def household(user: User, *, today: dt.date) -> dict[str, object]:
+    portfolios = list(Portfolio.objects.for_user(user).active().order_by("name"))
+    ids = [p.pk for p in portfolios]
+    lots = selectors.lots(ids)
+    security_ids = sorted(lots["security_id"].unique().tolist()) if not lots.empty else []
+    prices = (
+        selectors.latest_prices(security_ids)
+        if security_ids
+        else pd.DataFrame(columns=["close", "date"])
+    )
+    targets = (
+        selectors.targets(ids)
+        if ids
+        else pd.DataFrame(columns=["portfolio_id", "asset_class", "weight"])
+    )
+    names = dict(AssetClass.objects.values_list("code", "name"))
+    order = {code: i for i, code in enumerate(names)}
+    policies = _policies(portfolios)
+
+    if not lots.empty:
+        lots["price"] = lots["security_id"].map(prices["close"])
+        lots["value"] = lots["quantity"] * lots["price"].fillna(0.0)
+        by_class = lots.groupby(["portfolio_id", "asset_class"])["value"].sum()
+    else:
+        by_class = pd.Series(dtype=float)
+    target_map: dict[int, dict[str, float]] = {}
+    for row in targets.itertuples():
+        target_map.setdefault(row.portfolio_id, {})[row.asset_class] = float(row.weight)
+
+    accounts: list[AccountBlock] = []
+    household_values: dict[str, float] = {}
+    household_targets: dict[str, float] = {}
+    for p in portfolios:
+        values = by_class.loc[p.pk].to_dict() if p.pk in by_class.index.get_level_values(0) else {}
+        cash = float(p.cash)
+        total = sum(values.values()) + cash
+        account_targets = target_map.get(p.pk, {})
+        policy = policies[p.pk]
+        codes = sorted(set(values) | set(account_targets), key=lambda c: order.get(c, 999))
+        block = AccountBlock(portfolio=p, total=total, cash=cash, band_note=band_note(policy))
+        for code in codes:
+            weight = values.get(code, 0.0) / total if total else 0.0
+            target = account_targets.get(code, 0.0)
+            block.rows.append(
+                ClassRow(
+                    code,
+                    names.get(code, code),
+                    values.get(code, 0.0),
+                    weight,
+                    target,
+                    band(policy, target),
+                )
+            )
+            household_values[code] = household_values.get(code, 0.0) + values.get(code, 0.0)
+            household_targets[code] = household_targets.get(code, 0.0) + target * total
+        if cash:
+            block.rows.append(
+                ClassRow(CASH, "Cash", cash, cash / total if total else 0.0, 0.0, None)
+            )
+        household_values[CASH] = household_values.get(CASH, 0.0) + cash
+        accounts.append(block)
+
+    total = sum(household_values.values())
+    default = RebalancePolicy()
+    house_rows = [
+        ClassRow(
+            code,
+            "Cash" if code == CASH else names.get(code, code),
+            value,
+            value / total if total else 0.0,
+            household_targets.get(code, 0.0) / total if total else 0.0,
+            None
+            if code == CASH
+            else band(default, household_targets.get(code, 0.0) / total if total else 0.0),
+        )
+        for code, value in sorted(
+            household_values.items(), key=lambda kv: (kv[0] == CASH, order.get(kv[0], 999))
+        )
+        if value or household_targets.get(code)
+    ]
+
+    history = (
+        selectors.price_history(
+            security_ids, start=today - dt.timedelta(days=HISTORY_DAYS), columns="id"
+        )
+        if security_ids
+        else pd.DataFrame()
+    )
+    series = value_history(lots, history, sum(float(p.cash) for p in portfolios))
+    invested_cost = float(lots["cost_basis"].sum()) if not lots.empty else 0.0
+
+    pending = Proposal.objects.filter(portfolio__owner=user, status=Proposal.Status.PENDING)
+    waiting = pending.aggregate(count=Count("id", distinct=True), total=Sum("trades__amount"))
+    waiting_list = list(pending.select_related("portfolio").order_by("expires_at")[:5])
+    activity = list(AuditEvent.objects.filter(household=user).order_by("-created_at")[:8])
+    unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
+    price_date = prices["date"].max() if len(prices) else None
+    return {
+        "accounts": accounts,
+        "house_rows": house_rows,
+        "total": total,
+        "cash": household_values.get(CASH, 0.0),
+        "unrealised": (total - household_values.get(CASH, 0.0)) - invested_cost,
+        "history": {
+            "labels": [d.strftime("%Y-%m-%d") for d in series.index],
+            "values": [round(float(v), 2) for v in series.to_numpy()],
+        },
+        "change": (float(series.iloc[-1] - series.iloc[0]) if len(series) > 1 else 0.0),
+        "waiting_count": waiting["count"] or 0,
+        "waiting_total": waiting["total"] or Decimal("0"),
+        "waiting_list": waiting_list,
+        "activity": activity,
+        "unread": unread,
+        "price_date": price_date,
+        "breaches": sum(b.breaches for b in accounts),
+        "default_band_note": band_note(default),
+    }
+
+
+def allocation_chart(data: dict[str, object]) -> dict[str, object]:
+    rows: list[ClassRow] = data["house_rows"]  # type: ignore[assignment]
+    accounts: list[AccountBlock] = data["accounts"]  # type: ignore[assignment]
+    codes = [r.code for r in rows]
+    return {
+        "labels": [r.name for r in rows],
+        "current": [round(r.weight * 100, 2) for r in rows],
+        "target": [round(r.target * 100, 2) for r in rows],
+        "accounts": [b.portfolio.name for b in accounts],
+        "per_account": [
+            {
+                "label": r.name,
+                "data": [
+                    round(next((x.weight for x in b.rows if x.code == r.code), 0.0) * 100, 2)
+                    for b in accounts
+                ],
+            }
+            for r in rows
+        ],
+        "codes": codes,
+    }
