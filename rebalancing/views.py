@@ -207,20 +207,13 @@ def status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _run_check_now(portfolio_id: int) -> bool:
-    """Run the drift check for one account if the drift service is installed."""
+    """Run the drift check for one account now (the same service as the scheduled scan)."""
     try:
         drift = importlib.import_module("rebalancing.services.drift")
     except ImportError:
         return False
-    for name in ("check_portfolio", "run_drift_check", "check_now"):
-        func = getattr(drift, name, None)
-        if callable(func):
-            try:
-                func(portfolio_id)
-            except TypeError:
-                func(portfolio_ids=[portfolio_id])
-            return True
-    return False
+    drift.run_drift_check(portfolio_id)
+    return True
 
 
 @login_required
