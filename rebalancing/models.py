@@ -99,6 +99,25 @@ class ScanRun(models.Model):
         return f"{self.get_kind_display()} {self.as_of} ({self.status})"
 
 
+class ScanBatch(models.Model):
+    """One batch of a scan run. `finished_at` is set once (conditional UPDATE), so a retried or
+    redelivered batch adds its statistics to the run exactly once."""
+
+    scan_run = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+    portfolio_ids = models.JSONField(default=list)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    portfolios_checked = models.PositiveIntegerField(default=0)
+    proposals_created = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["scan_run", "number"]
+        constraints = [models.UniqueConstraint(fields=["scan_run", "number"], name="scan_batch_unique_number")]
+
+    def __str__(self) -> str:
+        return f"Batch {self.number} of scan {self.scan_run_id}"
+
+
 class ProposalQuerySet(models.QuerySet["Proposal"]):
     def for_user(self, user: settings.AUTH_USER_MODEL) -> "ProposalQuerySet":
         return self.filter(portfolio__owner=user)

@@ -58,3 +58,33 @@ def send_notification_email(notification_id: int) -> bool:
     from rebalancing.services import notifications
 
     return notifications.send_email(notification_id)
+
+
+# --- drift checks (issue 5) ------------------------------------------------------------------
+
+
+@shared_task(name="rebalancing.tasks.run_drift_scan")
+def run_drift_scan(as_of: str | None = None) -> int:
+    """Beat entry: start a drift scan over every active portfolio, one task per batch."""
+    import datetime as dt
+
+    from rebalancing.services import drift
+
+    return drift.run_drift_scan(today=dt.date.fromisoformat(as_of) if as_of else None).pk
+
+
+@shared_task(name="rebalancing.tasks.check_drift_batch", acks_late=True)
+def check_drift_batch(scan_run_id: int, portfolio_ids: list[int], number: int | None = None) -> int:
+    """One batch of a drift scan; idempotent (a retry or second worker writes nothing twice)."""
+    from rebalancing.services import drift
+
+    return drift.check_drift_batch(scan_run_id, portfolio_ids, number)
+
+
+@shared_task(name="rebalancing.tasks.process_new_proposals")
+def process_new_proposals(proposal_ids: list[int]) -> None:
+    """A batch's new proposals: auto-approve (policy opt-in) or notify each investor (once)."""
+    from rebalancing.services import approval
+
+    for proposal_id in proposal_ids:
+        approval.process_new_proposal(proposal_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rebalancing import views
+from rebalancing import drift_views, views
 
 app_name = "rebalancing"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/reject/", views.reject, name="reject"),
     path("<int:pk>/status/", views.status, name="status"),
     path("<int:pk>/recheck/", views.recheck, name="recheck"),
+    path("accounts/<int:pk>/check-now/", drift_views.check_now, name="check_now"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
 ]

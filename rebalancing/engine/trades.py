@@ -198,11 +198,15 @@ def generate(
     costs: CostModel | None = None,
     blocked: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
     withdrawal: np.ndarray | None = None,
+    no_buy: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
+    households: np.ndarray | None = None,
 ) -> Trades:
     """Trades for every portfolio whose rule fired (see the module docstring for the method).
 
     blocked: (household id, security id) pairs with a purchase in the wash-sale window; a lot
     of such a pair is never sold at a loss.
+    no_buy: (household id, security id) pairs that may not be bought (a loss sale in the past
+    30 days, or a pending harvest sells it); needs `households` [P], the owner of each portfolio.
     """
     costs = costs or CostModel()
     bps = costs.slippage_bps / 1e4
@@ -315,6 +319,17 @@ def generate(
     for i in np.unique(np.nonzero((buy_needed > 0) & ~has_vehicle)[0]):
         notes[i].append("An underweight class has no security to buy.")
     buy_needed = np.where(has_vehicle, buy_needed, 0.0)
+    if no_buy and households is not None and n_s:
+        keys = np.array([h * (1 << 32) + s for h, s in no_buy], dtype=np.int64)
+        vehicle_ids = book.security_ids[np.where(has_vehicle, book.target_security, 0)].astype(
+            np.int64
+        )
+        barred = has_vehicle & np.isin(
+            np.asarray(households, dtype=np.int64)[:, None] * (1 << 32) + vehicle_ids, keys
+        )
+        for i in np.unique(np.nonzero(barred & (buy_needed > 0))[0]):
+            notes[i].append("A buy inside a wash-sale window was left out.")
+        buy_needed = np.where(barred, 0.0, buy_needed)
     n_buys = (buy_needed > 0).sum(axis=1)
     budget = (
         book.cash

@@ -325,3 +325,25 @@ def test_waterfill_never_overspends_and_favours_the_largest(amounts, budget):
     assert (out <= a[0] + 1e-9).all() and (out >= 0).all()
     order = np.argsort(-a[0], kind="stable")
     assert (np.diff(out[order]) <= 1e-9).all()
+
+
+def test_no_buy_pairs_are_not_bought():
+    # Bonds (security 102) were sold at a loss by household 5 last week: the buy is left out.
+    b = book(*SEVENTY_THIRTY)
+    pol = policy.Policies.uniform(1, cash_buffer=0.0, min_trade=0.0, allow_short_term_gains=True)
+    d = drift.compute(b)
+    decision = policy.evaluate(b, d, pol, today=TODAY)
+    t = trades.generate(
+        b,
+        d,
+        decision,
+        pol,
+        lots_for(b),
+        today=TODAY,
+        costs=FREE,
+        no_buy={(5, 102)},
+        households=np.array([5]),
+    )
+    assert orders(t) == {(0, -1): 10.0}
+    assert "wash-sale window" in t.notes[0]
+    assert t.cash_after[0] == pytest.approx(1000)

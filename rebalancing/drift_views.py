@@ -1,0 +1,46 @@
+"""The "Check drift now" button: POST, scoped to the signed-in investor's own accounts."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from portfolios.models import Portfolio
+from rebalancing.models import Proposal
+from rebalancing.services import drift
+
+
+@login_required
+@require_POST
+def check_now(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = get_object_or_404(Portfolio.objects.for_user(request.user), pk=pk)
+    result = drift.run_drift_check(portfolio)
+    if result.status in ("proposed", "unchanged"):
+        pending = (
+            Proposal.objects.for_user(request.user)
+            .pending()
+            .filter(portfolio=portfolio, kind=Proposal.Kind.REBALANCE)
+            .first()
+        )
+        messages.success(
+            request,
+            "A rebalance proposal is waiting for your approval. " + result.reason
+            if result.status == "proposed"
+            else "Checked: the proposal already waiting is still current.",
+        )
+        if pending is not None:
+            return redirect(reverse("rebalancing:detail", args=[pending.pk]))
+    elif result.status == "no_trades":
+        messages.info(
+            request,
+            f"{result.reason} No trade passes the account's policy limits: {result.notes}".strip(),
+        )
+    elif result.status == "skipped":
+        messages.warning(request, f"The account could not be checked: {result.notes}.")
+    else:
+        messages.success(
+            request, "Checked: the account is within its rebalancing policy. No trades needed."
+        )
+    return redirect(reverse("portfolios:detail", args=[portfolio.pk]))
