@@ -112,8 +112,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "transactions": transactions,
             "chart": chart,
             "imports": portfolio.import_batches.order_by("-created_at")[:5],
-            # The rebalancing app sets this (e.g. a "Check drift now" button); nothing here yet.
-            "account_actions_template": None,
+            # The rebalancing app's "Check drift now" button.
+            "account_actions_template": "rebalancing/_check_now.html",
         },
     )
 
