@@ -221,8 +221,9 @@ def score(answers: Iterable[Answer], *, top: int = 3) -> RiskScore:
         limited_by, binding = CAPACITY, cap_answers
 
     ranked = sorted(binding, key=lambda a: (a.fraction, -a.weight, a.question))
-    held_back = tuple(a for a in ranked if a.fraction < 0.5)[:top]
-    raised = tuple(a for a in reversed(ranked) if a.fraction >= 0.5)[:top]
+    # held back: the answers that cost the most points; raised: the strongest of the rest
+    held_back = tuple(a for a in ranked if a.fraction < 1.0)[:top]
+    raised = tuple(a for a in reversed(ranked) if a.fraction >= 0.5 and a not in held_back)[:top]
     flags = _flags({a.question: a for a in answers}, tolerance, capacity)
     return RiskScore(
         tolerance=round(tolerance, 2),
@@ -239,6 +240,11 @@ def score(answers: Iterable[Answer], *, top: int = 3) -> RiskScore:
     )
 
 
+def _whole(x: float) -> int:
+    """Round half up (62.5 -> 63), as the pages' number formatting does."""
+    return math.floor(x + 0.5)
+
+
 def explain(result: RiskScore, *, dimension_names: Mapping[str, str] | None = None) -> list[str]:
     """Plain-words sentences saying which answers drove the level (for the result page)."""
     names = dimension_names or {
@@ -246,8 +252,8 @@ def explain(result: RiskScore, *, dimension_names: Mapping[str, str] | None = No
         CAPACITY: "capacity to take risk",
     }
     lines = [
-        f"Your {names[TOLERANCE]} scores {result.tolerance:.0f} of 100 and your {names[CAPACITY]} "
-        f"{result.capacity:.0f} of 100.",
+        f"Your {names[TOLERANCE]} scores {_whole(result.tolerance)} of 100 and your {names[CAPACITY]} "
+        f"{_whole(result.capacity)} of 100.",
     ]
     if result.limited_by == TOLERANCE:
         lines.append(

@@ -145,6 +145,7 @@ def _model_rows(amount: Decimal, assessment: RiskAssessment) -> list[dict[str, o
                 "volatility": est.volatility,
                 "bad_year": bad,
                 "bad_year_money": (amount * Decimal(str(bad))).quantize(Decimal("1")),
+                "bad_year_loss": -(amount * Decimal(str(bad))).quantize(Decimal("1")),
                 "after_bad_year": (amount * (1 + Decimal(str(bad)))).quantize(Decimal("1")),
                 "needs_ack": model.risk_level > assessment.risk_level
                 and model.pk != assessment.recommended_model_id,
