@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 
 from portfolios import ledger, synthetic
+from portfolios.imports.services import copy_rows
 from portfolios.models import (
     AssetClass,
     ModelAllocation,
@@ -160,14 +161,20 @@ def seed_prices(securities: dict[str, Security], end: dt.date) -> tuple[np.ndarr
     )
     rows = []
     for j, fund in enumerate(FUNDS):
-        security = securities[fund.ticker]
-        after = newest.get(security.pk)
+        security_id = securities[fund.ticker].pk
+        after = newest.get(security_id)
         for day, close in zip(days, closes[:, j], strict=True):
             if after is None or day > after:
-                rows.append(
-                    Price(security=security, date=day, close=Decimal(f"{close:.2f}"), source="demo")
-                )
-    Price.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+                rows.append((security_id, day, f"{close:.2f}", "demo"))
+    if connection.vendor == "postgresql":
+        # Only days after each security's newest close are sent, so COPY meets no conflict.
+        copy_rows(Price._meta.db_table, ["security_id", "date", "close", "source"], rows)
+    else:
+        Price.objects.bulk_create(
+            [Price(security_id=s, date=d, close=Decimal(c), source=src) for s, d, c, src in rows],
+            batch_size=5000,
+            ignore_conflicts=True,
+        )
     return dates, closes
 
 
