@@ -113,21 +113,14 @@ def _policies(portfolios: list[Portfolio]) -> dict[int, RebalancePolicy]:
 
 
 def value_history(lots: pd.DataFrame, history: pd.DataFrame, cash: float) -> pd.Series:
-    """Household value per day: each open lot valued at that day's close from the day it was
-    acquired, plus today's cash. `history` is wide (date x security_id), forward-filled."""
+    """Household value per day: today's quantities valued at each day's close (forward-filled
+    over missing days), plus today's cash. `history` is wide (date x security_id)."""
     if lots.empty or history.empty:
         return pd.Series(dtype=float)
+    quantities = lots.groupby("security_id")["quantity"].sum()
     history = history.ffill()
-    dates = history.index.to_numpy().astype("datetime64[D]")
-    acquired = lots["acquired_on"].to_numpy(dtype="datetime64[D]")
-    held = dates[:, None] >= acquired[None, :]  # (days, lots)
-    columns = {sid: i for i, sid in enumerate(history.columns)}
-    col = lots["security_id"].map(columns)
-    known = col.notna().to_numpy()
-    onehot = np.zeros((len(lots), len(columns)))
-    onehot[np.flatnonzero(known), col[known].astype(int).to_numpy()] = 1.0
-    quantities = (held * lots["quantity"].to_numpy()[None, :]) @ onehot  # (days, securities)
-    values = np.nansum(quantities * history.to_numpy(), axis=1) + cash
+    weights = quantities.reindex(history.columns).fillna(0.0).to_numpy()
+    values = np.nan_to_num(history.to_numpy()) @ weights + cash
     return pd.Series(values, index=history.index)
 
 

@@ -143,7 +143,12 @@ def _decision_response(request: HttpRequest, decision: approval.Decision) -> Htt
         return render(
             request,
             "rebalancing/_decision.html",
-            {"proposal": proposal, "live": proposal.status in LIVE, "decision": decision},
+            {
+                "proposal": proposal,
+                "live": proposal.status in LIVE,
+                "decision": decision,
+                "oob": True,
+            },
         )
     level = messages.SUCCESS if decision.ok else messages.ERROR
     messages.add_message(request, level, decision.message)
@@ -202,6 +207,7 @@ def status(request: HttpRequest, pk: int) -> HttpResponse:
             "proposal": proposal,
             "trades": list(proposal.trades.select_related("security")),
             "live": proposal.status in LIVE,
+            "oob": True,
         },
     )
 

@@ -49,8 +49,9 @@ def drifted_household(owner, *, name: str = "Brokerage", cash: str = "500.00") -
     stocks = SecurityFactory(ticker="VTI", name="Vanguard Total Stock Market ETF", asset_class=us)
     bonds = SecurityFactory(ticker="BND", name="Vanguard Total Bond Market ETF", asset_class=bd)
     model = ModelPortfolioFactory(name="Balanced 60/40", slug="balanced-60-40")
-    ModelAllocationFactory(model=model, security=stocks, weight=Decimal("0.6"))
-    ModelAllocationFactory(model=model, security=bonds, weight=Decimal("0.4"))
+    if not model.allocations.exists():
+        ModelAllocationFactory(model=model, security=stocks, weight=Decimal("0.6"))
+        ModelAllocationFactory(model=model, security=bonds, weight=Decimal("0.4"))
     day = last_weekday()
     for back in range(30, -1, -1):
         date = day - dt.timedelta(days=back)

@@ -1,0 +1,17 @@
+"""`{{ value|usd }}` -> "$1,234.56", "-$200.00"; `{{ value|usd:0 }}` without cents."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def usd(value: object, places: int = 2) -> str:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return ""
+    text = f"{abs(number):,.{int(places)}f}"
+    return f"-${text}" if number < 0 and text.strip("0.,") else f"${text}"
