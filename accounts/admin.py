@@ -68,7 +68,9 @@ class _LockedWhenAnswered:
         return False
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:  # type: ignore[override]
-        return not self._locked(obj) and super().has_add_permission(request, obj)  # type: ignore[misc]
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return not self._locked(obj) and super().has_add_permission(request, obj)  # type: ignore[misc]
+        return super().has_add_permission(request)  # type: ignore[misc]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return not self._locked(obj) and super().has_change_permission(request, obj)  # type: ignore[misc]
