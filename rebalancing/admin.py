@@ -56,3 +56,63 @@ class ScanRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: object) -> bool:
         return False
+
+
+# --- approval, execution, notifications (issue 7) -------------------------------------------
+
+from rebalancing.models import Notification, PaperOrder, Proposal, ProposedTrade  # noqa: E402
+
+
+class ProposedTradeInline(admin.TabularInline):
+    model = ProposedTrade
+    extra = 0
+    can_delete = False
+    fields = [
+        "sequence", "side", "security", "quantity", "price", "amount", "status",
+        "order_quantity", "filled_quantity", "fill_price", "broker_order_id", "idempotency_key", "message",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+if not admin.site.is_registered(Proposal):
+
+    @admin.register(Proposal)
+    class ProposalAdmin(admin.ModelAdmin):
+        """Oversight: who approved what and when, and what happened at execution (read-only)."""
+
+        list_display = [
+            "id", "portfolio", "kind", "rule", "status", "auto_approved", "decided_by",
+            "decided_at", "executed_at", "created_at",
+        ]
+        list_filter = ["status", "kind", "rule", "auto_approved"]
+        search_fields = ["portfolio__owner__email", "portfolio__name", "reason", "failure_reason"]
+        list_select_related = ["portfolio", "decided_by"]
+        inlines = [ProposedTradeInline]
+        date_hierarchy = "created_at"
+
+        def get_readonly_fields(self, request, obj=None) -> list[str]:
+            return [f.name for f in Proposal._meta.fields]
+
+        def has_add_permission(self, request) -> bool:
+            return False
+
+        def has_delete_permission(self, request, obj=None) -> bool:
+            return False
+
+
+@admin.register(PaperOrder)
+class PaperOrderAdmin(admin.ModelAdmin):
+    list_display = ["client_order_id", "symbol", "side", "quantity", "filled_quantity", "avg_fill_price", "status", "created_at"]
+    list_filter = ["status", "side"]
+    search_fields = ["client_order_id", "symbol"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "title", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__email", "title"]
+    list_select_related = ["user"]
