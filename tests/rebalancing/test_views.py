@@ -206,3 +206,16 @@ def test_methodology_reads_the_current_parameters(client, settings):
     assert "7.5 bp" in page.text
     assert "expires after 48 hours" in page.text
     assert "5 percentage points" in page.text and "25% of its target weight" in page.text
+
+
+def test_the_admin_sees_proposals_with_their_execution_details(client, user, house):
+    from tests.factories import UserFactory
+
+    admin_user = UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:rebalancing_proposal_changelist")).status_code == 200
+    page = client.get(reverse("admin:rebalancing_proposal_change", args=[house.proposal.pk]))
+    assert page.status_code == 200
+    assert house.proposal.trades.first().idempotency_key in page.text
+    assert client.get(reverse("admin:rebalancing_paperorder_changelist")).status_code == 200
+    assert client.get(reverse("admin:rebalancing_notification_changelist")).status_code == 200
