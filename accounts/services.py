@@ -115,9 +115,15 @@ def accept_recommendation(
         raise OnboardingError("This risk profile belongs to someone else.")
     if not model.is_active:
         raise OnboardingError("That model portfolio is no longer offered.")
+    if RiskAssessment.objects.filter(user=by, submitted_at__gt=assessment.submitted_at).exists():
+        raise OnboardingError(
+            "A newer risk profile replaces this one; accept from the latest result."
+        )
     # The recommended model itself never needs an acknowledgement (when no model matches a very
     # low level the safest one on offer is recommended); anything riskier than the level does.
-    more_aggressive = model.risk_level > assessment.risk_level and model.pk != assessment.recommended_model_id
+    more_aggressive = (
+        model.risk_level > assessment.risk_level and model.pk != assessment.recommended_model_id
+    )
     if more_aggressive and not acknowledge_more_aggressive:
         raise AcknowledgementRequired(
             f"{model.name} (level {model.risk_level}) is riskier than your assessed level "

@@ -193,3 +193,19 @@ def test_another_users_goal_and_accounts_are_off_limits(
     assert response.status_code == 400
     assert Goal.objects.filter(user=other_user).count() == 0
     assert Goal.objects.filter(pk=funded_goal.pk).exists()
+
+
+def test_emergency_funds_stay_at_low_risk_whatever_the_profile(user, model_portfolios) -> None:
+    account = PortfolioFactory(owner=user, model=ModelPortfolio.objects.get(slug="aggressive"))
+    today = timezone.localdate()
+    goal = Goal.objects.create(
+        user=user, name="Rainy day", kind=Goal.Kind.EMERGENCY, target_amount=Decimal("15000"),
+        target_date=today.replace(year=today.year + 30), monthly_contribution=Decimal("100"),
+    )  # fmt: skip
+    goal.portfolios.add(account)
+    inputs = goal_selectors.goal_inputs(goal, today=today)
+    assert inputs.base_level == 2 and set(inputs.levels) == {2}
+    goal.kind = Goal.Kind.RETIREMENT
+    goal.save()
+    inputs = goal_selectors.goal_inputs(goal, today=today)
+    assert inputs.base_level == 10 and inputs.levels[0] == 10 and inputs.levels[-1] == 2

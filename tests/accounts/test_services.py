@@ -254,3 +254,15 @@ def test_profile_update_is_audited_and_rejects_unknown_fields(user) -> None:
     assert AuditEvent.objects.filter(action="profile.updated").count() == 1
     with pytest.raises(services.OnboardingError):
         services.update_profile(user, short_term_tax_rate=Decimal("0.5"))
+
+
+def test_only_the_latest_assessment_can_be_accepted(submit, user) -> None:
+    old = submit(MIDDLE)
+    submit(BOLD)
+    account = PortfolioFactory(owner=user)
+    with pytest.raises(services.OnboardingError, match="newer"):
+        services.accept_recommendation(
+            old, by=user, model=old.recommended_model, portfolios=[account]
+        )
+    account.refresh_from_db()
+    assert account.model is None
