@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from portfolios.models import LotSale, Portfolio, Security, TaxLot, Transaction
 from rebalancing.engine.lots import ReliefMethod, relief_order
+from rebalancing.services import wash_sales
 
 CENT = Decimal("0.01")
 SHARE = Decimal("0.00000001")
@@ -126,6 +127,7 @@ def record_buy(
         holding_start=trade_date,
         opened_by=txn,
     )
+    wash_sales.after_trade(txn)  # a buy near a loss sale in the household is a wash sale
     return txn
 
 
@@ -171,6 +173,7 @@ def record_transfer_in(
         holding_start=acquired_on,
         opened_by=txn,
     )
+    wash_sales.after_trade(txn)
     return txn
 
 
@@ -299,6 +302,7 @@ def record_sell(
         )
     LotSale.objects.bulk_create(sales)
     _move_cash(portfolio, net)
+    wash_sales.after_trade(txn)  # disallow the loss if the household bought it back within 30 days
     return txn
 
 

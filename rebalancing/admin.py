@@ -1,5 +1,89 @@
 from django.contrib import admin
 
+from rebalancing.models import (
+    HarvestSettings,
+    HarvestSkip,
+    IdenticalGroupMember,
+    ReplacementPair,
+    SubstantiallyIdenticalGroup,
+    WashSaleBlock,
+    WashSaleMatch,
+)
+
+# --- tax-loss harvesting and wash sales (issue 6) --------------------------------------------
+
+
+class IdenticalGroupMemberInline(admin.TabularInline):
+    model = IdenticalGroupMember
+    extra = 1
+    autocomplete_fields = ["security"]
+
+
+@admin.register(SubstantiallyIdenticalGroup)
+class SubstantiallyIdenticalGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "note"]
+    search_fields = ["name", "members__security__ticker"]
+    inlines = [IdenticalGroupMemberInline]
+
+
+@admin.register(ReplacementPair)
+class ReplacementPairAdmin(admin.ModelAdmin):
+    list_display = ["security", "replacement", "priority", "is_active", "note"]
+    list_filter = ["is_active"]
+    list_editable = ["priority", "is_active"]
+    search_fields = ["security__ticker", "replacement__ticker"]
+    autocomplete_fields = ["security", "replacement"]
+
+
+@admin.register(HarvestSettings)
+class HarvestSettingsAdmin(admin.ModelAdmin):
+    list_display = [
+        "user",
+        "enabled",
+        "min_loss_amount",
+        "min_loss_fraction",
+        "min_net_benefit",
+        "updated_at",
+    ]
+    search_fields = ["user__email"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(WashSaleBlock)
+class WashSaleBlockAdmin(admin.ModelAdmin):
+    list_display = ["household", "security", "until", "reason", "created_at"]
+    list_filter = ["until"]
+    search_fields = ["household__email", "security__ticker"]
+    raw_id_fields = ["household", "security", "source_transaction"]
+
+
+@admin.register(WashSaleMatch)
+class WashSaleMatchAdmin(admin.ModelAdmin):
+    """The record of each wash sale the ledger applied (read-only: it mirrors lot adjustments)."""
+
+    list_display = [
+        "lot_sale",
+        "replacement_lot",
+        "quantity",
+        "disallowed",
+        "permanent",
+        "holding_days_added",
+        "created_at",
+    ]
+    list_filter = ["permanent"]
+    readonly_fields = [f.name for f in WashSaleMatch._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(HarvestSkip)
+class HarvestSkipAdmin(admin.ModelAdmin):
+    list_display = ["on", "portfolio", "security", "reason", "loss"]
+    list_filter = ["reason", "on"]
+    search_fields = ["portfolio__owner__email", "security__ticker"]
+    raw_id_fields = ["portfolio", "security", "scan_run"]
+
 
 # --- drift checks: policies and scan runs (issue 5) -------------------------------------------
 
@@ -9,9 +93,18 @@ from rebalancing.models import RebalancePolicy, ScanBatch, ScanRun  # noqa: E402
 @admin.register(RebalancePolicy)
 class RebalancePolicyAdmin(admin.ModelAdmin):
     list_display = [
-        "__str__", "calendar_frequency", "absolute_band", "relative_band", "cash_flow_enabled",
-        "volatility_adjusted", "rebalance_to", "min_trade_amount", "cash_buffer", "allow_short_term_gains",
-        "max_tax_cost", "updated_at",
+        "__str__",
+        "calendar_frequency",
+        "absolute_band",
+        "relative_band",
+        "cash_flow_enabled",
+        "volatility_adjusted",
+        "rebalance_to",
+        "min_trade_amount",
+        "cash_buffer",
+        "allow_short_term_gains",
+        "max_tax_cost",
+        "updated_at",
     ]
     list_filter = ["calendar_frequency", "rebalance_to", "volatility_adjusted", "cash_flow_enabled"]
     search_fields = ["portfolio__name", "portfolio__owner__email", "model__name"]
@@ -19,10 +112,27 @@ class RebalancePolicyAdmin(admin.ModelAdmin):
     fieldsets = [
         ("Applies to (one of)", {"fields": ["portfolio", "model"]}),
         ("Calendar", {"fields": ["calendar_frequency", "calendar_day"]}),
-        ("Threshold bands", {"fields": ["absolute_band", "relative_band", "volatility_adjusted"],
-                             "description": "Fractions: 0.05 = 5 points absolute, 0.25 = 25% of the target weight. Both set: the smaller band (5/25 rule)."}),
-        ("Trading", {"fields": ["rebalance_to", "cash_flow_enabled", "cash_buffer", "min_trade_amount",
-                                "allow_short_term_gains", "max_tax_cost", "auto_approve_cash_flow_below"]}),
+        (
+            "Threshold bands",
+            {
+                "fields": ["absolute_band", "relative_band", "volatility_adjusted"],
+                "description": "Fractions: 0.05 = 5 points absolute, 0.25 = 25% of the target weight. Both set: the smaller band (5/25 rule).",
+            },
+        ),
+        (
+            "Trading",
+            {
+                "fields": [
+                    "rebalance_to",
+                    "cash_flow_enabled",
+                    "cash_buffer",
+                    "min_trade_amount",
+                    "allow_short_term_gains",
+                    "max_tax_cost",
+                    "auto_approve_cash_flow_below",
+                ]
+            },
+        ),
     ]
 
 
@@ -43,8 +153,17 @@ class ScanRunAdmin(admin.ModelAdmin):
     """Statistics of each scan (read-only: written by the workers)."""
 
     list_display = [
-        "id", "kind", "as_of", "status", "started_at", "duration_seconds", "batches_done", "batches_total",
-        "portfolios_checked", "proposals_created", "error_count",
+        "id",
+        "kind",
+        "as_of",
+        "status",
+        "started_at",
+        "duration_seconds",
+        "batches_done",
+        "batches_total",
+        "portfolios_checked",
+        "proposals_created",
+        "error_count",
     ]
     list_filter = ["kind", "status", "as_of"]
     readonly_fields = [f.name for f in ScanRun._meta.fields]
@@ -68,8 +187,19 @@ class ProposedTradeInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = [
-        "sequence", "side", "security", "quantity", "price", "amount", "status",
-        "order_quantity", "filled_quantity", "fill_price", "broker_order_id", "idempotency_key", "message",
+        "sequence",
+        "side",
+        "security",
+        "quantity",
+        "price",
+        "amount",
+        "status",
+        "order_quantity",
+        "filled_quantity",
+        "fill_price",
+        "broker_order_id",
+        "idempotency_key",
+        "message",
     ]
     readonly_fields = fields
 
@@ -84,8 +214,16 @@ if not admin.site.is_registered(Proposal):
         """Oversight: who approved what and when, and what happened at execution (read-only)."""
 
         list_display = [
-            "id", "portfolio", "kind", "rule", "status", "auto_approved", "decided_by",
-            "decided_at", "executed_at", "created_at",
+            "id",
+            "portfolio",
+            "kind",
+            "rule",
+            "status",
+            "auto_approved",
+            "decided_by",
+            "decided_at",
+            "executed_at",
+            "created_at",
         ]
         list_filter = ["status", "kind", "rule", "auto_approved"]
         search_fields = ["portfolio__owner__email", "portfolio__name", "reason", "failure_reason"]
@@ -105,7 +243,16 @@ if not admin.site.is_registered(Proposal):
 
 @admin.register(PaperOrder)
 class PaperOrderAdmin(admin.ModelAdmin):
-    list_display = ["client_order_id", "symbol", "side", "quantity", "filled_quantity", "avg_fill_price", "status", "created_at"]
+    list_display = [
+        "client_order_id",
+        "symbol",
+        "side",
+        "quantity",
+        "filled_quantity",
+        "avg_fill_price",
+        "status",
+        "created_at",
+    ]
     list_filter = ["status", "side"]
     search_fields = ["client_order_id", "symbol"]
 

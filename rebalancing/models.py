@@ -309,3 +309,157 @@ class Notification(models.Model):
 
 
 # --- tax-loss harvesting and wash sales ------------------------------------------------------
+
+
+class SubstantiallyIdenticalGroup(models.Model):
+    """Securities the wash-sale rule treats as one (e.g. share classes of the same fund, or two
+    funds tracking the SAME index). Harvesting never swaps between members, and a loss sale of
+    one member is washed by a purchase of any member."""
+
+    name = models.CharField(max_length=100, unique=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IdenticalGroupMember(models.Model):
+    group = models.ForeignKey(SubstantiallyIdenticalGroup, on_delete=models.CASCADE, related_name="members")
+    # A security belongs to at most one group: "identical" is an equivalence relation.
+    security = models.OneToOneField(Security, on_delete=models.CASCADE, related_name="identical_group_member")
+
+    def __str__(self) -> str:
+        return f"{self.security_id} in {self.group_id}"
+
+
+class ReplacementPair(models.Model):
+    """When `security` is harvested, buy `replacement` (same asset-class exposure, a different
+    index so it is not substantially identical). Lower `priority` is tried first."""
+
+    security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="replacement_pairs")
+    replacement = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="+")
+    priority = models.PositiveSmallIntegerField(default=1)
+    is_active = models.BooleanField(default=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["security", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["security", "replacement"], name="replacement_pair_unique"),
+            models.CheckConstraint(condition=~Q(security=models.F("replacement")), name="replacement_not_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.security_id} -> {self.replacement_id}"
+
+
+class HarvestSettings(models.Model):
+    """Per-investor harvest thresholds. Without a row the defaults below apply.
+
+    Defaults and why:
+    - min_loss_amount 200 USD: at a 24% short-term rate that is ~48 USD of tax value; smaller
+      losses are not worth a 31-day buy block and a lower basis in the replacement.
+    - min_loss_fraction 0.05 (5% of basis): a lot a few percent under water is inside normal
+      daily noise; harvesting it locks in churn for little value and uses up the wash window.
+    - min_net_benefit 25 USD: expected tax value minus round-trip trading costs must be at least
+      this, so commissions and spreads never eat the harvest.
+    Both loss thresholds must be passed (an AND).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="harvest_settings")
+    enabled = models.BooleanField(default=True)
+    min_loss_amount = models.DecimalField(**MONEY, default=Decimal("200.00"))
+    min_loss_fraction = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.0500"))
+    min_net_benefit = models.DecimalField(**MONEY, default=Decimal("25.00"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "harvest settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(min_loss_amount__gte=0), name="harvest_min_loss_not_negative"),
+            models.CheckConstraint(
+                condition=Q(min_loss_fraction__gte=0, min_loss_fraction__lt=1), name="harvest_min_loss_fraction_range"
+            ),
+            models.CheckConstraint(condition=Q(min_net_benefit__gte=0), name="harvest_min_benefit_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Harvest settings of {self.user}"
+
+
+class WashSaleBlock(models.Model):
+    """No purchase of `security` (or anything substantially identical to it) in any account of
+    `household` through `until` (inclusive): a loss sale on day D blocks D .. D+30."""
+
+    household = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wash_sale_blocks")
+    security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="+")
+    until = models.DateField()
+    reason = models.CharField(max_length=300)
+    source_transaction = models.ForeignKey(
+        "portfolios.Transaction", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-until"]
+        indexes = [models.Index(fields=["household", "until"], name="washblock_household_until")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_transaction", "security"], name="washblock_one_per_sale_security"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Block {self.security_id} for {self.household_id} until {self.until}"
+
+
+class WashSaleMatch(models.Model):
+    """One wash sale: `quantity` shares of a loss sale (`lot_sale`) replaced by shares of
+    `replacement_lot`. `disallowed` was added back to the sale's gain; unless `permanent`
+    (replacement in an IRA), it was added to the replacement lot's basis and the sold shares'
+    holding period (`holding_days_added`) carried over to it."""
+
+    lot_sale = models.ForeignKey("portfolios.LotSale", on_delete=models.CASCADE, related_name="wash_matches")
+    replacement_lot = models.ForeignKey("portfolios.TaxLot", on_delete=models.PROTECT, related_name="wash_matches")
+    quantity = models.DecimalField(**QUANTITY)
+    disallowed = models.DecimalField(**MONEY)
+    permanent = models.BooleanField(default=False)
+    holding_days_added = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["lot_sale", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="wash_match_quantity_positive"),
+            models.CheckConstraint(condition=Q(disallowed__gte=0), name="wash_match_disallowed_not_negative"),
+        ]
+
+
+class HarvestSkip(models.Model):
+    """A harvest candidate the scan did not propose, and why (wash-sale guard, no replacement)."""
+
+    class Reason(models.TextChoices):
+        RECENT_PURCHASE = "recent_purchase", "Bought in the household in the past 30 days"
+        SCHEDULED_PURCHASE = "scheduled_purchase", "A purchase is scheduled in the next 30 days"
+        NO_REPLACEMENT = "no_replacement", "No replacement security available"
+        NO_PRICE = "no_price", "No price for the replacement"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="harvest_skips")
+    security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="+")
+    on = models.DateField()
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    message = models.CharField(max_length=300)
+    loss = models.DecimalField(**MONEY)
+    scan_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-on", "portfolio"]
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "security", "on"], name="harvest_skip_one_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.on} {self.portfolio_id} {self.security_id}: {self.reason}"

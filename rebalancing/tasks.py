@@ -60,6 +60,38 @@ def send_notification_email(notification_id: int) -> bool:
     return notifications.send_email(notification_id)
 
 
+# --- tax-loss harvesting (issue 6) -----------------------------------------------------------
+
+
+@shared_task(name="rebalancing.tasks.run_harvest_scan")
+def run_harvest_scan(as_of: str | None = None) -> int:
+    """Beat entry: start a harvest scan and fan out one task per batch of households."""
+    import datetime as dt
+
+    from django.db import transaction
+
+    from rebalancing.services import harvest
+
+    on = dt.date.fromisoformat(as_of) if as_of else None
+    with transaction.atomic():
+        run, batches = harvest.start_harvest_scan(on=on)
+        for lo, hi in batches:
+            harvest_scan_batch.delay_on_commit(run.pk, lo, hi, run.as_of.isoformat())
+    return run.pk
+
+
+@shared_task(name="rebalancing.tasks.harvest_scan_batch", acks_late=True)
+def harvest_scan_batch(run_id: int, lo: int, hi: int, as_of: str) -> int:
+    """One batch of households (owner ids lo..hi); idempotent, so a retry or a second worker
+    writes nothing twice."""
+    import datetime as dt
+
+    from rebalancing.services import harvest
+
+    result = harvest.run_harvest_batch(run_id, lo, hi, dt.date.fromisoformat(as_of))
+    return 0 if result is None else result.created
+
+
 # --- drift checks (issue 5) ------------------------------------------------------------------
 
 

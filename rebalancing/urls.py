@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rebalancing import drift_views, views
+from rebalancing import drift_views, tax_views, views
 
 app_name = "rebalancing"
 
@@ -14,4 +14,7 @@ urlpatterns = [
     path("accounts/<int:pk>/check-now/", drift_views.check_now, name="check_now"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
+    path("taxes/", tax_views.report, name="tax_report"),
+    path("taxes/<int:year>/", tax_views.report, name="tax_report_year"),
+    path("taxes/<int:year>/form-8949.csv", tax_views.report_csv, name="tax_report_csv"),
 ]

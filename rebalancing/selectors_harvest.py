@@ -1,0 +1,140 @@
+"""Reads for harvesting and the wash-sale guard. Plain data out; a fixed number of queries.
+
+`blocked_purchases(user_ids, on)` is the contract with the rebalancer's trade generation:
+every (user_id, security_id) in the result must not be bought on `on` in any account of that
+household, because the security (or one substantially identical to it) was sold at a loss in
+the past 30 days, or a harvest proposal that sells it is waiting or being executed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from accounts.models import InvestorProfile
+from rebalancing.models import (
+    HarvestSettings,
+    IdenticalGroupMember,
+    Proposal,
+    ProposedTrade,
+    ReplacementPair,
+    WashSaleBlock,
+)
+
+# Proposals whose trades have not happened yet but will unless someone says no.
+OPEN_STATUSES = (Proposal.Status.PENDING, Proposal.Status.APPROVED, Proposal.Status.EXECUTING)
+
+
+def group_members() -> tuple[dict[int, int], dict[int, list[int]]]:
+    """(security -> group key, group key -> member securities) over every identical group.
+
+    The key is -group_id; securities in no group are their own key (not listed here)."""
+    key_of: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    for sid, gid in IdenticalGroupMember.objects.values_list("security_id", "group_id"):
+        key_of[sid] = -gid
+        members.setdefault(-gid, []).append(sid)
+    return key_of, members
+
+
+def _expand(
+    pairs: Iterable[tuple[int, int]], key_of: dict[int, int], members: dict[int, list[int]]
+) -> set[tuple[int, int]]:
+    out: set[tuple[int, int]] = set()
+    for uid, sid in pairs:
+        key = key_of.get(sid)
+        for member in members.get(key, [sid]) if key is not None else [sid]:
+            out.add((uid, member))
+    return out
+
+
+def blocked_purchases(user_ids: Iterable[int] | None, on: dt.date) -> set[tuple[int, int]]:
+    """(user_id, security_id) pairs that may not be bought on `on` (see the module docstring).
+
+    `user_ids=None` means every household. Three queries.
+    """
+    blocks = WashSaleBlock.objects.filter(until__gte=on)
+    pending_sells = ProposedTrade.objects.filter(
+        side=ProposedTrade.Side.SELL,
+        proposal__kind=Proposal.Kind.HARVEST,
+        proposal__status__in=OPEN_STATUSES,
+    )
+    if user_ids is not None:
+        ids = list(user_ids)
+        blocks = blocks.filter(household_id__in=ids)
+        pending_sells = pending_sells.filter(proposal__portfolio__owner_id__in=ids)
+    pairs = list(blocks.values_list("household_id", "security_id"))
+    pairs += list(pending_sells.values_list("proposal__portfolio__owner_id", "security_id"))
+    key_of, members = group_members()
+    return _expand(pairs, key_of, members)
+
+
+def scheduled_purchases(
+    user_ids: Iterable[int] | None, *, exclude_pending_harvest_of: Iterable[int] = ()
+) -> set[tuple[int, int]]:
+    """(user_id, security_id) the household is due to buy: buy trades of open proposals.
+
+    Pending harvest proposals of the portfolios in `exclude_pending_harvest_of` are left out (a
+    scan that is about to replace them)."""
+    buys = ProposedTrade.objects.filter(
+        side=ProposedTrade.Side.BUY, proposal__status__in=OPEN_STATUSES
+    )
+    if user_ids is not None:
+        buys = buys.filter(proposal__portfolio__owner_id__in=list(user_ids))
+    excluded = list(exclude_pending_harvest_of)
+    if excluded:
+        buys = buys.exclude(
+            proposal__kind=Proposal.Kind.HARVEST,
+            proposal__status=Proposal.Status.PENDING,
+            proposal__portfolio_id__in=excluded,
+        )
+    return set(buys.values_list("proposal__portfolio__owner_id", "security_id"))
+
+
+def replacements() -> dict[int, list[int]]:
+    """security -> its active replacements, best first."""
+    out: dict[int, list[int]] = {}
+    for sid, rid in (
+        ReplacementPair.objects.filter(is_active=True, replacement__is_active=True)
+        .order_by("security_id", "priority", "id")
+        .values_list("security_id", "replacement_id")
+    ):
+        out.setdefault(sid, []).append(rid)
+    return out
+
+
+def _default(model: type, name: str) -> float:
+    return float(model._meta.get_field(name).default)
+
+
+def settings_for(user_ids: Iterable[int]) -> dict[int, dict[str, float | bool]]:
+    """Per user: enabled, min_loss_amount, min_loss_fraction, min_net_benefit, st_rate, lt_rate
+    (defaults from the model fields where the user has no row). Two queries."""
+    ids = list(user_ids)
+
+    def base() -> dict[str, float | bool]:
+        return {
+            "enabled": True,
+            "min_loss_amount": _default(HarvestSettings, "min_loss_amount"),
+            "min_loss_fraction": _default(HarvestSettings, "min_loss_fraction"),
+            "min_net_benefit": _default(HarvestSettings, "min_net_benefit"),
+            "st_rate": _default(InvestorProfile, "short_term_tax_rate"),
+            "lt_rate": _default(InvestorProfile, "long_term_tax_rate"),
+        }
+
+    out = {uid: base() for uid in ids}
+    for uid, enabled, amount, fraction, benefit in HarvestSettings.objects.filter(
+        user_id__in=ids
+    ).values_list("user_id", "enabled", "min_loss_amount", "min_loss_fraction", "min_net_benefit"):
+        out[uid].update(
+            enabled=enabled,
+            min_loss_amount=float(amount),
+            min_loss_fraction=float(fraction),
+            min_net_benefit=float(benefit),
+        )
+    for uid, st, lt in InvestorProfile.objects.filter(user_id__in=ids).values_list(
+        "user_id", "short_term_tax_rate", "long_term_tax_rate"
+    ):
+        out[uid].update(st_rate=float(st or Decimal(0)), lt_rate=float(lt or Decimal(0)))
+    return out

@@ -1,0 +1,701 @@
+"""The harvest scan: find lots worth harvesting, guard against wash sales, propose the trades.
+
+`scan_for_harvest(user_ids=..., on=...)` is one set-based pass over the households given (all
+when None): a fixed number of queries loads every open lot of their taxable accounts, the
+engine (`rebalancing.engine.harvest`) finds the positions whose loss passes the thresholds and
+decides, household by household, which can be harvested without a wash sale and what each buys
+instead; the proposals are written through the shared machinery
+(`rebalancing.services.proposals.write_proposals`, idempotent). Skipped candidates are recorded
+in `HarvestSkip` with their reason.
+
+The household is the unit: a scan batch always holds whole households, because the wash-sale
+guard looks at every account of the investor (IRAs included).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from portfolios import selectors
+from portfolios.models import Portfolio, Security, TaxLot
+from rebalancing import selectors_harvest
+from rebalancing.engine import harvest as engine
+from rebalancing.models import (
+    HarvestSkip,
+    IdenticalGroupMember,
+    Proposal,
+    ProposedTrade,
+    ReplacementPair,
+    ScanRun,
+    SubstantiallyIdenticalGroup,
+)
+from rebalancing.services import proposals
+
+CENT = Decimal("0.01")
+SHARE = Decimal("0.00000001")
+WINDOW = dt.timedelta(days=30)
+EPOCH = dt.date(1970, 1, 1)
+
+SKIP_MESSAGES = {
+    engine.RECENT_PURCHASE: "Not harvested: {ticker} (or a substantially identical fund) was bought in one of "
+    "your accounts in the past 30 days, so selling it at a loss now would be a wash sale.",
+    engine.SCHEDULED_PURCHASE: "Not harvested: a purchase of {ticker} (or a substantially identical fund) is "
+    "scheduled in your accounts, which would make the loss a wash sale.",
+    engine.NO_REPLACEMENT: "Not harvested: no replacement for {ticker} is available that keeps the exposure "
+    "without a wash sale.",
+}
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(str(round(float(value), 6))).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def trading_costs() -> tuple[float, float]:
+    """(commission per trade in currency, spread/slippage in basis points) assumed for a harvest."""
+    return float(settings.ADVISOR_PAPER_COMMISSION), float(settings.ADVISOR_PAPER_SLIPPAGE_BPS)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+LOT_COLUMNS = [
+    "lot_id",
+    "portfolio_id",
+    "owner_id",
+    "security_id",
+    "quantity",
+    "cost_basis",
+    "holding_start",
+]
+
+
+def lots_sql(*, owner_range: bool) -> str:
+    """Open lots of active taxable portfolios (dates as days since 1970-01-01, money as float8)."""
+    where = (
+        "AND p.owner_id BETWEEN %s AND %s"
+        if owner_range
+        else "AND p.owner_id IN (SELECT unnest(%s::bigint[]))"
+    )
+    return (
+        "SELECT l.id, l.portfolio_id, p.owner_id, l.security_id, l.quantity::float8, "
+        "l.cost_basis::float8, (l.holding_start - DATE '1970-01-01') "
+        f"FROM {TaxLot._meta.db_table} l JOIN {Portfolio._meta.db_table} p ON p.id = l.portfolio_id "
+        f"WHERE l.quantity > 0 AND p.is_active AND p.tax_treatment = 'taxable' {where}"
+    )
+
+
+def load_lots(
+    *, user_ids: list[int] | None = None, owner_range: tuple[int, int] | None = None
+) -> pd.DataFrame:
+    """Open taxable lots of the given households as a DataFrame (columns LOT_COLUMNS).
+
+    On PostgreSQL the rows stream through COPY into pandas' C parser (the fastest way to get a
+    million rows into arrays); elsewhere a plain cursor is used.
+    """
+    if owner_range is not None:
+        params: list[Any] = list(owner_range)
+        sql = lots_sql(owner_range=True)
+    else:
+        params = [list(user_ids or [])]
+        sql = lots_sql(owner_range=False)
+    if connection.vendor == "postgresql":
+        buf = io.BytesIO()
+        with connection.cursor() as cursor:
+            raw = cursor.connection.cursor()
+            query = raw.mogrify(sql, params)
+            with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for chunk in copy:
+                    buf.write(chunk)
+        buf.seek(0)
+        if buf.getbuffer().nbytes == 0:
+            return pd.DataFrame({c: pd.Series(dtype="float64") for c in LOT_COLUMNS})
+        return pd.read_csv(
+            buf,
+            header=None,
+            names=LOT_COLUMNS,
+            dtype={
+                "lot_id": np.int64,
+                "portfolio_id": np.int64,
+                "owner_id": np.int64,
+                "security_id": np.int64,
+                "quantity": np.float64,
+                "cost_basis": np.float64,
+                "holding_start": np.int64,
+            },
+            engine="c",
+        )
+    # SQLite (the embedded default): portable SQL through the ORM.
+    qs = TaxLot.objects.filter(
+        quantity__gt=0,
+        portfolio__is_active=True,
+        portfolio__tax_treatment=Portfolio.TaxTreatment.TAXABLE,
+    )
+    if owner_range is not None:
+        qs = qs.filter(
+            portfolio__owner_id__gte=owner_range[0], portfolio__owner_id__lte=owner_range[1]
+        )
+    else:
+        qs = qs.filter(portfolio__owner_id__in=user_ids or [])
+    rows = list(
+        qs.values_list(
+            "id",
+            "portfolio_id",
+            "portfolio__owner_id",
+            "security_id",
+            "quantity",
+            "cost_basis",
+            "holding_start",
+        )
+    )
+    frame = pd.DataFrame(rows, columns=LOT_COLUMNS)
+    frame["quantity"] = frame["quantity"].astype(float)
+    frame["cost_basis"] = frame["cost_basis"].astype(float)
+    frame["holding_start"] = [(d - EPOCH).days for d in frame["holding_start"]]
+    return frame
+
+
+def _recent_purchases(
+    owner_ids: list[int], on: dt.date, key_of: dict[int, int]
+) -> dict[tuple[int, int], set[int]]:
+    """(household, group key) -> ids of lots acquired in the past 30 days in ANY account."""
+    rows = TaxLot.objects.filter(
+        portfolio__owner_id__in=owner_ids, acquired_on__range=(on - WINDOW, on)
+    ).values_list("id", "portfolio__owner_id", "security_id")
+    out: dict[tuple[int, int], set[int]] = {}
+    for lot_id, owner, sid in rows:
+        out.setdefault((owner, key_of.get(sid, sid)), set()).add(lot_id)
+    return out
+
+
+# --- the scan --------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanResult:
+    households: int = 0
+    portfolios: int = 0
+    lots: int = 0
+    candidates: int = 0
+    drafts: list[proposals.ProposalDraft] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    created: int = 0
+    kept: int = 0
+
+
+def scan_for_harvest(
+    *,
+    user_ids: Iterable[int] | None = None,
+    owner_range: tuple[int, int] | None = None,
+    on: dt.date | None = None,
+    dry_run: bool = False,
+    scan_run_id: int | None = None,
+) -> ScanResult:
+    """Scan the households (`user_ids`, or an inclusive owner-id range, or all) and write harvest
+    proposals; with `dry_run` compute everything and write nothing. Idempotent: a second run on
+    unchanged data keeps the pending proposals (same content) and writes nothing new.
+    """
+    on = on or timezone.localdate()
+    if user_ids is None and owner_range is None:
+        owner_range = (0, 2**62)
+    ids = None if user_ids is None else sorted(set(user_ids))
+    frame = load_lots(user_ids=ids, owner_range=owner_range)
+    result = ScanResult(lots=len(frame))
+    if ids is None:
+        scanned = Portfolio.objects.filter(
+            owner_id__gte=owner_range[0],
+            owner_id__lte=owner_range[1],
+            is_active=True,
+            tax_treatment=Portfolio.TaxTreatment.TAXABLE,
+        )
+    else:
+        scanned = Portfolio.objects.filter(
+            owner_id__in=ids, is_active=True, tax_treatment=Portfolio.TaxTreatment.TAXABLE
+        )
+    scanned_portfolios = list(scanned.values_list("pk", "owner_id"))
+    result.portfolios = len(scanned_portfolios)
+    owners = sorted({o for _, o in scanned_portfolios})
+    result.households = len(owners)
+    if frame.empty:
+        _write(result, [], scanned_portfolios, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
+        return result
+
+    user_settings = selectors_harvest.settings_for(owners)
+    enabled = {u for u, s in user_settings.items() if s["enabled"]}
+    frame = frame[frame["owner_id"].isin(enabled)]
+    prices = selectors.latest_prices(frame["security_id"].unique(), on=on)
+    price = frame["security_id"].map(prices["close"]).to_numpy(dtype=float)
+    setting = pd.DataFrame.from_dict(user_settings, orient="index")
+    per_lot = setting.reindex(frame["owner_id"].to_numpy())
+    # A position (security in a portfolio) as one int64 key.
+    position = frame["portfolio_id"].to_numpy() * 10_000_000 + frame["security_id"].to_numpy()
+    commission, bps = trading_costs()
+    found = engine.scan(
+        position=position,
+        quantity=frame["quantity"].to_numpy(),
+        cost_basis=frame["cost_basis"].to_numpy(),
+        price=price,
+        holding_start=frame["holding_start"].to_numpy().astype("datetime64[D]"),
+        on=np.datetime64(on, "D"),
+        taxable=np.ones(len(frame), dtype=bool),
+        st_rate=per_lot["st_rate"].to_numpy(dtype=float),
+        lt_rate=per_lot["lt_rate"].to_numpy(dtype=float),
+        min_loss_fraction=per_lot["min_loss_fraction"].to_numpy(dtype=float),
+        min_loss_amount=per_lot["min_loss_amount"].to_numpy(dtype=float),
+        min_net_benefit=per_lot["min_net_benefit"].to_numpy(dtype=float),
+        commission=commission,
+        cost_bps=bps,
+    )
+    pos = found.positions
+    result.candidates = int(pos.key.size)
+    if not pos.key.size:
+        _write(result, [], scanned_portfolios, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
+        return result
+
+    # Only the few candidate positions leave numpy from here on.
+    sel = frame[found.selected].assign(
+        price=price[found.selected],
+        loss=found.loss[found.selected],
+        long_term=found.long_term[found.selected],
+        position=position[found.selected],
+    )
+    lots_of = sel.groupby("position")
+    first = lots_of.first()
+    key_of, _members = selectors_harvest.group_members()
+    cand_portfolios = first["portfolio_id"].unique().tolist()
+    cand_owners = sorted(first["owner_id"].unique().tolist())
+    scheduled = selectors_harvest.scheduled_purchases(
+        cand_owners, exclude_pending_harvest_of=cand_portfolios
+    )
+    blocked = selectors_harvest.blocked_purchases(cand_owners, on)
+    replacements = selectors_harvest.replacements()
+    needed = {r for rs in replacements.values() for r in rs}
+    repl_prices = selectors.latest_prices(needed, on=on) if needed else prices.iloc[0:0]
+    candidates = [
+        engine.Candidate(
+            household=int(first.loc[k, "owner_id"]),
+            portfolio=int(first.loc[k, "portfolio_id"]),
+            security=int(first.loc[k, "security_id"]),
+            benefit=float(b),
+            lots=frozenset(lots_of.get_group(k)["lot_id"].tolist()),
+        )
+        for k, b in zip(pos.key, pos.benefit, strict=True)
+    ]
+    decisions = engine.resolve(
+        candidates,
+        group_of=key_of,
+        recent_purchases=_recent_purchases(cand_owners, on, key_of),
+        scheduled_purchases={(u, key_of.get(s, s)) for u, s in scheduled},
+        blocked_buys={(u, key_of.get(s, s)) for u, s in blocked},
+        replacements=replacements,
+        priced=set(repl_prices.index.tolist()),
+    )
+    drafts = _drafts(
+        decisions, pos, lots_of, first, prices, repl_prices, user_settings, on, key_of, result
+    )
+    _write(result, drafts, scanned_portfolios, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
+    return result
+
+
+def _drafts(
+    decisions: engine.Decisions,
+    pos: engine.Positions,
+    lots_of: Any,
+    first: pd.DataFrame,
+    prices: pd.DataFrame,
+    repl_prices: pd.DataFrame,
+    user_settings: dict[int, dict[str, Any]],
+    on: dt.date,
+    key_of: dict[int, int],
+    result: ScanResult,
+) -> list[proposals.ProposalDraft]:
+    index = {int(k): i for i, k in enumerate(pos.key)}
+    by_key = {
+        (int(first.loc[k, "portfolio_id"]), int(first.loc[k, "security_id"])): int(k)
+        for k in pos.key
+    }
+    tickers = dict(
+        Security.objects.filter(
+            pk__in={s for _, s in by_key} | set(decisions.accepted.values())
+        ).values_list("pk", "ticker")
+    )
+    fractional = dict(
+        Security.objects.filter(pk__in=set(decisions.accepted.values())).values_list(
+            "pk", "allows_fractional"
+        )
+    )
+    for (pid, sid), reason in decisions.skipped.items():
+        i = index[by_key[(pid, sid)]]
+        result.skipped.append(
+            {
+                "portfolio_id": pid,
+                "security_id": sid,
+                "reason": reason,
+                "message": SKIP_MESSAGES[reason].format(ticker=tickers.get(sid, sid)),
+                "loss": _money(pos.loss_short[i] + pos.loss_long[i]),
+            }
+        )
+    per_portfolio: dict[int, list[tuple[int, int]]] = {}
+    for (pid, sid), rid in sorted(decisions.accepted.items()):
+        per_portfolio.setdefault(pid, []).append((sid, rid))
+    if not per_portfolio:
+        return []
+    fingerprints = proposals.holdings_fingerprint(per_portfolio)
+    drafts = []
+    for pid, items in per_portfolio.items():
+        trades: list[proposals.TradeDraft] = []
+        harvests, reasons = [], []
+        totals = {"st": 0.0, "lt": 0.0, "tax": 0.0, "cost": 0.0, "value": 0.0}
+        dates: list[dt.date] = []
+        owner = int(first.loc[by_key[(pid, items[0][0])], "owner_id"])
+        rates = user_settings[owner]
+        for sid, rid in items:
+            k = by_key[(pid, sid)]
+            i = index[k]
+            lots = lots_of.get_group(k).sort_values("lot_id")
+            qty = Decimal("0")
+            picks = []
+            for lot_id, q in zip(lots["lot_id"], lots["quantity"], strict=True):
+                dq = Decimal(repr(float(q))).quantize(SHARE, rounding=ROUND_HALF_UP)
+                qty += dq
+                picks.append({"lot": int(lot_id), "quantity": str(dq)})
+            sell_price = Decimal(str(prices.loc[sid, "close"]))
+            buy_price = Decimal(str(repl_prices.loc[rid, "close"]))
+            dates += [prices.loc[sid, "date"], repl_prices.loc[rid, "date"]]
+            proceeds = qty * sell_price
+            buy_qty = proceeds / buy_price
+            buy_qty = (
+                buy_qty.quantize(SHARE, rounding=ROUND_DOWN)
+                if fractional.get(rid, True)
+                else buy_qty.to_integral_value(rounding=ROUND_DOWN)
+            )
+            half_cost = float(pos.cost[i]) / 2
+            trades.append(
+                proposals.TradeDraft(
+                    security_id=sid,
+                    side=ProposedTrade.Side.SELL,
+                    quantity=qty,
+                    price=sell_price,
+                    lots=picks,
+                    est_short_term_gain=_money(-pos.loss_short[i]),
+                    est_long_term_gain=_money(-pos.loss_long[i]),
+                    est_cost=_money(half_cost),
+                    sequence=0,
+                )
+            )
+            if buy_qty > 0:
+                trades.append(
+                    proposals.TradeDraft(
+                        security_id=rid,
+                        side=ProposedTrade.Side.BUY,
+                        quantity=buy_qty,
+                        price=buy_price,
+                        est_cost=_money(half_cost),
+                        sequence=1,
+                    )
+                )
+            loss = float(pos.loss_short[i] + pos.loss_long[i])
+            ticker, repl = tickers.get(sid, str(sid)), tickers.get(rid, str(rid))
+            harvests.append(
+                {
+                    "security": ticker,
+                    "replacement": repl,
+                    "lots": len(picks),
+                    "loss_short_term": str(_money(pos.loss_short[i])),
+                    "loss_long_term": str(_money(pos.loss_long[i])),
+                    "loss_pct_of_basis": round(loss / float(pos.basis[i]) * 100, 2)
+                    if pos.basis[i]
+                    else 0.0,
+                    "tax_value": str(_money(pos.tax_value[i])),
+                    "cost": str(_money(pos.cost[i])),
+                    "net_benefit": str(_money(pos.benefit[i])),
+                    "wash_sale_check": (
+                        f"No purchase of {ticker} or a substantially identical security in any of your "
+                        f"accounts since {on - WINDOW:%Y-%m-%d}, none scheduled, and {repl} was not sold "
+                        "at a loss in the past 30 days. Purchases of "
+                        f"{ticker} are blocked in all your accounts for 31 days after the sale."
+                    ),
+                }
+            )
+            reasons.append(
+                f"{ticker} is {loss:,.2f} below its cost basis; selling these lots realises the loss, worth "
+                f"about {float(pos.tax_value[i]):,.2f} in tax at your rates "
+                f"({rates['st_rate']:.0%} short term, {rates['lt_rate']:.0%} long term), and {repl} is "
+                "bought for the same value to keep the exposure."
+            )
+            totals["st"] += float(pos.loss_short[i])
+            totals["lt"] += float(pos.loss_long[i])
+            totals["tax"] += float(pos.tax_value[i])
+            totals["cost"] += float(pos.cost[i])
+            totals["value"] += float(pos.value[i])
+        drafts.append(
+            proposals.ProposalDraft(
+                portfolio_id=pid,
+                rule="harvest",
+                reason=" ".join(reasons),
+                prices_as_of=min(dates),
+                holdings_fingerprint=fingerprints.get(pid, ""),
+                trades=trades,
+                details={
+                    "harvests": harvests,
+                    "loss_harvested": str(_money(totals["st"] + totals["lt"])),
+                    "tax_value": str(_money(totals["tax"])),
+                    "scanned_on": on.isoformat(),
+                    "skipped": [
+                        {
+                            k: str(v)
+                            for k, v in s.items()
+                            if k in ("security_id", "reason", "message", "loss")
+                        }
+                        for s in result.skipped
+                        if s["portfolio_id"] == pid
+                    ],
+                },
+                total_value=_money(totals["value"]),
+                est_short_term_gain=_money(-totals["st"]),
+                est_long_term_gain=_money(-totals["lt"]),
+                est_tax=_money(-totals["tax"]),
+                est_cost=_money(totals["cost"]),
+            )
+        )
+    return drafts
+
+
+def _write(
+    result: ScanResult,
+    drafts: list[proposals.ProposalDraft],
+    scanned_portfolios: list[tuple[int, int]],
+    *,
+    dry_run: bool,
+    scan_run_id: int | None,
+    on: dt.date,
+) -> None:
+    result.drafts = drafts
+    if dry_run:
+        return
+    with transaction.atomic():
+        written = proposals.write_proposals(
+            drafts,
+            kind=Proposal.Kind.HARVEST,
+            scan_run_id=scan_run_id,
+            retire_others_for=[pid for pid, _ in scanned_portfolios],
+        )
+        result.created, result.kept = len(written.created), len(written.kept)
+        if result.skipped:
+            HarvestSkip.objects.bulk_create(
+                [
+                    HarvestSkip(
+                        portfolio_id=s["portfolio_id"],
+                        security_id=s["security_id"],
+                        on=on,
+                        reason=s["reason"],
+                        message=s["message"][:300],
+                        loss=s["loss"],
+                        scan_run_id=scan_run_id,
+                    )
+                    for s in result.skipped
+                ],
+                update_conflicts=True,
+                unique_fields=["portfolio", "security", "on"],
+                update_fields=["reason", "message", "loss", "scan_run"],
+            )
+
+
+# --- re-check before execution ---------------------------------------------------------------
+
+
+def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str | None:
+    """Why executing this harvest proposal on `on` would now cause a wash sale, or None.
+
+    For the approval step (call it inside the approval transaction): another account of the
+    household may have bought the sold security, or sold the replacement at a loss, since the
+    proposal was made.
+    """
+    on = on or timezone.localdate()
+    owner = proposal.portfolio.owner_id
+    trades = list(proposal.trades.all())
+    key_of, _members = selectors_harvest.group_members()
+    sold_lots = {int(p["lot"]) for t in trades if t.side == ProposedTrade.Side.SELL for p in t.lots}
+    recent = _recent_purchases([owner], on, key_of)
+    scheduled = selectors_harvest.scheduled_purchases([owner])
+    own = set(
+        proposal.trades.filter(side=ProposedTrade.Side.BUY).values_list("security_id", flat=True)
+    )
+    for t in trades:
+        if t.side != ProposedTrade.Side.SELL:
+            continue
+        group = key_of.get(t.security_id, t.security_id)
+        if recent.get((owner, group), set()) - sold_lots:
+            return "A purchase of the security to be sold was made in the household in the past 30 days."
+        others = {(u, key_of.get(s, s)) for u, s in scheduled if s not in own}
+        if (owner, group) in others:
+            return "Another proposal waiting in the household buys the security this harvest sells."
+    blocks = selectors_harvest.blocked_purchases([owner], on)
+    for t in trades:
+        if t.side == ProposedTrade.Side.BUY and (owner, t.security_id) in blocks:
+            return "The replacement was sold at a loss in the household in the past 30 days."
+    return None
+
+
+# --- default replacement pairs and identical groups -----------------------------------------
+
+# Pairs keep the asset-class exposure with funds tracking DIFFERENT indexes (so they are not
+# substantially identical): CRSP vs S&P Total Market, FTSE vs MSCI, Bloomberg float-adjusted vs
+# the Aggregate, and so on. Both directions are seeded, so the investor can harvest back.
+DEFAULT_PAIRS = [
+    ("VTI", "ITOT"),  # CRSP US Total Market vs S&P Total Market
+    ("VTI", "SCHB"),
+    ("ITOT", "SCHB"),
+    ("VEA", "IEFA"),  # FTSE Developed All Cap ex US vs MSCI EAFE IMI
+    ("VWO", "IEMG"),  # FTSE Emerging vs MSCI Emerging IMI
+    ("BND", "AGG"),  # Bloomberg US Aggregate Float Adjusted vs US Aggregate
+    ("BNDX", "IAGG"),
+    ("SCHP", "VTIP"),  # all-maturity vs short-term TIPS
+    ("VNQ", "SCHH"),  # MSCI US IMI Real Estate 25/50 vs Dow Jones Equity All REIT
+    ("SGOV", "BIL"),  # 0-3 month Treasuries vs 1-3 month T-bills
+    ("VOO", "VV"),
+]
+# Funds that hold the same thing (same index, or the same commodity): never swapped.
+DEFAULT_IDENTICAL = [
+    ("S&P 500 index funds", ["VOO", "IVV", "SPY", "SPLG"], "Track the same index."),
+    ("Physical gold trusts", ["GLD", "IAU", "GLDM", "SGOL"], "Hold the same metal."),
+    ("Nasdaq-100 index funds", ["QQQ", "QQQM"], "Track the same index."),
+]
+
+
+@transaction.atomic
+def seed_default_replacements() -> dict[str, int]:
+    """Idempotent: link the default pairs and identical groups for the securities that exist.
+
+    Existing rows are left as staff edited them; missing tickers are skipped.
+    """
+    tickers = {t for pair in DEFAULT_PAIRS for t in pair} | {
+        t for _, members, _ in DEFAULT_IDENTICAL for t in members
+    }
+    ids = dict(Security.objects.filter(ticker__in=tickers).values_list("ticker", "pk"))
+    pairs = 0
+    for a, b in DEFAULT_PAIRS:
+        if a in ids and b in ids:
+            for x, y in ((a, b), (b, a)):
+                _, created = ReplacementPair.objects.get_or_create(
+                    security_id=ids[x], replacement_id=ids[y], defaults={"priority": 1}
+                )
+                pairs += created
+    groups = 0
+    for name, members, note in DEFAULT_IDENTICAL:
+        present = [ids[t] for t in members if t in ids]
+        if not present:
+            continue
+        group, created = SubstantiallyIdenticalGroup.objects.get_or_create(
+            name=name, defaults={"note": note}
+        )
+        groups += created
+        taken = set(
+            IdenticalGroupMember.objects.filter(security_id__in=present).values_list(
+                "security_id", flat=True
+            )
+        )
+        IdenticalGroupMember.objects.bulk_create(
+            [
+                IdenticalGroupMember(group=group, security_id=sid)
+                for sid in present
+                if sid not in taken
+            ]
+        )
+    return {"pairs_created": pairs, "groups_created": groups}
+
+
+# --- per-investor thresholds, for pages ------------------------------------------------------
+
+
+def describe_thresholds() -> dict[str, str]:
+    """The default thresholds in words (methodology page)."""
+    from rebalancing.models import HarvestSettings
+
+    f = HarvestSettings._meta.get_field
+    commission, bps = trading_costs()
+    return {
+        "min_loss_amount": f"{Decimal(f('min_loss_amount').default):,.2f}",
+        "min_loss_pct": f"{Decimal(f('min_loss_fraction').default) * 100:.1f}%",
+        "min_net_benefit": f"{Decimal(f('min_net_benefit').default):,.2f}",
+        "costs": f"{commission:,.2f} commission per trade and {bps:g} bps spread, each way",
+        "window": "30 days before and after a loss sale, in every account of the household",
+    }
+
+
+# --- the scheduled scan: fan-out over batches of households -----------------------------------
+
+
+def household_batches(size: int) -> list[tuple[int, int]]:
+    """Inclusive owner-id ranges of at most `size` households with an active taxable account."""
+    owners = list(
+        Portfolio.objects.filter(is_active=True, tax_treatment=Portfolio.TaxTreatment.TAXABLE)
+        .order_by("owner_id")
+        .values_list("owner_id", flat=True)
+        .distinct()
+    )
+    return [
+        (owners[i], owners[min(i + size, len(owners)) - 1]) for i in range(0, len(owners), size)
+    ]
+
+
+def start_harvest_scan(
+    *, on: dt.date | None = None, batch_size: int | None = None
+) -> tuple[ScanRun, list[tuple[int, int]]]:
+    """Create the ScanRun of a scheduled scan and split the households into batches."""
+    on = on or timezone.localdate()
+    batches = household_batches(batch_size or settings.ADVISOR_SCAN_BATCH_SIZE)
+    run = ScanRun.objects.create(kind=ScanRun.Kind.HARVEST, as_of=on, batches_total=len(batches))
+    if not batches:
+        _finish(run.pk)
+    return run, batches
+
+
+def run_harvest_batch(run_id: int, lo: int, hi: int, on: dt.date) -> ScanResult | None:
+    """One batch of a scheduled scan (households with owner id in [lo, hi]); safe to retry."""
+    run = ScanRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    try:
+        result = scan_for_harvest(owner_range=(lo, hi), on=on, scan_run_id=run_id)
+    except Exception as exc:
+        _record_error(run_id, f"households {lo}-{hi}: {exc!r}")
+        raise
+    ScanRun.objects.filter(pk=run_id).update(
+        batches_done=models.F("batches_done") + 1,
+        portfolios_checked=models.F("portfolios_checked") + result.portfolios,
+        proposals_created=models.F("proposals_created") + result.created,
+    )
+    _finish(run_id)
+    return result
+
+
+def _record_error(run_id: int, message: str) -> None:
+    with transaction.atomic():
+        run = ScanRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is not None:
+            run.errors = [*run.errors, message][-100:]
+            run.save(update_fields=["errors"])
+
+
+def _finish(run_id: int) -> None:
+    now = timezone.now()
+    run = ScanRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return
+    ScanRun.objects.filter(
+        pk=run_id, status=ScanRun.Status.RUNNING, batches_done__gte=models.F("batches_total")
+    ).update(
+        status=ScanRun.Status.FINISHED,
+        finished_at=now,
+        duration_seconds=(now - run.started_at).total_seconds(),
+    )

@@ -1,0 +1,62 @@
+"""The yearly tax report page and its Form 8949 CSV export (scoped to request.user)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from portfolios.models import Portfolio
+from rebalancing.services import tax_report
+
+MIN_YEAR = 1990
+
+
+def _year(year: int) -> int:
+    if not MIN_YEAR <= year <= timezone.localdate().year:
+        raise Http404("No report for that year.")
+    return year
+
+
+def _portfolio(request: HttpRequest) -> Portfolio | None:
+    raw = request.GET.get("portfolio")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404("No such account.")
+    return get_object_or_404(Portfolio, pk=int(raw), owner=request.user)
+
+
+@login_required
+def report(request: HttpRequest, year: int | None = None) -> HttpResponse:
+    year = _year(year or timezone.localdate().year)
+    portfolio = _portfolio(request)
+    data = tax_report.build(request.user, year, portfolio=portfolio)
+    accounts = Portfolio.objects.filter(
+        owner=request.user, tax_treatment=Portfolio.TaxTreatment.TAXABLE
+    )
+    this_year = timezone.localdate().year
+    return render(
+        request,
+        "rebalancing/tax_report.html",
+        {
+            "nav": "proposals",
+            "report": data,
+            "year": year,
+            "years": list(range(this_year, this_year - 5, -1)),
+            "portfolio": portfolio,
+            "accounts": accounts,
+            "short_rows": [r for r in data.rows if not r.long_term],
+            "long_rows": [r for r in data.rows if r.long_term],
+        },
+    )
+
+
+@login_required
+def report_csv(request: HttpRequest, year: int) -> HttpResponse:
+    year = _year(year)
+    portfolio = _portfolio(request)
+    data = tax_report.build(request.user, year, portfolio=portfolio)
+    response = HttpResponse(tax_report.form_8949_csv(data), content_type="text/csv; charset=utf-8")
+    suffix = f"-{portfolio.pk}" if portfolio else ""
+    response["Content-Disposition"] = f'attachment; filename="form-8949-{year}{suffix}.csv"'
+    return response
