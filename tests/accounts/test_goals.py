@@ -209,3 +209,15 @@ def test_emergency_funds_stay_at_low_risk_whatever_the_profile(user, model_portf
     goal.save()
     inputs = goal_selectors.goal_inputs(goal, today=today)
     assert inputs.base_level == 10 and inputs.levels[0] == 10 and inputs.levels[-1] == 2
+
+
+def test_a_goal_whose_date_has_passed_still_renders(client: Client, user, model_portfolios) -> None:
+    today = timezone.localdate()
+    goal = Goal.objects.create(
+        user=user, name="Old", target_amount=Decimal("1000"), target_date=today - dt.timedelta(days=40),
+    )  # fmt: skip
+    projection = goal_selectors.project_goal(goal, today=today)
+    assert projection.probability == 0.0  # nothing invested, no time left
+    assert projection.required_contribution is None
+    client.force_login(user)
+    assert client.get(reverse("goals:detail", kwargs={"pk": goal.pk})).status_code == 200
