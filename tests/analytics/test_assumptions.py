@@ -33,7 +33,10 @@ def test_unknown_codes_are_mapped_not_rejected() -> None:
     assert assumptions.canonical_class("global-bonds-hedged") == "intl-bonds"
     assert assumptions.canonical_class("money-market") == "cash"
     assert assumptions.canonical_class("crypto") == "other"
-    assert assumptions.portfolio_estimate({"crypto": 1.0}).expected_return == assumptions.EXPECTED_RETURN["other"]
+    assert (
+        assumptions.portfolio_estimate({"crypto": 1.0}).expected_return
+        == assumptions.EXPECTED_RETURN["other"]
+    )
     assert assumptions.portfolio_estimate({}).weights == {"cash": 1.0}
     with pytest.raises(ValueError):
         assumptions.portfolio_estimate({"us-stocks": -0.1})
@@ -54,14 +57,29 @@ def test_historical_statistics_hand_computed() -> None:
     assert returns.annualised_arithmetic_return(prices)["A"] == pytest.approx(0.0)
     assert returns.annualised_geometric_return(prices)["A"] == pytest.approx(0.99**6 - 1)
     assert returns.annualised_geometric_return(prices)["B"] == pytest.approx(1.1**12 - 1)
-    assert returns.annualised_volatility(prices)["A"] == pytest.approx(math.sqrt(0.02) * math.sqrt(12))
-    assert returns.portfolio_volatility(np.array([0.5, 0.5]), np.array([[0.04, 0.0], [0.0, 0.01]])) == pytest.approx(
-        math.sqrt(0.25 * 0.04 + 0.25 * 0.01)
+    assert returns.annualised_volatility(prices)["A"] == pytest.approx(
+        math.sqrt(0.02) * math.sqrt(12)
     )
+    assert returns.portfolio_volatility(
+        np.array([0.5, 0.5]), np.array([[0.04, 0.0], [0.0, 0.01]])
+    ) == pytest.approx(math.sqrt(0.25 * 0.04 + 0.25 * 0.01))
 
 
 @pytest.mark.parametrize(
-    ("years", "cap"), [(30, 10), (20, 10), (19.9, 9), (12, 8), (8, 7), (6, 6), (4, 5), (2.5, 4), (1.5, 3), (0.5, 2), (-1, 2)]
+    ("years", "cap"),
+    [
+        (30, 10),
+        (20, 10),
+        (19.9, 9),
+        (12, 8),
+        (8, 7),
+        (6, 6),
+        (4, 5),
+        (2.5, 4),
+        (1.5, 3),
+        (0.5, 2),
+        (-1, 2),
+    ],
 )
 def test_glide_path_caps(years: float, cap: int) -> None:
     assert glide_path.level_cap(years) == cap
