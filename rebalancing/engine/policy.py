@@ -196,9 +196,11 @@ def evaluate(
     today: dt.date,
     vol_scale: np.ndarray | None = None,
     withdrawal: np.ndarray | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> Decision:
     """Apply every portfolio's policy to its drift. `withdrawal` [P] is cash the investor asked
-    to take out (currency, default 0). Portfolios without a target or without value never fire."""
+    to take out (currency, default 0). `labels` [K] name the classes in the reasons (default:
+    the class codes). Portfolios without a target or without value never fire."""
     n = len(book.portfolio_ids)
     withdrawal = np.zeros(n) if withdrawal is None else np.asarray(withdrawal, dtype=float)
     has_target = book.target.sum(axis=1) > 0
@@ -225,6 +227,7 @@ def evaluate(
     for i in np.flatnonzero(threshold | calendar | cash_flow):  # text only where a rule fired
         reason[i] = _reason(
             i,
+            labels or book.classes,
             book,
             drift,
             policies,
@@ -251,6 +254,7 @@ def evaluate(
 
 def _reason(
     i: int,
+    labels: tuple[str, ...],
     book: Book,
     drift: Drift,
     policies: Policies,
@@ -270,7 +274,7 @@ def _reason(
         k = int(np.argmax(row))
         others = int(outside[i].sum()) - 1
         parts.append(
-            f"{book.classes[k]} is at {drift.weights[i, k]:.1%} against a target of {book.target[i, k]:.1%} "
+            f"{labels[k]} is at {drift.weights[i, k]:.1%} against a target of {book.target[i, k]:.1%} "
             f"(drift {drift.drift[i, k] * 100:+.1f} points, band ±{width[i, k] * 100:.1f} points)"
             + (
                 f"; {others} more class{'es' if others > 1 else ''} outside {'their' if others > 1 else 'its'} band"

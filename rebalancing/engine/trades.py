@@ -339,7 +339,9 @@ def generate(
         - costs.commission * (n_sells + n_buys)
     ) / (1 + bps)
     budget = np.where(trading, np.maximum(budget, 0.0), 0.0)
-    short = buy_needed.sum(axis=1) > budget + EPS
+    # Worth a note only when the shortfall is material (not the cost-estimate rounding).
+    shortfall = buy_needed.sum(axis=1) - budget
+    short = shortfall > np.maximum(min_trade, 0.01 * buy_needed.sum(axis=1))
     for i in np.flatnonzero(short & (buy_needed.sum(axis=1) > 0)):
         notes[i].append("Not enough cash for every buy: the most underweight classes come first.")
     buy_value = waterfill(buy_needed, budget)

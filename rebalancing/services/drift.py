@@ -105,7 +105,10 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
     if n == 0:
         return out, []
     state = drift.compute(book)
-    decision = policy.evaluate(book, state, batch.policies, today=today, vol_scale=batch.vol_scale)
+    labels = tuple(batch.class_names.get(code, code) for code in book.classes)
+    decision = policy.evaluate(
+        book, state, batch.policies, today=today, vol_scale=batch.vol_scale, labels=labels
+    )
 
     too_old = np.array(
         [

@@ -33,7 +33,10 @@ def test_drifted_portfolio_gets_a_full_proposal(world, user, django_capture_on_c
     assert result.status == "proposed" and result.rule == "threshold"
     proposal = Proposal.objects.get(pk=result.proposal_id)
     assert proposal.status == "pending" and proposal.kind == "rebalance"
-    assert proposal.reason.startswith("US equity") or "us-" in proposal.reason
+    assert proposal.reason == (
+        "US bonds is at 30.0% against a target of 40.0% (drift -10.0 points, band ±5.0 points); "
+        "1 more class outside its band."
+    )
     assert proposal.before_weights == {"us-bonds": 0.3, "us-equity": 0.7}
     assert proposal.target_weights == {"us-bonds": 0.4, "us-equity": 0.6}
     assert proposal.drift == {"us-bonds": -0.1, "us-equity": 0.1}
@@ -242,3 +245,18 @@ def test_check_now_view_is_scoped_to_the_owner(world, client, user, other_user):
     (in_band,) = make_portfolios(world, 1, owner=user, equity_shares=62, bond_shares=76)
     response = client.post(reverse("rebalancing:check_now", args=[in_band.pk]), follow=True)
     assert "within its rebalancing policy" in response.content.decode()
+
+
+def test_demo_data_gives_the_drift_check_work():
+    from django.utils import timezone
+
+    call_command("seed_demo", stdout=StringIO())
+    out = StringIO()
+    call_command("drift_check", stdout=out)
+    proposals = Proposal.objects.filter(kind="rebalance", status="pending")
+    assert proposals.exists(), out.getvalue()
+    for proposal in proposals:
+        assert proposal.trades.exists() and proposal.reason
+        assert proposal.prices_as_of <= timezone.localdate()
+    call_command("drift_check", stdout=out)  # a second run changes nothing
+    assert Proposal.objects.filter(kind="rebalance").count() == proposals.count()

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portfolios.models import Portfolio
+from portfolios.models import Portfolio, Security
 from rebalancing.services import drift
 
 
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         else:
             ids = list(Portfolio.objects.active().order_by("pk").values_list("pk", flat=True))
         size = options["batch_size"] or settings.ADVISOR_SCAN_BATCH_SIZE
+        tickers = dict(Security.objects.values_list("pk", "ticker"))
         counts: dict[str, int] = {}
         for start in range(0, len(ids), size):
             result = drift.check_portfolios(ids[start : start + size], dry_run=options["dry_run"])
@@ -40,7 +41,7 @@ class Command(BaseCommand):
                         line += f" ({r.rule}) {r.reason}"
                     if r.draft is not None:
                         line += "".join(
-                            f"\n    {t.side} {t.quantity.normalize():f} of security {t.security_id} at {t.price.normalize():f}"
+                            f"\n    {t.side} {t.quantity.normalize():f} {tickers.get(t.security_id, t.security_id)} at {t.price.normalize():f}"
                             for t in r.draft.trades
                         )
                     if r.notes and r.status != "proposed":
