@@ -8,20 +8,24 @@ Money shown is float (display only); the ledger stays Decimal.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, Q, Sum
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, Sum
 
 from accounts.models import AuditEvent, User
 from portfolios import selectors
-from portfolios.models import AssetClass, Portfolio
+from portfolios.models import AssetClass, Portfolio, Price
 from rebalancing.models import Notification, Proposal, RebalancePolicy
+from rebalancing.services import proposals
 
 CASH = "cash"
 HISTORY_DAYS = 365
+CACHE_SECONDS = 300
 
 
 @dataclass
@@ -125,7 +129,38 @@ def value_history(lots: pd.DataFrame, history: pd.DataFrame, cash: float) -> pd.
 
 
 def household(user: User, *, today: dt.date) -> dict[str, object]:
+    """Everything the dashboard shows. The allocation part (lots x prices, targets, bands,
+    history) is cached under a key made of what it depends on: the holdings fingerprint (lots
+    and cash), the newest price row, the accounts' last change and the day; waiting proposals,
+    activity and notifications are always read fresh."""
     portfolios = list(Portfolio.objects.for_user(user).active().order_by("name"))
+    ids = [p.pk for p in portfolios]
+    fingerprints = proposals.holdings_fingerprint(ids)
+    newest_price = Price.objects.aggregate(newest=Max("id"))["newest"]
+    changed = max((p.updated_at for p in portfolios), default=None)
+    digest = hashlib.sha256(
+        repr((sorted(fingerprints.items()), newest_price, changed, today)).encode()
+    ).hexdigest()[:32]
+    key = f"dashboard:{user.pk}:{digest}"
+    data = cache.get(key)
+    if data is None:
+        data = _allocation(portfolios, today=today)
+        data["chart"] = allocation_chart(data)
+        data["alloc_key"] = key
+        cache.set(key, data, CACHE_SECONDS)
+    pending = Proposal.objects.filter(portfolio__owner=user, status=Proposal.Status.PENDING)
+    waiting = pending.aggregate(count=Count("id", distinct=True), total=Sum("trades__amount"))
+    return {
+        **data,
+        "waiting_count": waiting["count"] or 0,
+        "waiting_total": waiting["total"] or Decimal("0"),
+        "waiting_list": list(pending.select_related("portfolio").order_by("expires_at")[:5]),
+        "activity": list(AuditEvent.objects.filter(household=user).order_by("-created_at")[:8]),
+        "unread": Notification.objects.filter(user=user, read_at__isnull=True).count(),
+    }
+
+
+def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, object]:
     ids = [p.pk for p in portfolios]
     lots = selectors.lots(ids)
     security_ids = sorted(lots["security_id"].unique().tolist()) if not lots.empty else []
@@ -215,11 +250,6 @@ def household(user: User, *, today: dt.date) -> dict[str, object]:
     series = value_history(lots, history, sum(float(p.cash) for p in portfolios))
     invested_cost = float(lots["cost_basis"].sum()) if not lots.empty else 0.0
 
-    pending = Proposal.objects.filter(portfolio__owner=user, status=Proposal.Status.PENDING)
-    waiting = pending.aggregate(count=Count("id", distinct=True), total=Sum("trades__amount"))
-    waiting_list = list(pending.select_related("portfolio").order_by("expires_at")[:5])
-    activity = list(AuditEvent.objects.filter(household=user).order_by("-created_at")[:8])
-    unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
     price_date = prices["date"].max() if len(prices) else None
     return {
         "accounts": accounts,
@@ -232,11 +262,6 @@ def household(user: User, *, today: dt.date) -> dict[str, object]:
             "values": [round(float(v), 2) for v in series.to_numpy()],
         },
         "change": (float(series.iloc[-1] - series.iloc[0]) if len(series) > 1 else 0.0),
-        "waiting_count": waiting["count"] or 0,
-        "waiting_total": waiting["total"] or Decimal("0"),
-        "waiting_list": waiting_list,
-        "activity": activity,
-        "unread": unread,
         "price_date": price_date,
         "breaches": sum(b.breaches for b in accounts),
         "default_band_note": band_note(default),

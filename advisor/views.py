@@ -31,7 +31,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "nav": "dashboard",
             **data,
-            "chart": dashboard_data.allocation_chart(data),
             "goals": _goals(request.user),
         },
     )
