@@ -26,7 +26,11 @@ def test_approving_queues_one_execution_and_records_who(user, django_capture_on_
     assert decision.ok and again.ok and again.message == "This proposal was already approved."
     assert len(queued) == 1
     proposal = Proposal.objects.get(pk=house.proposal.pk)
-    assert (proposal.status, proposal.decided_by, proposal.decision_note) == ("approved", user, "ok")
+    assert (proposal.status, proposal.decided_by, proposal.decision_note) == (
+        "approved",
+        user,
+        "ok",
+    )
     event = AuditEvent.objects.get(action="proposal.approved")
     assert event.actor == user and event.household == user
 
@@ -52,7 +56,9 @@ def test_a_price_move_beyond_the_limit_makes_it_stale(user):
 
 def test_a_change_of_holdings_makes_it_stale(user):
     house = drifted_household(user)
-    ledger.record_cash(house.portfolio, kind="withdrawal", amount=Decimal("10"), trade_date=last_weekday())
+    ledger.record_cash(
+        house.portfolio, kind="withdrawal", amount=Decimal("10"), trade_date=last_weekday()
+    )
     decision = approval.approve_proposal(house.proposal.pk, by=user)
     assert not decision.ok and "holdings or cash changed" in decision.message
 
@@ -60,7 +66,10 @@ def test_a_change_of_holdings_makes_it_stale(user):
 def test_reject_is_idempotent_and_blocks_approval(user):
     house = drifted_household(user)
     assert approval.reject_proposal(house.proposal.pk, by=user, note="not now").ok
-    assert approval.reject_proposal(house.proposal.pk, by=user).message == "This proposal was already rejected."
+    assert (
+        approval.reject_proposal(house.proposal.pk, by=user).message
+        == "This proposal was already rejected."
+    )
     refused = approval.approve_proposal(house.proposal.pk, by=user)
     assert not refused.ok and "rejected" in refused.message
     assert AuditEvent.objects.filter(action="proposal.rejected").count() == 1
@@ -74,13 +83,24 @@ def _cash_flow_proposal(user, amount: str = "480"):
         rule="cash_flow",
         reason="$1,000 cash is waiting above your 1% buffer: invest it in bonds, the most underweight class.",
         prices_as_of=last_weekday(),
-        holdings_fingerprint=proposals.holdings_fingerprint([house.portfolio.pk])[house.portfolio.pk],
-        trades=[proposals.TradeDraft(security_id=house.bonds.pk, side="buy", quantity=Decimal(amount) / 50, price=Decimal("50"))],
+        holdings_fingerprint=proposals.holdings_fingerprint([house.portfolio.pk])[
+            house.portfolio.pk
+        ],
+        trades=[
+            proposals.TradeDraft(
+                security_id=house.bonds.pk,
+                side="buy",
+                quantity=Decimal(amount) / 50,
+                price=Decimal("50"),
+            )
+        ],
     )
     return house, proposals.write_proposals([draft], kind="rebalance").created[0]
 
 
-def test_small_cash_deployment_is_auto_approved_only_when_the_policy_opts_in(user, django_capture_on_commit_callbacks):
+def test_small_cash_deployment_is_auto_approved_only_when_the_policy_opts_in(
+    user, django_capture_on_commit_callbacks
+):
     house, proposal = _cash_flow_proposal(user)
     # off by default: the investor is told it is waiting
     with django_capture_on_commit_callbacks() as queued:
@@ -90,16 +110,25 @@ def test_small_cash_deployment_is_auto_approved_only_when_the_policy_opts_in(use
     assert Notification.objects.filter(proposal=proposal, kind="waiting").count() == 1
     assert len(queued) == 1  # one email
 
-    RebalancePolicy.objects.create(portfolio=house.portfolio, auto_approve_cash_flow_below=Decimal("500"))
+    RebalancePolicy.objects.create(
+        portfolio=house.portfolio, auto_approve_cash_flow_below=Decimal("500")
+    )
     decision = approval.process_new_proposal(proposal.pk)
     assert decision is not None and decision.ok
     proposal.refresh_from_db()
-    assert proposal.status == Proposal.Status.APPROVED and proposal.auto_approved and proposal.decided_by is None
+    assert (
+        proposal.status == Proposal.Status.APPROVED
+        and proposal.auto_approved
+        and proposal.decided_by is None
+    )
     event = AuditEvent.objects.get(action="proposal.auto_approved")
     assert "Auto-approved" in event.summary and event.actor is None
 
 
-@pytest.mark.parametrize(("amount", "limit", "expected"), [("480", "500", True), ("500", "500", False), ("480", None, False)])
+@pytest.mark.parametrize(
+    ("amount", "limit", "expected"),
+    [("480", "500", True), ("500", "500", False), ("480", None, False)],
+)
 def test_auto_approval_limit_is_strictly_below(user, amount, limit, expected):
     house, proposal = _cash_flow_proposal(user, amount)
     RebalancePolicy.objects.create(
@@ -110,6 +139,8 @@ def test_auto_approval_limit_is_strictly_below(user, amount, limit, expected):
 
 def test_a_threshold_rebalance_with_sells_is_never_auto_approved(user):
     house = drifted_household(user)
-    RebalancePolicy.objects.create(portfolio=house.portfolio, auto_approve_cash_flow_below=Decimal("1000000"))
+    RebalancePolicy.objects.create(
+        portfolio=house.portfolio, auto_approve_cash_flow_below=Decimal("1000000")
+    )
     assert approval.auto_approvable(house.proposal) is False
     assert timezone.now() < house.proposal.expires_at
