@@ -182,3 +182,52 @@ def targets(portfolio_ids: Iterable[int]) -> pd.DataFrame:
     )
     records += [(pid, code, float(weight), sid) for pid, code, weight, sid in custom]
     return pd.DataFrame(records, columns=["portfolio_id", "asset_class", "weight", "security_id"])
+
+
+def price_frame(
+    security_ids: Iterable[int],
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    adjusted: bool = False,
+    columns: str = "ticker",
+) -> pd.DataFrame:
+    """The same frame as `price_history` (index date, one column per security, NaN where a
+    security has no close that day), built for long histories: per-security arrays are
+    aggregated in PostgreSQL and the matrix is filled with numpy instead of a pandas pivot.
+    Other databases use `price_history`."""
+    ids = _ids(security_ids) or []
+    if connection.vendor != "postgresql" or not ids:
+        return price_history(ids, start=start, end=end, adjusted=adjusted, columns=columns)
+    value = "COALESCE(adjusted_close, close)" if adjusted else "close"
+    where, params = ["security_id = ANY(%s)"], [ids]
+    if start is not None:
+        where.append("date >= %s")
+        params.append(start)  # type: ignore[arg-type]
+    if end is not None:
+        where.append("date <= %s")
+        params.append(end)  # type: ignore[arg-type]
+    sql = (
+        f"SELECT security_id, array_agg(date - DATE '1970-01-01'), array_agg({value}::float8) "
+        f"FROM {Price._meta.db_table} WHERE {' AND '.join(where)} GROUP BY security_id ORDER BY security_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return pd.DataFrame(dtype=float)
+    day_arrays = [np.asarray(days, dtype=np.int64) for _, days, _ in rows]
+    all_days = np.unique(np.concatenate(day_arrays))
+    matrix = np.full((len(all_days), len(rows)), np.nan)
+    for j, ((_, _, values), days) in enumerate(zip(rows, day_arrays, strict=True)):
+        matrix[np.searchsorted(all_days, days), j] = np.asarray(values, dtype=float)
+    security_ids_found = [sid for sid, _, _ in rows]
+    if columns == "ticker":
+        from portfolios.models import Security
+
+        ticker_of = dict(Security.objects.filter(pk__in=security_ids_found).values_list("pk", "ticker"))
+        labels: list[object] = [ticker_of[sid] for sid in security_ids_found]
+    else:
+        labels = security_ids_found
+    index = pd.DatetimeIndex(all_days.astype("datetime64[D]").astype("datetime64[ns]"), name="date")
+    return pd.DataFrame(matrix, index=index, columns=labels).sort_index(axis=1)

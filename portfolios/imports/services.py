@@ -220,7 +220,7 @@ def import_file(
     """Parse, validate and write in one step (the management command and the benchmark).
     Raises ImportRejected, writing nothing, when any row has an error."""
     result = parse_upload(data, kind=kind, portfolio=portfolio, layout=layout, today=today)
-    if result.error_count or not result.valid_rows:
+    if result.error_count or not result.row_count:
         raise ImportRejected(result)
     digest = sha256(data)
     with transaction.atomic():
@@ -252,10 +252,15 @@ def import_file(
 
 
 def write_rows(result: ParseResult, *, portfolio: Portfolio | None, tag: str) -> int:
-    rows = result.valid_rows
     if result.kind == layouts.LOTS:
         assert portfolio is not None
-        return _write_lots(portfolio, rows, tag=tag)
+        if result.columns is not None:
+            return _write_lots(portfolio, result.columns, tag=tag)
+        rows = result.valid_rows
+        names = ("ticker", "quantity", "cost_basis", "acquired_on")
+        columns = {name: [row.values[name] for row in rows] for name in names}
+        return _write_lots(portfolio, columns, tag=tag)
+    rows = result.valid_rows
     if result.kind == layouts.TRANSACTIONS:
         assert portfolio is not None
         return _write_transactions(portfolio, rows)
@@ -271,73 +276,66 @@ def copy_rows(table: str, columns: list[str], records: Iterable[tuple[object, ..
                 copy.write_row(record)
 
 
-def _write_lots(portfolio: Portfolio, rows: list[Row], *, tag: str) -> int:
-    """One transfer-in transaction per lot (no cash moves) and the lot it opened."""
+def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> int:
+    """Positions arrive with their own basis and dates: one transfer-in transaction per security
+    (no cash moves; dated on its newest lot's acquisition), and every lot opened by it.
+    `columns` holds the validated values as strings: ticker, quantity, cost_basis, acquired_on."""
     tickers = known_tickers()
     now = timezone.now()
-    n = len(rows)
     Portfolio.objects.select_for_update().filter(pk=portfolio.pk).first()
-    if connection.vendor == "postgresql" and n >= COPY_THRESHOLD:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [Transaction._meta.db_table, n],
-            )
-            ids = [r[0] for r in cursor.fetchall()]
-        copy_rows(
-            Transaction._meta.db_table,
-            ["id", "portfolio_id", "kind", "trade_date", "security_id", "quantity", "fees", "amount",
-             "lot_relief_method", "source", "external_id", "note", "created_at"],
-            (
-                (txn_id, portfolio.pk, "transfer_in", r.values["acquired_on"], tickers[r.values["ticker"]],  # type: ignore[index]
-                 r.values["quantity"], "0.00", "0.00", "", "import", f"lots:{tag}:{r.line}", "", now)
-                for txn_id, r in zip(ids, rows, strict=True)
-            ),
-        )  # fmt: skip
-        copy_rows(
-            TaxLot._meta.db_table,
-            ["portfolio_id", "security_id", "quantity", "original_quantity", "cost_basis", "acquired_on",
-             "holding_start", "wash_sale_adjustment", "opened_by_id", "created_at"],
-            (
-                (portfolio.pk, tickers[r.values["ticker"]], r.values["quantity"], r.values["quantity"],  # type: ignore[index]
-                 r.values["cost_basis"], r.values["acquired_on"], r.values["acquired_on"], "0.00", txn_id, now)
-                for txn_id, r in zip(ids, rows, strict=True)
-            ),
-        )  # fmt: skip
-        return n
-    txns = Transaction.objects.bulk_create(
+    security_ids = [tickers[t] for t in columns["ticker"]]
+    quantities, bases, days = columns["quantity"], columns["cost_basis"], columns["acquired_on"]
+    totals: dict[int, list] = {}
+    for sid, quantity, day in zip(security_ids, quantities, days, strict=True):
+        total = totals.setdefault(sid, [Decimal("0"), day, 0])
+        total[0] += Decimal(quantity)
+        total[1] = max(total[1], day)
+        total[2] += 1
+    ticker_of = {sid: ticker for ticker, sid in tickers.items()}
+    transfers = Transaction.objects.bulk_create(
         [
             Transaction(
                 portfolio=portfolio,
                 kind=Transaction.Kind.TRANSFER_IN,
-                trade_date=dt.date.fromisoformat(r.values["acquired_on"]),  # type: ignore[arg-type]
-                security_id=tickers[r.values["ticker"]],  # type: ignore[index]
-                quantity=Decimal(r.values["quantity"]),  # type: ignore[arg-type]
+                trade_date=dt.date.fromisoformat(newest),
+                security_id=sid,
+                quantity=quantity,
                 amount=Decimal("0.00"),
                 source=Transaction.Source.IMPORT,
-                external_id=f"lots:{tag}:{r.line}",
+                external_id=f"lots:{tag}:{ticker_of[sid]}",
+                note=f"{count} lot{'s' if count != 1 else ''} imported",
             )
-            for r in rows
-        ],
-        batch_size=5000,
+            for sid, (quantity, newest, count) in totals.items()
+        ]
     )
+    opened_by = {txn.security_id: txn.pk for txn in transfers}
+    if connection.vendor == "postgresql" and len(security_ids) >= COPY_THRESHOLD:
+        names = ["portfolio_id", "security_id", "quantity", "original_quantity", "cost_basis", "acquired_on",
+                 "holding_start", "wash_sale_adjustment", "opened_by_id", "created_at"]  # fmt: skip
+        pid = portfolio.pk
+        records = (
+            (pid, sid, q, q, b, d, d, "0.00", opened_by[sid], now)
+            for sid, q, b, d in zip(security_ids, quantities, bases, days, strict=True)
+        )
+        copy_rows(TaxLot._meta.db_table, names, records)
+        return len(security_ids)
     TaxLot.objects.bulk_create(
         [
             TaxLot(
                 portfolio=portfolio,
-                security_id=txn.security_id,
-                quantity=txn.quantity,
-                original_quantity=txn.quantity,
-                cost_basis=Decimal(r.values["cost_basis"]),  # type: ignore[arg-type]
-                acquired_on=txn.trade_date,
-                holding_start=txn.trade_date,
-                opened_by=txn,
+                security_id=sid,
+                quantity=Decimal(q),
+                original_quantity=Decimal(q),
+                cost_basis=Decimal(b),
+                acquired_on=dt.date.fromisoformat(d),
+                holding_start=dt.date.fromisoformat(d),
+                opened_by_id=opened_by[sid],
             )
-            for txn, r in zip(txns, rows, strict=True)
+            for sid, q, b, d in zip(security_ids, quantities, bases, days, strict=True)
         ],
         batch_size=5000,
     )
-    return n
+    return len(security_ids)
 
 
 def _write_transactions(portfolio: Portfolio, rows: list[Row]) -> int:

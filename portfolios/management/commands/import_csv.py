@@ -67,7 +67,7 @@ class Command(BaseCommand):
             self._report(exc.result)
             raise CommandError("Nothing was imported.") from exc
         self.stdout.write(
-            self.style.SUCCESS(f"Imported {len(result.valid_rows)} rows ({result.layout} layout).")
+            self.style.SUCCESS(f"Imported {result.row_count} rows ({result.layout} layout).")
         )
 
     def _report(self, result: imports.ParseResult) -> None:
