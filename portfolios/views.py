@@ -214,7 +214,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "portfolios",
             "batch": batch,
             "rows": rows,
-            "header": header,
+            "header": [h.replace("_", " ") for h in header],
             "shown": len(rows),
             "total": len(batch.rows),
             "skipped": sum(1 for r in batch.rows if r.get("skipped")),

@@ -133,6 +133,12 @@ class RowError(ValueError):
     pass
 
 
+def plain(value: Decimal) -> str:
+    """Decimal('12.50000000') -> '12.5'; Decimal('0E-8') -> '0' (for values and messages)."""
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "0") else text
+
+
 # --- cell parsers ----------------------------------------------------------------------------
 
 
@@ -450,7 +456,7 @@ def _lot_values(
             parse_decimal(cell.get("quantity", ""), "quantity", QUANTITY_PLACES, 12), "quantity"
         )
         if quantity <= 0:  # type: ignore[operator]
-            raise RowError(f"quantity {quantity} must be more than zero")
+            raise RowError(f"quantity {plain(quantity)} must be more than zero")
     except RowError as exc:
         errors.append(str(exc))
     try:
@@ -480,7 +486,7 @@ def _lot_values(
         raise RowError("; ".join(errors))
     values = {
         "ticker": ticker,
-        "quantity": str(quantity),
+        "quantity": plain(quantity),
         "cost_basis": str(basis),
         "acquired_on": acquired.isoformat(),
     }  # type: ignore[union-attr]
@@ -521,11 +527,11 @@ def _transaction_values(
         if quantity is None and not any("quantity" in e for e in errors):
             errors.append("quantity is missing")
         elif quantity is not None and quantity <= 0:
-            errors.append(f"quantity {quantity} must be more than zero")
+            errors.append(f"quantity {plain(quantity)} must be more than zero")
         if price is None and not any("price" in e for e in errors):
             errors.append("price is missing")
         elif price is not None and price <= 0:
-            errors.append(f"price {price} must be more than zero")
+            errors.append(f"price {plain(price)} must be more than zero")
         if not errors:
             gross = (quantity * price).quantize(MONEY_PLACES)  # type: ignore[operator]
             computed = -(gross + fees) if kind == "buy" else gross - fees
@@ -540,15 +546,15 @@ def _transaction_values(
                 errors.append("amount must not be zero")
             amount = abs(amount) if kind in CASH_IN_KINDS else -abs(amount)
         if quantity is not None and quantity <= 0:
-            errors.append(f"quantity {quantity} must be more than zero")
+            errors.append(f"quantity {plain(quantity)} must be more than zero")
     if errors:
         raise RowError("; ".join(errors))
     values: dict[str, str | None] = {
         "date": date.isoformat(),  # type: ignore[union-attr]
         "kind": kind,
         "ticker": ticker,
-        "quantity": None if quantity is None else str(quantity),
-        "price": None if price is None else str(price),
+        "quantity": None if quantity is None else plain(quantity),
+        "price": None if price is None else plain(price),
         "amount": str(amount),
         "fees": str(fees),
         "note": cell.get("note", "").strip()[:200],
@@ -581,13 +587,13 @@ def _price_values(
     try:
         close = _required(parse_decimal(cell.get("close", ""), "close", PRICE_PLACES, 12), "close")
         if close <= 0:  # type: ignore[operator]
-            raise RowError(f"close {close} must be more than zero")
+            raise RowError(f"close {plain(close)} must be more than zero")
     except RowError as exc:
         errors.append(str(exc))
     try:
         adjusted = parse_decimal(cell.get("adjusted_close", ""), "adjusted close", PRICE_PLACES, 12)
         if adjusted is not None and adjusted <= 0:
-            raise RowError(f"adjusted close {adjusted} must be more than zero")
+            raise RowError(f"adjusted close {plain(adjusted)} must be more than zero")
     except RowError as exc:
         errors.append(str(exc))
     if errors:
@@ -595,7 +601,7 @@ def _price_values(
     values = {
         "ticker": ticker,
         "date": date.isoformat(),  # type: ignore[union-attr]
-        "close": str(close),
-        "adjusted_close": None if adjusted is None else str(adjusted),
+        "close": plain(close),
+        "adjusted_close": None if adjusted is None else plain(adjusted),
     }
     return values, (ticker, date)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts import audit
 from portfolios import ledger
 from portfolios.imports import layouts
-from portfolios.imports.parse import ParseResult, Row, parse_csv
+from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
 from portfolios.models import ImportBatch, Portfolio, Price, Security, TaxLot, Transaction
 
 COPY_THRESHOLD = 2_000  # below this, bulk_create is as fast and simpler
@@ -98,7 +98,7 @@ def _simulate_ledger(result: ParseResult, portfolio: Portfolio) -> None:
             quantity = Decimal(values["quantity"])  # type: ignore[arg-type]
             if quantity > held[values["ticker"]]:  # type: ignore[index]
                 row.errors.append(
-                    f"sells {quantity} {values['ticker']} but only {held[values['ticker']]} are held on {values['date']}"  # type: ignore[index]
+                    f"sells {plain(quantity)} {values['ticker']} but only {plain(held[values['ticker']])} are held on {values['date']}"  # type: ignore[index]
                 )
                 continue
             held[values["ticker"]] -= quantity  # type: ignore[index]

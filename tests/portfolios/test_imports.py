@@ -34,8 +34,8 @@ BAD_LOT_FILES = [
     (LOTS_HEADER, "header but no data rows"),
     (b"foo,bar\n1,2\n", "No header row with the expected columns"),
     (LOTS_HEADER + b"ZZZZ,10,1000,2024-01-02\n", "unknown ticker 'ZZZZ'"),
-    (LOTS_HEADER + b"VTI,-5,1000,2024-01-02\n", "quantity -5.00000000 must be more than zero"),
-    (LOTS_HEADER + b"VTI,0,1000,2024-01-02\n", "quantity 0E-8 must be more than zero"),
+    (LOTS_HEADER + b"VTI,-5,1000,2024-01-02\n", "quantity -5 must be more than zero"),
+    (LOTS_HEADER + b"VTI,0,1000,2024-01-02\n", "quantity 0 must be more than zero"),
     (LOTS_HEADER + b"VTI,ten,1000,2024-01-02\n", "quantity 'ten' is not a number"),
     (LOTS_HEADER + b"VTI,10,1k,2024-01-02\n", "cost basis '1k' is not a number"),
     (LOTS_HEADER + b"VTI,10,1000,2024-13-45\n", "acquired date '2024-13-45' is not a date"),
@@ -236,11 +236,11 @@ def test_transaction_history_goes_through_the_ledger_and_cash_agrees(account: Po
         (b"2024-01-03,buy,VTI,20,200,,,b1\n", "needs 4,000.00 cash but only 0.00 is available"),
         (
             b"2024-01-02,deposit,,,,100,,d1\n2024-01-03,sell,VTI,1,200,,,s1\n",
-            "sells 1.00000000 VTI but only 0 are held",
+            "sells 1 VTI but only 0 are held",
         ),
         (b"2024-01-02,swap,VTI,1,200,,,x1\n", "kind 'swap' is not one of"),
         (b"2024-01-02,buy,VTI,,200,,,x1\n", "quantity is missing"),
-        (b"2024-01-02,buy,VTI,1,0,,,x1\n", "price 0.000000 must be more than zero"),
+        (b"2024-01-02,buy,VTI,1,0,,,x1\n", "price 0 must be more than zero"),
         (b"2024-01-02,deposit,,,,,,x1\n", "amount is missing"),
         (b"2024-01-02,deposit,,,,100,,x1\n2024-01-05,deposit,,,,100,,x1\n", "duplicate of line 2"),
         (b"2030-01-02,deposit,,,,100,,x1\n", "date 2030-01-02 is in the future"),
@@ -277,7 +277,7 @@ def test_price_rows_for_the_same_day_twice_are_duplicates(securities: dict) -> N
         imports.import_file(data, kind="prices", portfolio=None, today=TODAY)
     assert excinfo.value.result.messages() == [
         "line 3: duplicate of line 2",
-        "line 4: close -1.000000 must be more than zero",
+        "line 4: close -1 must be more than zero",
     ]
     assert counts() == before
 
