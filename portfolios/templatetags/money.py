@@ -16,7 +16,7 @@ def usd(value: object, places: int = 2) -> str:
     except InvalidOperation:
         return str(value)
     if not number.is_finite():
-        return "–"
+        return "\u2013"  # en dash: no number
     places = int(places)
     text = f"{abs(number):,.{places}f}"
     return f"-${text}" if number < 0 and text.strip("0.,") else f"${text}"
