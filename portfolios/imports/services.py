@@ -15,13 +15,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit
 from portfolios import ledger
 from portfolios.imports import layouts
 from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
-from portfolios.models import ImportBatch, Portfolio, Price, Security, TaxLot, Transaction
+from portfolios.models import ImportBatch, LotSale, Portfolio, Price, Security, TaxLot, Transaction
 
 COPY_THRESHOLD = 2_000  # below this, bulk_create is as fast and simpler
 
@@ -309,6 +310,50 @@ def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> 
         ]
     )
     opened_by = {txn.security_id: txn.pk for txn in transfers}
+    _write_lot_rows(portfolio, security_ids, quantities, bases, days, opened_by, now)
+    _apply_wash_sales(portfolio, security_ids, days)
+    return len(security_ids)
+
+
+def _apply_wash_sales(portfolio: Portfolio, security_ids: list[int], days: list[str]) -> None:
+    """Imported lots can be replacement shares for a loss sale in the household (a wash sale).
+    The ledger checks every buy; here only (security, acquisition day) pairs within 30 days of
+    one of the household's taxable loss sales are checked, which for most imports is none."""
+    from rebalancing.services import wash_sales
+
+    losses = list(
+        LotSale.objects.filter(
+            transaction__portfolio__owner_id=portfolio.owner_id,
+            transaction__portfolio__tax_treatment=Portfolio.TaxTreatment.TAXABLE,
+            cost_basis__gt=F("proceeds"),
+        ).values_list("transaction__security_id", "transaction__trade_date")
+    )
+    if not losses:
+        return
+    window = dt.timedelta(days=30)
+    days_of: dict[int, set[str]] = defaultdict(set)
+    for sid, day in zip(security_ids, days, strict=True):
+        days_of[sid].add(day)
+    for sid, lot_days in days_of.items():
+        related = set(wash_sales.identical_to(sid))
+        sale_dates = [d for s, d in losses if s in related]
+        for text in sorted(lot_days):
+            day = dt.date.fromisoformat(text)
+            if any(abs(day - sold) <= window for sold in sale_dates):
+                wash_sales.apply_wash_sales(
+                    household_id=portfolio.owner_id, security_id=sid, on=day
+                )
+
+
+def _write_lot_rows(
+    portfolio: Portfolio,
+    security_ids: list[int],
+    quantities: list[str],
+    bases: list[str],
+    days: list[str],
+    opened_by: dict[int, int],
+    now: dt.datetime,
+) -> None:
     if connection.vendor == "postgresql" and len(security_ids) >= COPY_THRESHOLD:
         names = ["portfolio_id", "security_id", "quantity", "original_quantity", "cost_basis", "acquired_on",
                  "holding_start", "wash_sale_adjustment", "opened_by_id", "created_at"]  # fmt: skip
@@ -318,7 +363,7 @@ def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> 
             for sid, q, b, d in zip(security_ids, quantities, bases, days, strict=True)
         )
         copy_rows(TaxLot._meta.db_table, names, records)
-        return len(security_ids)
+        return
     TaxLot.objects.bulk_create(
         [
             TaxLot(
@@ -335,7 +380,6 @@ def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> 
         ],
         batch_size=5000,
     )
-    return len(security_ids)
 
 
 def _write_transactions(portfolio: Portfolio, rows: list[Row]) -> int:

@@ -309,3 +309,34 @@ def test_the_portfolio_balance_is_untouched_by_a_rejected_history(account: Portf
     account.refresh_from_db()
     assert account.cash == Decimal("100.00")
     assert Transaction.objects.filter(portfolio=account).count() == 0
+
+
+def test_imported_lots_that_replace_a_recent_loss_sale_are_wash_sales(
+    account: Portfolio, securities: dict
+) -> None:
+    from portfolios import ledger
+    from rebalancing.models import WashSaleMatch
+    from tests.factories import PortfolioFactory
+
+    # Taxable: bought 10 VTI at 300, sold them at 250 on 2026-10-01: a 500.00 loss.
+    ledger.record_cash(
+        account, kind="deposit", amount=Decimal("3000"), trade_date=dt.date(2026, 9, 1)
+    )
+    ledger.record_buy(account, security=securities["VTI"], quantity=Decimal("10"), price=Decimal("300"),
+                      trade_date=dt.date(2026, 9, 2))  # fmt: skip
+    ledger.record_sell(account, security=securities["VTI"], quantity=Decimal("10"), price=Decimal("250"),
+                       trade_date=dt.date(2026, 10, 1))  # fmt: skip
+    ira = PortfolioFactory(
+        owner=account.owner, name="IRA", tax_treatment=Portfolio.TaxTreatment.TRADITIONAL_IRA
+    )
+    data = LOTS_HEADER + b"VTI,10,2520,2026-10-15\nVTI,3,600,2024-01-02\nBND,5,360,2026-10-15\n"
+    imports.import_file(data, kind="lots", portfolio=ira, today=TODAY)
+    match = WashSaleMatch.objects.get()
+    # Bought back inside an IRA 14 days after the loss: the whole 500.00 loss is disallowed for good.
+    assert match.replacement_lot.acquired_on == dt.date(2026, 10, 15)
+    assert (
+        match.quantity == Decimal("10")
+        and match.disallowed == Decimal("500.00")
+        and match.permanent
+    )
+    assert match.lot_sale.gain == Decimal("0.00")
