@@ -44,6 +44,7 @@ ASSET_CLASSES = [
 SECURITIES = [
     ("VTI", "Vanguard Total Stock Market ETF", "us-stocks", 128.0, "0.0003"),
     ("ITOT", "iShares Core S&P Total U.S. Stock Market ETF", "us-stocks", 58.0, "0.0003"),
+    ("SCHB", "Schwab U.S. Broad Market ETF", "us-stocks", 31.0, "0.0003"),
     ("VEA", "Vanguard FTSE Developed Markets ETF", "intl-developed", 38.0, "0.0005"),
     ("IEFA", "iShares Core MSCI EAFE ETF", "intl-developed", 55.0, "0.0007"),
     ("VWO", "Vanguard FTSE Emerging Markets ETF", "emerging", 38.5, "0.0008"),
@@ -65,14 +66,15 @@ FUNDS = [synthetic.Fund(ticker, cls, price) for ticker, _, cls, price, _ in SECU
 
 # asset class -> (preferred, alternates used when harvesting)
 PREFERRED = {
-    "us-stocks": ("VTI", ["ITOT"]),
+    "us-stocks": ("VTI", ["ITOT", "SCHB"]),
     "intl-developed": ("VEA", ["IEFA"]),
     "emerging": ("VWO", ["IEMG"]),
     "us-bonds": ("BND", ["AGG"]),
     "intl-bonds": ("BNDX", ["IAGG"]),
     "tips": ("SCHP", ["VTIP"]),
     "reits": ("VNQ", ["SCHH"]),
-    "gold": ("GLD", ["IAU"]),
+    # IAU holds the same metal as GLD (substantially identical): not a harvest replacement.
+    "gold": ("GLD", []),
     "cash": ("SGOV", ["BIL"]),
 }
 
@@ -101,20 +103,24 @@ class DemoLot:
     dollars: int
 
 
-# name, tax treatment, model slug, deposit, lots
+# name, tax treatment, model slug, deposit, lots.
+# Every account is far off target (US stocks heavy, bonds light), so the drift check proposes
+# rebalances. The taxable account's REIT, gold and TIPS lots were bought near a peak and are
+# more than 5% under water; those classes are overweight in every account that targets them,
+# so no pending rebalance buys them back and the harvest scan is free to harvest the losses.
 ACCOUNTS = [
     ("Taxable brokerage", Portfolio.TaxTreatment.TAXABLE, "balanced", 2_500, [
         DemoLot("VTI", "2019-03-11", 22_000), DemoLot("VTI", "2021-06-14", 16_000), DemoLot("VEA", "2020-11-09", 7_000),
-        DemoLot("VWO", "peak", 7_500), DemoLot("VNQ", "peak", 6_500), DemoLot("GLD", "peak", 4_000),
-        DemoLot("BND", "2019-09-03", 6_000), DemoLot("SCHP", "peak", 3_000),
+        DemoLot("VNQ", "peak", 13_000), DemoLot("GLD", "peak", 13_000), DemoLot("SCHP", "peak", 13_000),
+        DemoLot("BND", "2019-09-03", 6_000),
     ]),
     ("Traditional IRA", Portfolio.TaxTreatment.TRADITIONAL_IRA, "growth", 800, [
         DemoLot("BND", "2020-06-01", 30_000), DemoLot("BNDX", "2020-06-01", 8_000), DemoLot("VTI", "2019-05-01", 14_000),
-        DemoLot("VEA", "2022-03-01", 9_000), DemoLot("GLD", "2023-02-01", 5_000),
+        DemoLot("VEA", "2022-03-01", 9_000), DemoLot("GLD", "2023-02-01", 9_000), DemoLot("VNQ", "2024-04-01", 7_000),
     ]),
     ("Roth IRA", Portfolio.TaxTreatment.ROTH_IRA, "aggressive", 300, [
         DemoLot("VTI", "2019-02-04", 9_000), DemoLot("VWO", "2020-03-23", 6_000), DemoLot("VEA", "2021-01-04", 4_000),
-        DemoLot("VNQ", "2024-04-01", 2_500),
+        DemoLot("VNQ", "2024-04-01", 3_500),
     ]),
 ]  # fmt: skip
 UNDER_WATER = 1.08  # a "peak" lot costs at least 8% more than the latest close
@@ -220,6 +226,7 @@ def seed_demo(*, today: dt.date) -> dict[str, int]:
     """Everything `make run` needs; safe to run again (returns counts of what exists)."""
     from accounts.models import InvestorProfile
     from advisor import schedules
+    from rebalancing.services import harvest
 
     end = synthetic.last_weekday_before(today)
     securities = seed_reference_data()
@@ -254,6 +261,7 @@ def seed_demo(*, today: dt.date) -> dict[str, int]:
                 source=Transaction.Source.SEED, external_id=f"seed:buy:{n}",
             )  # fmt: skip
     schedules.ensure_default_schedules()
+    harvest.seed_default_replacements()  # replacement pairs and identical groups for the scan
     return {
         "securities": Security.objects.count(),
         "prices": Price.objects.count(),

@@ -86,9 +86,21 @@ def test_model_weights_sum_to_one_with_preferred_and_alternate_securities() -> N
         assert sum(a.weight for a in model.allocations.all()) == 1
         for allocation in model.allocations.all():
             alternates = list(allocation.alternates.all())
-            assert alternates and all(
-                s.asset_class_id == allocation.asset_class_id for s in alternates
-            )
+            assert all(s.asset_class_id == allocation.asset_class_id for s in alternates)
+            assert alternates or allocation.security.ticker == "GLD"  # gold trusts are identical
+
+
+def test_after_seeding_the_drift_check_and_the_harvest_scan_have_work() -> None:
+    from rebalancing.models import Proposal
+
+    demo.seed_demo(today=TODAY)
+    call_command("drift_check")
+    call_command("harvest_scan")
+    kinds = list(Proposal.objects.filter(status="pending").values_list("kind", flat=True))
+    assert kinds.count("rebalance") == 3  # every demo account is off target
+    harvest = Proposal.objects.get(kind="harvest")
+    sold = set(harvest.trades.filter(side="sell").values_list("security__ticker", flat=True))
+    assert {"VNQ", "SCHP"} <= sold  # the taxable lots bought near a peak
 
 
 def test_the_demo_household_has_harvestable_losses_and_drift() -> None:
