@@ -237,3 +237,20 @@ def test_the_refresh_task_runs_in_a_real_worker_twice_without_duplicates(
     result = tasks.refresh_prices()  # and a third time, in-process: nothing new
     assert result["stored"] == 0
     assert Price.objects.count() == n
+
+
+def test_the_refresh_prices_command_uses_the_embedded_provider_offline(db: None) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    cls = AssetClassFactory(code="us-stocks")
+    SecurityFactory(ticker="VTI", asset_class=cls)
+    SecurityFactory(ticker="NOTDEMO", asset_class=cls)
+    out, err = StringIO(), StringIO()
+    call_command("refresh_prices", provider="embedded", stdout=out, stderr=err)
+    assert (
+        Price.objects.filter(security__ticker="VTI", source="embedded").count() >= 15
+    )  # ~21 weekdays
+    assert not Price.objects.filter(security__ticker="NOTDEMO").exists()
+    assert "NOTDEMO: not in the offline market" in err.getvalue()
