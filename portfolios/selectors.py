@@ -225,7 +225,9 @@ def price_frame(
     if columns == "ticker":
         from portfolios.models import Security
 
-        ticker_of = dict(Security.objects.filter(pk__in=security_ids_found).values_list("pk", "ticker"))
+        ticker_of = dict(
+            Security.objects.filter(pk__in=security_ids_found).values_list("pk", "ticker")
+        )
         labels: list[object] = [ticker_of[sid] for sid in security_ids_found]
     else:
         labels = security_ids_found
