@@ -49,10 +49,13 @@ def _expand(
     return out
 
 
-def blocked_purchases(user_ids: Iterable[int] | None, on: dt.date) -> set[tuple[int, int]]:
+def blocked_purchases(
+    user_ids: Iterable[int] | None, on: dt.date, *, owner_range: tuple[int, int] | None = None
+) -> set[tuple[int, int]]:
     """(user_id, security_id) pairs that may not be bought on `on` (see the module docstring).
 
-    `user_ids=None` means every household. Three queries.
+    `user_ids=None` means every household (or those with ids in the inclusive `owner_range`,
+    which a scan batch passes instead of a long id list). Three queries.
     """
     blocks = WashSaleBlock.objects.filter(until__gte=on)
     pending_sells = ProposedTrade.objects.filter(
@@ -64,6 +67,12 @@ def blocked_purchases(user_ids: Iterable[int] | None, on: dt.date) -> set[tuple[
         ids = list(user_ids)
         blocks = blocks.filter(household_id__in=ids)
         pending_sells = pending_sells.filter(proposal__portfolio__owner_id__in=ids)
+    elif owner_range is not None:
+        lo, hi = owner_range
+        blocks = blocks.filter(household_id__gte=lo, household_id__lte=hi)
+        pending_sells = pending_sells.filter(
+            proposal__portfolio__owner_id__gte=lo, proposal__portfolio__owner_id__lte=hi
+        )
     pairs = list(blocks.values_list("household_id", "security_id"))
     pairs += list(pending_sells.values_list("proposal__portfolio__owner_id", "security_id"))
     key_of, members = group_members()
@@ -71,7 +80,10 @@ def blocked_purchases(user_ids: Iterable[int] | None, on: dt.date) -> set[tuple[
 
 
 def scheduled_purchases(
-    user_ids: Iterable[int] | None, *, exclude_pending_harvest_of: Iterable[int] = ()
+    user_ids: Iterable[int] | None,
+    *,
+    exclude_pending_harvest_of: Iterable[int] = (),
+    owner_range: tuple[int, int] | None = None,
 ) -> set[tuple[int, int]]:
     """(user_id, security_id) the household is due to buy: buy trades of open proposals.
 
@@ -82,6 +94,11 @@ def scheduled_purchases(
     )
     if user_ids is not None:
         buys = buys.filter(proposal__portfolio__owner_id__in=list(user_ids))
+    elif owner_range is not None:
+        buys = buys.filter(
+            proposal__portfolio__owner_id__gte=owner_range[0],
+            proposal__portfolio__owner_id__lte=owner_range[1],
+        )
     excluded = list(exclude_pending_harvest_of)
     if excluded:
         buys = buys.exclude(

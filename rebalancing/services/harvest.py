@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -165,12 +166,21 @@ def load_lots(
 
 
 def _recent_purchases(
-    owner_ids: list[int], on: dt.date, key_of: dict[int, int]
+    owner_ids: list[int],
+    on: dt.date,
+    key_of: dict[int, int],
+    *,
+    owner_range: tuple[int, int] | None = None,
 ) -> dict[tuple[int, int], set[int]]:
     """(household, group key) -> ids of lots acquired in the past 30 days in ANY account."""
-    rows = TaxLot.objects.filter(
-        portfolio__owner_id__in=owner_ids, acquired_on__range=(on - WINDOW, on)
-    ).values_list("id", "portfolio__owner_id", "security_id")
+    lots = TaxLot.objects.filter(acquired_on__range=(on - WINDOW, on))
+    if owner_range is not None:
+        lots = lots.filter(
+            portfolio__owner_id__gte=owner_range[0], portfolio__owner_id__lte=owner_range[1]
+        )
+    else:
+        lots = lots.filter(portfolio__owner_id__in=owner_ids)
+    rows = lots.values_list("id", "portfolio__owner_id", "security_id")
     out: dict[tuple[int, int], set[int]] = {}
     for lot_id, owner, sid in rows:
         out.setdefault((owner, key_of.get(sid, sid)), set()).add(lot_id)
@@ -178,6 +188,16 @@ def _recent_purchases(
 
 
 # --- the scan --------------------------------------------------------------------------------
+
+
+@dataclass
+class PositionInfo:
+    """A harvestable position: whose, where, which security, and its lots [(lot id, shares)]."""
+
+    owner: int
+    portfolio: int
+    security: int
+    lots: list[tuple[int, float]]
 
 
 @dataclass
@@ -261,47 +281,68 @@ def scan_for_harvest(
         _write(result, [], scanned_portfolios, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
         return result
 
-    # Only the few candidate positions leave numpy from here on.
-    sel = frame[found.selected].assign(
-        price=price[found.selected],
-        loss=found.loss[found.selected],
-        long_term=found.long_term[found.selected],
-        position=position[found.selected],
-    )
-    lots_of = sel.groupby("position")
-    first = lots_of.first()
+    # Only the few candidate positions leave numpy from here on: their lots, grouped by
+    # position in the same (sorted) order as `pos.key`.
+    sel_pos = position[found.selected]
+    order = np.argsort(sel_pos, kind="stable")
+    cols = {
+        c: frame[c].to_numpy()[found.selected][order]
+        for c in ("lot_id", "portfolio_id", "owner_id", "security_id", "quantity")
+    }
+    _, starts = np.unique(sel_pos[order], return_index=True)
+    bounds = np.append(starts, order.size)
+    infos = [
+        PositionInfo(
+            owner=int(cols["owner_id"][a]),
+            portfolio=int(cols["portfolio_id"][a]),
+            security=int(cols["security_id"][a]),
+            lots=list(
+                zip(cols["lot_id"][a:b].tolist(), cols["quantity"][a:b].tolist(), strict=True)
+            ),
+        )
+        for a, b in itertools.pairwise(bounds.tolist())
+    ]
     key_of, _members = selectors_harvest.group_members()
-    cand_portfolios = first["portfolio_id"].unique().tolist()
-    cand_owners = sorted(first["owner_id"].unique().tolist())
-    scheduled = selectors_harvest.scheduled_purchases(
-        cand_owners, exclude_pending_harvest_of=cand_portfolios
+    cand_portfolios = sorted({i.portfolio for i in infos})
+    cand_owners = sorted({i.owner for i in infos})
+    # A batch passes its owner range (cheaper than a long id list); a call for some users
+    # passes their ids. Both are supersets of the candidates' households.
+    who: dict[str, Any] = (
+        {"user_ids": None, "owner_range": owner_range} if ids is None else {"user_ids": cand_owners}
     )
-    blocked = selectors_harvest.blocked_purchases(cand_owners, on)
+    scheduled = selectors_harvest.scheduled_purchases(
+        who["user_ids"],
+        owner_range=who.get("owner_range"),
+        exclude_pending_harvest_of=cand_portfolios,
+    )
+    blocked = selectors_harvest.blocked_purchases(
+        who["user_ids"], on, owner_range=who.get("owner_range")
+    )
     replacements = selectors_harvest.replacements()
     needed = {r for rs in replacements.values() for r in rs}
     repl_prices = selectors.latest_prices(needed, on=on) if needed else prices.iloc[0:0]
     candidates = [
         engine.Candidate(
-            household=int(first.loc[k, "owner_id"]),
-            portfolio=int(first.loc[k, "portfolio_id"]),
-            security=int(first.loc[k, "security_id"]),
+            household=info.owner,
+            portfolio=info.portfolio,
+            security=info.security,
             benefit=float(b),
-            lots=frozenset(lots_of.get_group(k)["lot_id"].tolist()),
+            lots=frozenset(lot for lot, _ in info.lots),
         )
-        for k, b in zip(pos.key, pos.benefit, strict=True)
+        for info, b in zip(infos, pos.benefit, strict=True)
     ]
     decisions = engine.resolve(
         candidates,
         group_of=key_of,
-        recent_purchases=_recent_purchases(cand_owners, on, key_of),
+        recent_purchases=_recent_purchases(
+            cand_owners, on, key_of, owner_range=who.get("owner_range")
+        ),
         scheduled_purchases={(u, key_of.get(s, s)) for u, s in scheduled},
         blocked_buys={(u, key_of.get(s, s)) for u, s in blocked},
         replacements=replacements,
         priced=set(repl_prices.index.tolist()),
     )
-    drafts = _drafts(
-        decisions, pos, lots_of, first, prices, repl_prices, user_settings, on, key_of, result
-    )
+    drafts = _drafts(decisions, pos, infos, prices, repl_prices, user_settings, on, result)
     _write(result, drafts, scanned_portfolios, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
     return result
 
@@ -309,23 +350,21 @@ def scan_for_harvest(
 def _drafts(
     decisions: engine.Decisions,
     pos: engine.Positions,
-    lots_of: Any,
-    first: pd.DataFrame,
+    infos: list[PositionInfo],
     prices: pd.DataFrame,
     repl_prices: pd.DataFrame,
     user_settings: dict[int, dict[str, Any]],
     on: dt.date,
-    key_of: dict[int, int],
     result: ScanResult,
 ) -> list[proposals.ProposalDraft]:
-    index = {int(k): i for i, k in enumerate(pos.key)}
-    by_key = {
-        (int(first.loc[k, "portfolio_id"]), int(first.loc[k, "security_id"])): int(k)
-        for k in pos.key
-    }
+    index = {(info.portfolio, info.security): i for i, info in enumerate(infos)}
+    close = {int(k): v for k, v in prices["close"].items()}
+    close |= {int(k): v for k, v in repl_prices["close"].items()}
+    dated = {int(k): v for k, v in prices["date"].items()}
+    dated |= {int(k): v for k, v in repl_prices["date"].items()}
     tickers = dict(
         Security.objects.filter(
-            pk__in={s for _, s in by_key} | set(decisions.accepted.values())
+            pk__in={s for _, s in index} | set(decisions.accepted.values())
         ).values_list("pk", "ticker")
     )
     fractional = dict(
@@ -334,7 +373,7 @@ def _drafts(
         )
     )
     for (pid, sid), reason in decisions.skipped.items():
-        i = index[by_key[(pid, sid)]]
+        i = index[(pid, sid)]
         result.skipped.append(
             {
                 "portfolio_id": pid,
@@ -356,21 +395,19 @@ def _drafts(
         harvests, reasons = [], []
         totals = {"st": 0.0, "lt": 0.0, "tax": 0.0, "cost": 0.0, "value": 0.0}
         dates: list[dt.date] = []
-        owner = int(first.loc[by_key[(pid, items[0][0])], "owner_id"])
+        owner = infos[index[(pid, items[0][0])]].owner
         rates = user_settings[owner]
         for sid, rid in items:
-            k = by_key[(pid, sid)]
-            i = index[k]
-            lots = lots_of.get_group(k).sort_values("lot_id")
+            i = index[(pid, sid)]
             qty = Decimal("0")
             picks = []
-            for lot_id, q in zip(lots["lot_id"], lots["quantity"], strict=True):
+            for lot_id, q in sorted(infos[i].lots):
                 dq = Decimal(repr(float(q))).quantize(SHARE, rounding=ROUND_HALF_UP)
                 qty += dq
                 picks.append({"lot": int(lot_id), "quantity": str(dq)})
-            sell_price = Decimal(str(prices.loc[sid, "close"]))
-            buy_price = Decimal(str(repl_prices.loc[rid, "close"]))
-            dates += [prices.loc[sid, "date"], repl_prices.loc[rid, "date"]]
+            sell_price = Decimal(str(close[sid]))
+            buy_price = Decimal(str(close[rid]))
+            dates += [dated[sid], dated[rid]]
             proceeds = qty * sell_price
             buy_qty = proceeds / buy_price
             buy_qty = (
