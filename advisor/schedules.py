@@ -32,6 +32,14 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "crontab": {"minute": "5", "hour": "*", "day_of_week": "*"},
         "expire_seconds": 1800,
     },
+    {
+        # A worker killed mid-execution leaves its task unacknowledged until the broker's
+        # visibility timeout; this re-queues it sooner (the execution resumes, never re-sends).
+        "name": "Resume interrupted executions",
+        "task": "rebalancing.tasks.resume_interrupted_executions",
+        "crontab": {"minute": "*/5", "hour": "*", "day_of_week": "*"},
+        "expire_seconds": 240,
+    },
 ]
 
 
