@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,20 @@ class DriftBatch:
     blocked_sells: set[tuple[int, int]] = field(default_factory=set)
     no_buy: set[tuple[int, int]] = field(default_factory=set)
     vol_scale: np.ndarray | None = None
-    fingerprints: dict[int, str] = field(default_factory=dict)
+    cash_text: dict[int, Decimal] = field(default_factory=dict)
+    lot_rows: pd.DataFrame | None = None  # lot_id, portfolio_id, quantity_text; sorted
+
+    def fingerprint(self, portfolio_id: int) -> str:
+        """Holdings fingerprint from the rows this batch read (the same hash as
+        `proposals.holdings_fingerprint`, without another query)."""
+        lots: list[tuple[int, str]] = []
+        if self.lot_rows is not None and len(self.lot_rows):
+            pids = self.lot_rows["portfolio_id"].to_numpy()
+            lo, hi = np.searchsorted(pids, [portfolio_id, portfolio_id + 1])
+            chunk = self.lot_rows.iloc[lo:hi]
+            lots = list(zip(chunk["lot_id"].tolist(), chunk["quantity_text"].tolist(), strict=True))
+        return proposal_services.fingerprint_of(self.cash_text[portfolio_id], lots)
+
     auto_approve_below: np.ndarray | None = None
 
 
@@ -50,13 +64,12 @@ def _float(column: str) -> str:
     return f"{column}::float8" if connection.vendor == "postgresql" else f"CAST({column} AS REAL)"
 
 
-def _portfolios(ids: Sequence[int]) -> list[tuple[int, int, float, int | None]]:
-    rows = (
+def _portfolios(ids: Sequence[int]) -> list[tuple[int, int, Decimal, int | None]]:
+    return list(
         Portfolio.objects.filter(pk__in=ids)
         .order_by("pk")
         .values_list("pk", "owner_id", "cash", "model_id")
     )
-    return [(pk, owner, float(cash), model) for pk, owner, cash, model in rows]
 
 
 def _lots(ids: Sequence[int]) -> pd.DataFrame:
@@ -64,8 +77,9 @@ def _lots(ids: Sequence[int]) -> pd.DataFrame:
     table = TaxLot._meta.db_table
     placeholders = ",".join(["%s"] * len(ids))
     sql = (
-        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, holding_start "
-        f"FROM {table} WHERE quantity > 0 AND portfolio_id IN ({placeholders})"
+        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, holding_start, "
+        f"CAST(quantity AS TEXT) FROM {table} WHERE quantity > 0 AND portfolio_id IN ({placeholders}) "
+        "ORDER BY portfolio_id, id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, list(ids))
@@ -79,13 +93,14 @@ def _lots(ids: Sequence[int]) -> pd.DataFrame:
             "quantity",
             "cost_basis",
             "holding_start",
+            "quantity_text",
         ],
     )
     frame["holding_start"] = pd.to_datetime(frame["holding_start"]).to_numpy(dtype="datetime64[D]")
     return frame
 
 
-def _policies(portfolios: list[tuple[int, int, float, int | None]]) -> list[RebalancePolicy]:
+def _policies(portfolios: list[tuple[int, int, Decimal, int | None]]) -> list[RebalancePolicy]:
     """The policy that applies to each portfolio: its own, its model's, or the defaults."""
     ids = [p[0] for p in portfolios]
     models = {p[3] for p in portfolios if p[3] is not None}
@@ -159,7 +174,7 @@ def _recent_purchases(owner_ids: Iterable[int], today: dt.date) -> set[tuple[int
 
 def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBatch:
     """Load one batch: portfolios, lots, targets, securities, latest prices, policies, the last
-    calendar proposal, wash-sale pairs (sell side and buy side), fingerprints and, when a policy
+    calendar proposal, wash-sale pairs (sell side and buy side) and, when a policy
     asks for it, the price history for volatility-adjusted bands. A fixed number of queries."""
     ids = sorted({int(i) for i in portfolio_ids})
     portfolios = _portfolios(ids)
@@ -233,7 +248,7 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         prices=safe_prices,
         fractional=np.array([s[3] for s in securities], dtype=bool),
         quantity=quantity,
-        cash=np.array([p[2] for p in portfolios], dtype=float),
+        cash=np.array([float(p[2]) for p in portfolios], dtype=float),
         target=target,
         target_security=target_security,
     )
@@ -280,7 +295,8 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         if household_ids
         else set(),
         vol_scale=vol_scale,
-        fingerprints=proposal_services.holdings_fingerprint(ids),
+        cash_text={p[0]: p[2] for p in portfolios},
+        lot_rows=lots[["lot_id", "portfolio_id", "quantity_text"]],
         auto_approve_below=auto,
     )
 

@@ -244,7 +244,7 @@ def _draft(
         rule=str(decision.rule[i]),
         reason=reason,
         prices_as_of=batch.prices_as_of[i].astype(dt.date),
-        holdings_fingerprint=batch.fingerprints[int(book.portfolio_ids[i])],
+        holdings_fingerprint=batch.fingerprint(int(book.portfolio_ids[i])),
         trades=drafts,
         before_weights=_weights(book.classes, state.weights[i]),
         after_weights=_weights(book.classes, result.weights_after[i]),

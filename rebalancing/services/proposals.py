@@ -57,9 +57,15 @@ DEFAULT_MAX_PRICE_MOVE = 0.05
 
 
 def _fingerprint(cash: Decimal, lots: list[tuple[int, Decimal]]) -> str:
-    parts = [f"cash={Decimal(cash).quantize(CENT)}"]
-    parts += [f"{lot_id}:{Decimal(qty).quantize(QTY)}" for lot_id, qty in sorted(lots)]
+    parts = [f"cash={Decimal(cash).quantize(CENT):f}"]
+    parts += [f"{lot_id}:{Decimal(qty).quantize(QTY):f}" for lot_id, qty in sorted(lots)]
     return hashlib.sha256(";".join(parts).encode()).hexdigest()
+
+
+def fingerprint_of(cash: Decimal | str, lots: Iterable[tuple[int, Decimal | str]]) -> str:
+    """The fingerprint of holdings already loaded (cash, [(open lot id, quantity)]); quantities
+    may be Decimal or their text. Equal to `holdings_fingerprint` for the same rows."""
+    return _fingerprint(Decimal(cash), [(int(i), Decimal(q)) for i, q in lots])
 
 
 def holdings_fingerprint(portfolio_ids: Iterable[int]) -> dict[int, str]:
@@ -357,6 +363,9 @@ def write_proposals(
                     )
                 )
         ProposedTrade.objects.bulk_create(trades)
+        trade_counts: dict[int, int] = {}  # per proposal, in one pass (not per proposal x trade)
+        for t in trades:
+            trade_counts[t.proposal_id] = trade_counts.get(t.proposal_id, 0) + 1
         audit.record_many(
             [
                 audit.Event(
@@ -367,7 +376,7 @@ def write_proposals(
                     data={
                         "portfolio": p.portfolio_id,
                         "rule": p.rule,
-                        "trades": sum(1 for t in trades if t.proposal_id == p.pk),
+                        "trades": trade_counts.get(p.pk, 0),
                         "est_tax": str(p.est_tax),
                         "est_cost": str(p.est_cost),
                         "prices_as_of": p.prices_as_of.isoformat(),

@@ -14,7 +14,7 @@ from accounts.models import AuditEvent
 from portfolios.models import Price, TaxLot
 from rebalancing import tasks
 from rebalancing.models import Notification, Proposal, RebalancePolicy, ScanBatch, ScanRun
-from rebalancing.services import drift, notifications
+from rebalancing.services import drift, notifications, proposals
 from tests.factories import PASSWORD
 from tests.rebalancing.drift_world import TODAY, make_portfolios, make_world
 
@@ -260,3 +260,15 @@ def test_demo_data_gives_the_drift_check_work():
         assert proposal.prices_as_of <= timezone.localdate()
     call_command("drift_check", stdout=out)  # a second run changes nothing
     assert Proposal.objects.filter(kind="rebalance").count() == proposals.count()
+
+
+def test_proposal_fingerprint_matches_the_holdings_it_was_built_on(world):
+    (portfolio,) = make_portfolios(world, 1, cash="12.30")
+    TaxLot.objects.filter(portfolio=portfolio, security=world.bonds).update(
+        quantity=Decimal("59.00000001")
+    )
+    result = drift.run_drift_check(portfolio, today=TODAY)
+    proposal = Proposal.objects.get(pk=result.proposal_id)
+    expected = proposals.holdings_fingerprint([portfolio.pk])[portfolio.pk]
+    assert proposal.holdings_fingerprint == expected
+    assert proposals.is_stale(proposal) is None or "prices" in proposals.is_stale(proposal)
