@@ -241,20 +241,25 @@ def scan_for_harvest(
         scanned = Portfolio.objects.filter(
             owner_id__in=ids, is_active=True, tax_treatment=Portfolio.TaxTreatment.TAXABLE
         )
-    scanned_portfolios = list(scanned.values_list("pk", "owner_id"))
-    result.portfolios = len(scanned_portfolios)
-    owners = sorted({o for _, o in scanned_portfolios})
-    result.households = len(owners)
+    result.portfolios = scanned.count()
+    # Only portfolios with a pending harvest need retiring when nothing is proposed any more;
+    # the writer locks exactly those plus the ones it writes.
+    pending = list(
+        Proposal.objects.filter(
+            portfolio__in=scanned, kind=Proposal.Kind.HARVEST, status=Proposal.Status.PENDING
+        ).values_list("portfolio_id", flat=True)
+    )
+    result.households = int(frame["owner_id"].nunique()) if len(frame) else 0
     if frame.empty:
-        _write(result, [], scanned_portfolios, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
+        _write(result, [], pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
         return result
 
-    user_settings = selectors_harvest.settings_for(owners)
-    enabled = {u for u, s in user_settings.items() if s["enabled"]}
-    frame = frame[frame["owner_id"].isin(enabled)]
+    setting = selectors_harvest.settings_frame(
+        frame["owner_id"].to_numpy(), owner_range=owner_range
+    )
+    frame = frame[frame["owner_id"].map(setting["enabled"]).to_numpy(dtype=bool)]
     prices = selectors.latest_prices(frame["security_id"].unique(), on=on)
     price = frame["security_id"].map(prices["close"]).to_numpy(dtype=float)
-    setting = pd.DataFrame.from_dict(user_settings, orient="index")
     per_lot = setting.reindex(frame["owner_id"].to_numpy())
     # A position (security in a portfolio) as one int64 key.
     position = frame["portfolio_id"].to_numpy() * 10_000_000 + frame["security_id"].to_numpy()
@@ -278,7 +283,7 @@ def scan_for_harvest(
     pos = found.positions
     result.candidates = int(pos.key.size)
     if not pos.key.size:
-        _write(result, [], scanned_portfolios, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
+        _write(result, [], pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
         return result
 
     # Only the few candidate positions leave numpy from here on: their lots, grouped by
@@ -342,8 +347,8 @@ def scan_for_harvest(
         replacements=replacements,
         priced=set(repl_prices.index.tolist()),
     )
-    drafts = _drafts(decisions, pos, infos, prices, repl_prices, user_settings, on, result)
-    _write(result, drafts, scanned_portfolios, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
+    drafts = _drafts(decisions, pos, infos, prices, repl_prices, setting, on, result)
+    _write(result, drafts, pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
     return result
 
 
@@ -353,7 +358,7 @@ def _drafts(
     infos: list[PositionInfo],
     prices: pd.DataFrame,
     repl_prices: pd.DataFrame,
-    user_settings: dict[int, dict[str, Any]],
+    setting: pd.DataFrame,
     on: dt.date,
     result: ScanResult,
 ) -> list[proposals.ProposalDraft]:
@@ -396,7 +401,10 @@ def _drafts(
         totals = {"st": 0.0, "lt": 0.0, "tax": 0.0, "cost": 0.0, "value": 0.0}
         dates: list[dt.date] = []
         owner = infos[index[(pid, items[0][0])]].owner
-        rates = user_settings[owner]
+        rates = {
+            "st_rate": float(setting.loc[owner, "st_rate"]),
+            "lt_rate": float(setting.loc[owner, "lt_rate"]),
+        }
         for sid, rid in items:
             i = index[(pid, sid)]
             qty = Decimal("0")
@@ -510,7 +518,7 @@ def _drafts(
 def _write(
     result: ScanResult,
     drafts: list[proposals.ProposalDraft],
-    scanned_portfolios: list[tuple[int, int]],
+    pending_portfolios: list[int],
     *,
     dry_run: bool,
     scan_run_id: int | None,
@@ -524,7 +532,7 @@ def _write(
             drafts,
             kind=Proposal.Kind.HARVEST,
             scan_run_id=scan_run_id,
-            retire_others_for=[pid for pid, _ in scanned_portfolios],
+            retire_others_for=pending_portfolios,
         )
         result.created, result.kept = len(written.created), len(written.kept)
         if result.skipped:

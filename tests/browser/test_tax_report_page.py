@@ -1,6 +1,7 @@
 """The tax report page in a real Chromium: the figures, the wash-sale notes, the CSV download."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -29,7 +30,7 @@ def test_the_investor_reads_the_tax_report_and_downloads_form_8949(page, live_se
     screenshot(page, "tax-report")
     with page.expect_download() as info:
         page.get_by_role("link", name="Download Form 8949 CSV").click()
-    text = open(info.value.path(), encoding="utf-8").read()  # noqa: SIM115, PTH123
+    text = Path(info.value.path()).read_text(encoding="utf-8")
     assert "I,100 sh VTI,01/05/2026,03/02/2026,4000.00,5000.00,W,300.00,-700.00" in text
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "tax-report-phone")
