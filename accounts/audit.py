@@ -43,17 +43,21 @@ class Event:
 
 def record_many(events: list[Event]) -> list[AuditEvent]:
     """Append many events in one INSERT (scans writing thousands of proposals per batch)."""
-    return AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                action=e.action,
-                household_id=e.household_id,
-                actor_id=e.actor_id,
-                object_type=e.obj._meta.label if e.obj is not None else "",
-                object_id=str(e.obj.pk) if e.obj is not None else "",
-                summary=e.summary[:500],
-                data=e.data,
-            )
-            for e in events
-        ]
-    )
+    return AuditEvent.objects.bulk_create(build_many(events))
+
+
+def build_many(events: list[Event]) -> list[AuditEvent]:
+    """Unsaved AuditEvent rows for `events` (for a caller that inserts them in bulk itself,
+    inside the transaction of the change they describe)."""
+    return [
+        AuditEvent(
+            action=e.action,
+            household_id=e.household_id,
+            actor_id=e.actor_id,
+            object_type=e.obj._meta.label if e.obj is not None else "",
+            object_id=str(e.obj.pk) if e.obj is not None else "",
+            summary=e.summary[:500],
+            data=e.data,
+        )
+        for e in events
+    ]

@@ -17,7 +17,14 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from portfolios import selectors as portfolio_selectors
-from portfolios.models import AssetClass, Portfolio, Security, TaxLot
+from portfolios.models import (
+    AssetClass,
+    ModelAllocation,
+    Portfolio,
+    Security,
+    TargetAllocation,
+    TaxLot,
+)
 from rebalancing import selectors_harvest
 from rebalancing.engine import drift, policy, trades
 from rebalancing.models import Proposal, RebalancePolicy
@@ -44,17 +51,18 @@ class DriftBatch:
     no_buy: set[tuple[int, int]] = field(default_factory=set)
     vol_scale: np.ndarray | None = None
     cash_text: dict[int, Decimal] = field(default_factory=dict)
-    lot_rows: pd.DataFrame | None = None  # lot_id, portfolio_id, quantity_text; sorted
+    lot_portfolio: np.ndarray | None = None  # [L] portfolio id of each lot, sorted
+    lot_quantity_text: list[str] = field(default_factory=list)  # [L] quantity as stored
 
     def fingerprint(self, portfolio_id: int) -> str:
         """Holdings fingerprint from the rows this batch read (the same hash as
         `proposals.holdings_fingerprint`, without another query)."""
         lots: list[tuple[int, str]] = []
-        if self.lot_rows is not None and len(self.lot_rows):
-            pids = self.lot_rows["portfolio_id"].to_numpy()
-            lo, hi = np.searchsorted(pids, [portfolio_id, portfolio_id + 1])
-            chunk = self.lot_rows.iloc[lo:hi]
-            lots = list(zip(chunk["lot_id"].tolist(), chunk["quantity_text"].tolist(), strict=True))
+        if self.lot_portfolio is not None and len(self.lot_portfolio):
+            lo, hi = np.searchsorted(self.lot_portfolio, [portfolio_id, portfolio_id + 1])
+            lots = list(
+                zip(self.lots.lot_id[lo:hi].tolist(), self.lot_quantity_text[lo:hi], strict=True)
+            )
         return proposal_services.fingerprint_of(self.cash_text[portfolio_id], lots)
 
     auto_approve_below: np.ndarray | None = None
@@ -64,47 +72,118 @@ def _float(column: str) -> str:
     return f"{column}::float8" if connection.vendor == "postgresql" else f"CAST({column} AS REAL)"
 
 
-def _portfolios(ids: Sequence[int]) -> list[tuple[int, int, Decimal, int | None]]:
-    return list(
-        Portfolio.objects.filter(pk__in=ids)
+# Batches are runs of consecutive ids, so every query filters on the id RANGE of the batch
+# and keeps the batch's ids in Python: the SQL stays the same size for 10 or 10,000 portfolios
+# (an IN list of thousands of parameters costs more to build and parse than to run).
+IdRange = tuple[int, int]
+
+
+def _portfolios(ids: Sequence[int], span: IdRange) -> list[tuple[int, int, Decimal, int | None]]:
+    wanted = set(ids)
+    rows = (
+        Portfolio.objects.filter(pk__gte=span[0], pk__lte=span[1])
         .order_by("pk")
         .values_list("pk", "owner_id", "cash", "model_id")
     )
+    return [row for row in rows if row[0] in wanted]
 
 
-def _lots(ids: Sequence[int]) -> pd.DataFrame:
+def _lots(ids: Sequence[int], span: IdRange) -> pd.DataFrame:
     """Open lots as floats, one raw query (the ORM's Decimal conversion is the slow part)."""
     table = TaxLot._meta.db_table
-    placeholders = ",".join(["%s"] * len(ids))
+    postgres = connection.vendor == "postgresql"
+    start = (
+        "holding_start - DATE '1970-01-01'" if postgres else "holding_start"
+    )  # days, on PostgreSQL
     sql = (
-        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, holding_start, "
-        f"CAST(quantity AS TEXT) FROM {table} WHERE quantity > 0 AND portfolio_id IN ({placeholders}) "
+        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, {start}, "
+        f"CAST(quantity AS TEXT) FROM {table} WHERE quantity > 0 AND portfolio_id BETWEEN %s AND %s "
         "ORDER BY portfolio_id, id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(ids))
+        cursor.execute(sql, list(span))
         rows = cursor.fetchall()
+    names = [
+        "lot_id",
+        "portfolio_id",
+        "security_id",
+        "quantity",
+        "cost_basis",
+        "holding_start",
+        "quantity_text",
+    ]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    # Built column by column: much faster than a DataFrame from a list of row tuples.
     frame = pd.DataFrame(
-        rows,
-        columns=[
-            "lot_id",
-            "portfolio_id",
-            "security_id",
-            "quantity",
-            "cost_basis",
-            "holding_start",
-            "quantity_text",
-        ],
+        {
+            "lot_id": np.array(columns[0], dtype=np.int64),
+            "portfolio_id": np.array(columns[1], dtype=np.int64),
+            "security_id": np.array(columns[2], dtype=np.int64),
+            "quantity": np.array(columns[3], dtype=float),
+            "cost_basis": np.array(columns[4], dtype=float),
+            "holding_start": np.array(columns[5], dtype=np.int64).astype("datetime64[D]")
+            if postgres
+            else pd.to_datetime(pd.Series(columns[5], dtype=object)).to_numpy(
+                dtype="datetime64[D]"
+            ),
+            "quantity_text": list(columns[6]),
+        }
     )
-    frame["holding_start"] = pd.to_datetime(frame["holding_start"]).to_numpy(dtype="datetime64[D]")
+    if span[1] - span[0] + 1 != len(ids):  # the range holds other portfolios too
+        frame = frame[frame["portfolio_id"].isin(ids)].reset_index(drop=True)
     return frame
 
 
-def _policies(portfolios: list[tuple[int, int, Decimal, int | None]]) -> list[RebalancePolicy]:
+def _targets(portfolios: list[tuple[int, int, Decimal, int | None]], span: IdRange) -> pd.DataFrame:
+    """Target rows per portfolio (portfolio_id, asset_class, weight, security_id): the model's
+    allocation, else the custom targets. Same rule as `portfolios.selectors.targets`."""
+    model_of: dict[int, list[int]] = {}
+    for pk, _, _, model in portfolios:
+        if model is not None:
+            model_of.setdefault(model, []).append(pk)
+    by_model: dict[int, list[tuple[str, float, int]]] = {}
+    for model_id, code, weight, security_id in ModelAllocation.objects.filter(
+        model_id__in=set(model_of)
+    ).values_list("model_id", "asset_class__code", "weight", "security_id"):
+        by_model.setdefault(model_id, []).append((code, float(weight), security_id))
+    # Per model: its K allocation rows repeated for its n portfolios (arrays, no row loop).
+    parts = []
+    for model_id, pks in model_of.items():
+        rows = by_model.get(model_id, [])
+        if not rows:
+            continue
+        codes, weights, securities = zip(*rows, strict=True)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "portfolio_id": np.repeat(np.array(pks, dtype=np.int64), len(rows)),
+                    "asset_class": np.tile(np.array(codes, dtype=object), len(pks)),
+                    "weight": np.tile(np.array(weights, dtype=float), len(pks)),
+                    "security_id": np.tile(np.array(securities, dtype=np.int64), len(pks)),
+                }
+            )
+        )
+    records: list[tuple[int, str, float, int]] = []
+    custom_wanted = {pk for pk, _, _, model in portfolios if model is None}
+    if custom_wanted:
+        custom = TargetAllocation.objects.filter(
+            portfolio_id__gte=span[0], portfolio_id__lte=span[1]
+        ).values_list("portfolio_id", "asset_class__code", "weight", "security_id")
+        records += [(pk, code, float(w), sid) for pk, code, w, sid in custom if pk in custom_wanted]
+    parts.append(
+        pd.DataFrame(records, columns=["portfolio_id", "asset_class", "weight", "security_id"])
+    )
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _policies(
+    portfolios: list[tuple[int, int, Decimal, int | None]], span: IdRange
+) -> list[RebalancePolicy]:
     """The policy that applies to each portfolio: its own, its model's, or the defaults."""
-    ids = [p[0] for p in portfolios]
     models = {p[3] for p in portfolios if p[3] is not None}
-    rows = RebalancePolicy.objects.filter(Q(portfolio_id__in=ids) | Q(model_id__in=models))
+    rows = RebalancePolicy.objects.filter(
+        Q(portfolio_id__gte=span[0], portfolio_id__lte=span[1]) | Q(model_id__in=models)
+    )
     own = {r.portfolio_id: r for r in rows if r.portfolio_id is not None}
     by_model = {r.model_id: r for r in rows if r.model_id is not None}
     default = RebalancePolicy()
@@ -137,12 +216,17 @@ def _policy_arrays(rows: list[RebalancePolicy], last_calendar: np.ndarray) -> po
     )
 
 
-def _last_calendar(ids: Sequence[int]) -> dict[int, dt.date]:
+def _last_calendar(span: IdRange) -> dict[int, dt.date]:
     """Local date the newest decided calendar-rule rebalance proposal was made, per portfolio."""
     # A pending calendar proposal is refreshed by each check until the investor decides, so
     # only decided (or executed) ones satisfy the schedule.
     rows = (
-        Proposal.objects.filter(portfolio_id__in=ids, kind=Proposal.Kind.REBALANCE, rule="calendar")
+        Proposal.objects.filter(
+            portfolio_id__gte=span[0],
+            portfolio_id__lte=span[1],
+            kind=Proposal.Kind.REBALANCE,
+            rule="calendar",
+        )
         .exclude(
             status__in=[
                 Proposal.Status.PENDING,
@@ -157,13 +241,17 @@ def _last_calendar(ids: Sequence[int]) -> dict[int, dt.date]:
     return {pid: timezone.localdate(newest) for pid, newest in rows}
 
 
-def _recent_purchases(owner_ids: Iterable[int], today: dt.date) -> set[tuple[int, int]]:
+def _recent_purchases(span: IdRange, today: dt.date) -> set[tuple[int, int]]:
     """(household, security) with a lot acquired in the past 30 days in any of its accounts:
     selling a lot of that security at a loss now would be a wash sale."""
     since = today - dt.timedelta(days=WASH_WINDOW_DAYS)
     rows = (
         TaxLot.objects.filter(
-            portfolio__owner_id__in=list(owner_ids), acquired_on__gte=since, acquired_on__lte=today
+            portfolio__owner_id__in=Portfolio.objects.filter(
+                pk__gte=span[0], pk__lte=span[1]
+            ).values("owner_id"),
+            acquired_on__gte=since,
+            acquired_on__lte=today,
         )
         .order_by()
         .values_list("portfolio__owner_id", "security_id")
@@ -177,14 +265,11 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     calendar proposal, wash-sale pairs (sell side and buy side) and, when a policy
     asks for it, the price history for volatility-adjusted bands. A fixed number of queries."""
     ids = sorted({int(i) for i in portfolio_ids})
-    portfolios = _portfolios(ids)
+    span: IdRange = (ids[0], ids[-1]) if ids else (0, -1)
+    portfolios = _portfolios(ids, span)
     ids = [p[0] for p in portfolios]
-    lots = _lots(ids) if ids else _lots([0])
-    targets = (
-        portfolio_selectors.targets(ids)
-        if ids
-        else pd.DataFrame(columns=["portfolio_id", "asset_class", "weight", "security_id"])
-    )
+    lots = _lots(ids, span)
+    targets = _targets(portfolios, span)
     security_ids = sorted(set(lots["security_id"].tolist()) | set(targets["security_id"].tolist()))
     securities = list(
         Security.objects.filter(pk__in=security_ids)
@@ -252,8 +337,8 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         target=target,
         target_security=target_security,
     )
-    policy_rows = _policies(portfolios)
-    last = _last_calendar(ids)
+    policy_rows = _policies(portfolios, span)
+    last = _last_calendar(span)
     last_calendar = np.array(
         [np.datetime64(last[pk], "D") if pk in last else np.datetime64("NaT") for pk in ids],
         dtype="datetime64[D]",
@@ -290,13 +375,20 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         price_dates=price_dates,
         prices_as_of=prices_as_of,
         missing_price=missing,
-        blocked_sells=_recent_purchases(household_ids, today) if household_ids else set(),
-        no_buy=selectors_harvest.blocked_purchases(household_ids, today)
+        blocked_sells=_recent_purchases(span, today) if household_ids else set(),
+        # Every household's blocks (a short list: loss sales of the past 30 days and pending
+        # harvests), kept for this batch's households.
+        no_buy={
+            pair
+            for pair in selectors_harvest.blocked_purchases(None, today)
+            if pair[0] in household_ids
+        }
         if household_ids
         else set(),
         vol_scale=vol_scale,
         cash_text={p[0]: p[2] for p in portfolios},
-        lot_rows=lots[["lot_id", "portfolio_id", "quantity_text"]],
+        lot_portfolio=lots["portfolio_id"].to_numpy(dtype=np.int64),
+        lot_quantity_text=lots["quantity_text"].tolist(),
         auto_approve_below=auto,
     )
 

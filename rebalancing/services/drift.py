@@ -110,13 +110,12 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         book, state, batch.policies, today=today, vol_scale=batch.vol_scale, labels=labels
     )
 
-    too_old = np.array(
-        [
-            not np.isnat(d) and proposals.prices_too_old(d.astype(dt.date), today)
-            for d in batch.prices_as_of
-        ],
-        dtype=bool,
-    )
+    # One check per distinct price date (a batch has a handful), not per portfolio.
+    dates = batch.prices_as_of
+    too_old = np.zeros(n, dtype=bool)
+    for d in np.unique(dates[~np.isnat(dates)]):
+        if proposals.prices_too_old(d.astype(dt.date), today):
+            too_old |= dates == d
     unpriced = batch.missing_price | (
         np.isnat(batch.prices_as_of) & (state.total > 0) & (book.target.sum(axis=1) > 0)
     )
@@ -141,6 +140,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
     lot_starts = np.searchsorted(result.lot_trade[lot_order], np.arange(len(result.portfolio) + 1))
     nothing_needed: list[int] = []
 
+    fired = decision.fired
     for i in range(n):
         pid = int(book.portfolio_ids[i])
         if skip[i]:
@@ -153,7 +153,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
             if len(out.errors) < MAX_ERRORS:
                 out.errors.append(f"Portfolio {pid} skipped: {why}.")
             continue
-        if not decision.fired[i]:
+        if not fired[i]:
             out.results.append(CheckResult(pid, "no_action"))
             nothing_needed.append(pid)
             continue

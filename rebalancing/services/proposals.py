@@ -36,11 +36,13 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
-from django.db.models import FilteredRelation, Q
+from django.db import connection, models, transaction
+from django.db.models import FilteredRelation, Model, Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts import audit
+from accounts.models import AuditEvent
 from portfolios import selectors
 from portfolios.models import Portfolio
 from rebalancing.models import Proposal, ProposedTrade
@@ -240,8 +242,8 @@ def write_proposals(
     draft (checked and found fine) get their pending proposal of this kind expired, because
     it no longer reflects the account. One audit event per created proposal.
 
-    Constant number of queries regardless of len(drafts): lock portfolios, read pending,
-    supersede, insert proposals, insert trades, insert audit events.
+    Constant number of queries regardless of len(drafts): find pending, lock portfolios, read
+    pending under the lock, supersede, retire, insert proposals, insert trades, insert audit events.
     """
     now = now or timezone.now()
     drafts = list(drafts)
@@ -254,19 +256,41 @@ def write_proposals(
     if not all_ids:
         return result
 
+    # Portfolios that may need a write: every draft, and those to retire that have a pending
+    # proposal (found by the id range, so the query does not grow with the batch).
+    wanted = set(all_ids)
+    has_pending = {
+        pid
+        for pid in Proposal.objects.filter(
+            portfolio_id__gte=all_ids[0],
+            portfolio_id__lte=all_ids[-1],
+            kind=kind,
+            status=Proposal.Status.PENDING,
+        ).values_list("portfolio_id", flat=True)
+        if pid in wanted
+    }
+    relevant = sorted(set(by_portfolio) | (retire & has_pending))
+    if not relevant:
+        return result
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Proposals are recomputed by every scan, so a crash losing the last moments of
+            # commits costs nothing; not waiting for the WAL flush halves a batch's write time.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         # Lock the portfolio rows in id order: concurrent writers serialise per portfolio and
-        # cannot deadlock; the second one then sees the first one's pending proposals.
+        # cannot deadlock; under the lock, read the pending proposals again (a concurrent
+        # writer may have committed one since the read above).
         owners = dict(
             Portfolio.objects.select_for_update()
-            .filter(pk__in=all_ids)
+            .filter(pk__in=relevant)
             .order_by("pk")
             .values_list("pk", "owner_id")
         )
         pending = {
             p.portfolio_id: p
             for p in Proposal.objects.filter(
-                portfolio_id__in=all_ids, kind=kind, status=Proposal.Status.PENDING
+                portfolio_id__in=relevant, kind=kind, status=Proposal.Status.PENDING
             ).only("id", "portfolio_id", "details")
         }
         keys = {pid: d.content_key(kind) for pid, d in by_portfolio.items()}
@@ -328,17 +352,9 @@ def write_proposals(
             )
             for d in to_write
         ]
-        created = Proposal.objects.bulk_create(proposals)
-        if any(p.pk is None for p in created):  # backends without RETURNING
-            created = list(
-                Proposal.objects.filter(
-                    portfolio_id__in=[d.portfolio_id for d in to_write],
-                    kind=kind,
-                    status=Proposal.Status.PENDING,
-                ).order_by("portfolio_id")
-            )
+        created = _insert(Proposal, proposals, now)
         pk_by_portfolio = {p.portfolio_id: p.pk for p in created}
-        trades: list[ProposedTrade] = []
+        trades: list[dict[str, Any]] = []
         for d in to_write:
             proposal_id = pk_by_portfolio[d.portfolio_id]
             for i, t in enumerate(d.trades):
@@ -346,48 +362,112 @@ def write_proposals(
                 price = _q(t.price, PRICE_Q)
                 amount = _q(t.amount if t.amount is not None else quantity * price, CENT)
                 trades.append(
-                    ProposedTrade(
-                        proposal_id=proposal_id,
-                        security_id=t.security_id,
-                        side=t.side,
-                        quantity=quantity,
-                        price=price,
-                        amount=abs(amount),
-                        lots=t.lots,
-                        est_short_term_gain=_q(t.est_short_term_gain, CENT),
-                        est_long_term_gain=_q(t.est_long_term_gain, CENT),
-                        est_cost=_q(t.est_cost, CENT),
-                        sequence=t.sequence,
+                    {
+                        "proposal_id": proposal_id,
+                        "security_id": t.security_id,
+                        "side": t.side,
+                        "quantity": quantity,
+                        "price": price,
+                        "amount": abs(amount),
+                        "lots": t.lots,
+                        "est_short_term_gain": _q(t.est_short_term_gain, CENT),
+                        "est_long_term_gain": _q(t.est_long_term_gain, CENT),
+                        "est_cost": _q(t.est_cost, CENT),
+                        "sequence": t.sequence,
                         # Unique per trade for ever: the broker's client order id.
-                        idempotency_key=f"p{proposal_id}-{i}-{t.side}-{t.security_id}"[:64],
-                    )
+                        "idempotency_key": f"p{proposal_id}-{i}-{t.side}-{t.security_id}"[:64],
+                    }
                 )
-        ProposedTrade.objects.bulk_create(trades)
+        _insert_values(ProposedTrade, trades)
         trade_counts: dict[int, int] = {}  # per proposal, in one pass (not per proposal x trade)
         for t in trades:
-            trade_counts[t.proposal_id] = trade_counts.get(t.proposal_id, 0) + 1
-        audit.record_many(
-            [
-                audit.Event(
-                    action=f"proposal.created.{kind}",
-                    household_id=owners[p.portfolio_id],
-                    obj=p,
-                    summary=f"{p.get_kind_display()} proposed ({p.rule}): {p.reason}",
-                    data={
-                        "portfolio": p.portfolio_id,
-                        "rule": p.rule,
-                        "trades": trade_counts.get(p.pk, 0),
-                        "est_tax": str(p.est_tax),
-                        "est_cost": str(p.est_cost),
-                        "prices_as_of": p.prices_as_of.isoformat(),
-                        "scan_run": scan_run_id,
-                    },
-                )
-                for p in created
-            ]
+            trade_counts[t["proposal_id"]] = trade_counts.get(t["proposal_id"], 0) + 1
+        _insert(
+            AuditEvent,
+            audit.build_many(
+                [
+                    audit.Event(
+                        action=f"proposal.created.{kind}",
+                        household_id=owners[p.portfolio_id],
+                        obj=p,
+                        summary=f"{p.get_kind_display()} proposed ({p.rule}): {p.reason}",
+                        data={
+                            "portfolio": p.portfolio_id,
+                            "rule": p.rule,
+                            "trades": trade_counts.get(p.pk, 0),
+                            "est_tax": str(p.est_tax),
+                            "est_cost": str(p.est_cost),
+                            "prices_as_of": p.prices_as_of.isoformat(),
+                            "scan_run": scan_run_id,
+                        },
+                    )
+                    for p in created
+                ]
+            ),
+            now,
         )
         result.created = created
     return result
+
+
+def _insert(model: type[Model], rows: list[Any], now: dt.datetime) -> list[Any]:
+    """INSERT rows in bulk and give them their ids. On PostgreSQL: ids drawn from the table's
+    sequence in one query, then COPY (several times faster than a multi-row INSERT of JSON
+    and Decimal columns); elsewhere `bulk_create`. auto_now(_add) fields get `now`."""
+    if not rows:
+        return rows
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(rows)
+    table = model._meta.db_table
+    fields = model._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(rows)],
+        )
+        ids = [r[0] for r in cursor.fetchall()]
+        for row, pk in zip(rows, ids, strict=True):
+            row.pk = pk
+            row._state.adding = False
+            row._state.db = connection.alias
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        with cursor.cursor.copy(
+            f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                values = []
+                for f in fields:
+                    if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                        setattr(row, f.attname, now)
+                    value = getattr(row, f.attname)
+                    values.append(Jsonb(value) if isinstance(f, models.JSONField) else value)
+                copy.write_row(values)
+    return rows
+
+
+def _insert_values(model: type[Model], rows: list[dict[str, Any]]) -> None:
+    """INSERT rows given as {attname: value} (unnamed fields take their defaults; the id comes
+    from the table's identity) without building model instances: COPY on PostgreSQL."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**row) for row in rows])
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: f.get_default() for f in fields}
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            values = []
+            for f in fields:
+                value = row.get(f.attname, defaults[f.attname])
+                values.append(Jsonb(value) if f.attname in json_fields else value)
+            copy.write_row(values)
 
 
 # --- the sweep -----------------------------------------------------------------------------

@@ -272,3 +272,27 @@ def test_proposal_fingerprint_matches_the_holdings_it_was_built_on(world):
     expected = proposals.holdings_fingerprint([portfolio.pk])[portfolio.pk]
     assert proposal.holdings_fingerprint == expected
     assert proposals.is_stale(proposal) is None or "prices" in proposals.is_stale(proposal)
+
+
+def test_custom_targets_apply_without_a_model(world):
+    from portfolios.models import TargetAllocation
+
+    (portfolio,) = make_portfolios(world, 1)
+    portfolio.model = None
+    portfolio.save()
+    for security, weight in ((world.equity, "0.7"), (world.bonds, "0.3")):
+        TargetAllocation.objects.create(
+            portfolio=portfolio,
+            asset_class=security.asset_class,
+            security=security,
+            weight=Decimal(weight),
+        )
+    # 7000 / 3000 is exactly on a 70/30 custom target: nothing to do.
+    assert drift.run_drift_check(portfolio, dry_run=True, today=TODAY).status == "no_action"
+    TargetAllocation.objects.filter(portfolio=portfolio, security=world.equity).update(
+        weight=Decimal("0.5")
+    )
+    TargetAllocation.objects.filter(portfolio=portfolio, security=world.bonds).update(
+        weight=Decimal("0.5")
+    )
+    assert drift.run_drift_check(portfolio, dry_run=True, today=TODAY).status == "would_propose"
