@@ -26,7 +26,7 @@ def check_now(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(
             request,
-            "A rebalance proposal is waiting for your approval. " + result.reason
+            "Checked: a rebalance proposal is waiting for your approval."
             if result.status == "proposed"
             else "Checked: the proposal already waiting is still current.",
         )
