@@ -44,7 +44,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["household__email", "actor__email", "summary", "object_id"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
@@ -134,7 +134,7 @@ class RiskAssessmentAdmin(admin.ModelAdmin):
     search_fields = ["user__email"]
     date_hierarchy = "submitted_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: RiskAssessment | None = None) -> bool:
