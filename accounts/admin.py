@@ -23,7 +23,10 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
@@ -105,17 +108,29 @@ class QuestionnaireAdmin(admin.ModelAdmin):
     def answered(self, obj: Questionnaire) -> bool:
         return obj.is_locked
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Questionnaire | None = None) -> list[str]:
-        return ["version", "title", "created_at"] if obj is not None and obj.is_locked else ["created_at"]
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Questionnaire | None = None
+    ) -> list[str]:
+        return (
+            ["version", "title", "created_at"]
+            if obj is not None and obj.is_locked
+            else ["created_at"]
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Questionnaire | None = None) -> bool:
-        return not (obj is not None and obj.is_locked) and super().has_delete_permission(request, obj)
+        return not (obj is not None and obj.is_locked) and super().has_delete_permission(
+            request, obj
+        )
 
     @admin.action(description="Create a new (inactive) version from the selected one")
     def new_version(self, request: HttpRequest, queryset: QuerySet[Questionnaire]) -> None:
         for source in queryset:
             clone = questionnaire_content.clone_questionnaire(source)
-            self.message_user(request, f"Created version {clone.version}; edit it, then activate it.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Created version {clone.version}; edit it, then activate it.",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Question)
@@ -129,7 +144,17 @@ class QuestionAdmin(_LockedWhenAnswered, admin.ModelAdmin):
 class RiskAssessmentAdmin(admin.ModelAdmin):
     """Read-only: submitted assessments are kept as submitted."""
 
-    list_display = ["submitted_at", "user", "risk_level", "max_level", "tolerance_score", "capacity_score", "recommended_model", "accepted_model", "acknowledged_more_aggressive"]
+    list_display = [
+        "submitted_at",
+        "user",
+        "risk_level",
+        "max_level",
+        "tolerance_score",
+        "capacity_score",
+        "recommended_model",
+        "accepted_model",
+        "acknowledged_more_aggressive",
+    ]
     list_filter = ["risk_level", "acknowledged_more_aggressive", "questionnaire"]
     search_fields = ["user__email"]
     date_hierarchy = "submitted_at"
@@ -137,8 +162,12 @@ class RiskAssessmentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: RiskAssessment | None = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: RiskAssessment | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: RiskAssessment | None = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: RiskAssessment | None = None
+    ) -> bool:
         return False

@@ -36,7 +36,13 @@ def install_audit_guard(using: str = "default", **kwargs: Any) -> None:
     connection = connections[using]
     if "accounts_auditevent" not in connection.introspection.table_names():
         return
-    statements = POSTGRESQL if connection.vendor == "postgresql" else SQLITE if connection.vendor == "sqlite" else []
+    statements = (
+        POSTGRESQL
+        if connection.vendor == "postgresql"
+        else SQLITE
+        if connection.vendor == "sqlite"
+        else []
+    )
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)

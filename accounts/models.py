@@ -54,19 +54,32 @@ class InvestorProfile(models.Model):
     records only; scoring never reads them.
     """
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
-    short_term_tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.2400"))
-    long_term_tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.1500"))
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    short_term_tax_rate = models.DecimalField(
+        max_digits=5, decimal_places=4, default=Decimal("0.2400")
+    )
+    long_term_tax_rate = models.DecimalField(
+        max_digits=5, decimal_places=4, default=Decimal("0.1500")
+    )
     # Records only (onboarding, issue 4). Scoring never reads these (tests/accounts/test_scoring.py).
     date_of_birth = models.DateField(null=True, blank=True)
     annual_income = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     sex = models.CharField(
-        max_length=16, blank=True, choices=[("female", "Female"), ("male", "Male"), ("other", "Other / prefer not to say")]
+        max_length=16,
+        blank=True,
+        choices=[("female", "Female"), ("male", "Male"), ("other", "Other / prefer not to say")],
     )
     marital_status = models.CharField(
         max_length=16,
         blank=True,
-        choices=[("single", "Single"), ("married", "Married / civil partnership"), ("divorced", "Divorced"), ("widowed", "Widowed")],
+        choices=[
+            ("single", "Single"),
+            ("married", "Married / civil partnership"),
+            ("divorced", "Divorced"),
+            ("widowed", "Widowed"),
+        ],
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -96,7 +109,11 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     household = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
     )
     action = models.CharField(max_length=64, db_index=True)
     object_type = models.CharField(max_length=64, blank=True)
@@ -137,7 +154,9 @@ class Questionnaire(models.Model):
 
     version = models.PositiveIntegerField(unique=True)
     title = models.CharField(max_length=200, default="Risk profile questionnaire")
-    is_active = models.BooleanField(default=False, help_text="The newest active version is the one investors answer.")
+    is_active = models.BooleanField(
+        default=False, help_text="The newest active version is the one investors answer."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = QuestionnaireQuerySet.as_manager()
@@ -153,7 +172,9 @@ class Questionnaire(models.Model):
         if self.is_locked:
             old = Questionnaire.objects.get(pk=self.pk)
             if (old.version, old.title) != (self.version, self.title):
-                raise QuestionnaireLocked("This version has been answered; create a new version instead.")
+                raise QuestionnaireLocked(
+                    "This version has been answered; create a new version instead."
+                )
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
@@ -176,23 +197,34 @@ class Question(models.Model):
         CHOICE = "choice", "Choose one option"
         AMOUNT = "amount", "Money amount"
 
-    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.CASCADE, related_name="questions")
-    code = models.SlugField(max_length=40, help_text="Stable key used by scoring rules, e.g. 'horizon'.")
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.CASCADE, related_name="questions"
+    )
+    code = models.SlugField(
+        max_length=40, help_text="Stable key used by scoring rules, e.g. 'horizon'."
+    )
     step = models.PositiveSmallIntegerField(default=1, help_text="Page of the multi-step form.")
     order = models.PositiveSmallIntegerField(default=0)
     text = models.CharField(
-        max_length=500, help_text="May contain {amount}, {amount_after_fall} and {loss} for the money example."
+        max_length=500,
+        help_text="May contain {amount}, {amount_after_fall} and {loss} for the money example.",
     )
     help_text = models.CharField(max_length=500, blank=True)
-    dimension = models.CharField(max_length=16, choices=Dimension.choices, default=Dimension.TOLERANCE)
+    dimension = models.CharField(
+        max_length=16, choices=Dimension.choices, default=Dimension.TOLERANCE
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHOICE)
     weight = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
 
     class Meta:
         ordering = ["questionnaire", "step", "order", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["questionnaire", "code"], name="question_unique_code_per_version"),
-            models.CheckConstraint(condition=models.Q(weight__gte=0), name="question_weight_not_negative"),
+            models.UniqueConstraint(
+                fields=["questionnaire", "code"], name="question_unique_code_per_version"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__gte=0), name="question_weight_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -200,12 +232,16 @@ class Question(models.Model):
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.questionnaire.is_locked:
-            raise QuestionnaireLocked("This version has been answered; create a new version instead.")
+            raise QuestionnaireLocked(
+                "This version has been answered; create a new version instead."
+            )
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         if self.questionnaire.is_locked:
-            raise QuestionnaireLocked("This version has been answered; create a new version instead.")
+            raise QuestionnaireLocked(
+                "This version has been answered; create a new version instead."
+            )
         return super().delete(*args, **kwargs)  # type: ignore[arg-type]
 
 
@@ -222,9 +258,12 @@ class AnswerOption(models.Model):
     class Meta:
         ordering = ["question", "order", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["question", "code"], name="option_unique_code_per_question"),
+            models.UniqueConstraint(
+                fields=["question", "code"], name="option_unique_code_per_question"
+            ),
             models.CheckConstraint(
-                condition=models.Q(level_cap__isnull=True) | models.Q(level_cap__gte=1, level_cap__lte=10),
+                condition=models.Q(level_cap__isnull=True)
+                | models.Q(level_cap__gte=1, level_cap__lte=10),
                 name="option_level_cap_range",
             ),
         ]
@@ -234,12 +273,16 @@ class AnswerOption(models.Model):
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.question.questionnaire.is_locked:
-            raise QuestionnaireLocked("This version has been answered; create a new version instead.")
+            raise QuestionnaireLocked(
+                "This version has been answered; create a new version instead."
+            )
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         if self.question.questionnaire.is_locked:
-            raise QuestionnaireLocked("This version has been answered; create a new version instead.")
+            raise QuestionnaireLocked(
+                "This version has been answered; create a new version instead."
+            )
         return super().delete(*args, **kwargs)  # type: ignore[arg-type]
 
 
@@ -259,22 +302,36 @@ class RiskAssessment(models.Model):
     STALE_AFTER_DAYS = 365
     ACCEPTANCE_FIELDS = frozenset({"accepted_model", "accepted_at", "acknowledged_more_aggressive"})
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="risk_assessments")
-    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.PROTECT, related_name="assessments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="risk_assessments"
+    )
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.PROTECT, related_name="assessments"
+    )
     answers = models.JSONField()
     amount = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0.00"))
     tolerance_score = models.DecimalField(max_digits=5, decimal_places=2)
     capacity_score = models.DecimalField(max_digits=5, decimal_places=2)
     risk_level = models.PositiveSmallIntegerField()
-    max_level = models.PositiveSmallIntegerField(help_text="The capacity cap: the most aggressive level without acknowledgement.")
+    max_level = models.PositiveSmallIntegerField(
+        help_text="The capacity cap: the most aggressive level without acknowledgement."
+    )
     limited_by = models.CharField(max_length=64)
     flags = models.JSONField(default=list, blank=True)
     explanation = models.JSONField(default=list, blank=True)
     recommended_model = models.ForeignKey(
-        "portfolios.ModelPortfolio", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "portfolios.ModelPortfolio",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     accepted_model = models.ForeignKey(
-        "portfolios.ModelPortfolio", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "portfolios.ModelPortfolio",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     acknowledged_more_aggressive = models.BooleanField(default=False)
     submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -285,10 +342,21 @@ class RiskAssessment(models.Model):
     class Meta:
         ordering = ["-submitted_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(risk_level__gte=1, risk_level__lte=10), name="assessment_level_range"),
-            models.CheckConstraint(condition=models.Q(risk_level__lte=models.F("max_level")), name="assessment_level_within_cap"),
             models.CheckConstraint(
-                condition=models.Q(tolerance_score__gte=0, tolerance_score__lte=100, capacity_score__gte=0, capacity_score__lte=100),
+                condition=models.Q(risk_level__gte=1, risk_level__lte=10),
+                name="assessment_level_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(risk_level__lte=models.F("max_level")),
+                name="assessment_level_within_cap",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    tolerance_score__gte=0,
+                    tolerance_score__lte=100,
+                    capacity_score__gte=0,
+                    capacity_score__lte=100,
+                ),
                 name="assessment_scores_range",
             ),
         ]
@@ -300,7 +368,9 @@ class RiskAssessment(models.Model):
         if self.pk is not None:
             update_fields = kwargs.get("update_fields")
             if update_fields is None or not set(update_fields) <= self.ACCEPTANCE_FIELDS:  # type: ignore[arg-type]
-                raise PermissionError("A submitted risk assessment is kept as submitted; retake to change it.")
+                raise PermissionError(
+                    "A submitted risk assessment is kept as submitted; retake to change it."
+                )
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:

@@ -29,4 +29,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # any failure is reported, not raised
             checks[name] = f"error: {exc.__class__.__name__}: {exc}"
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )

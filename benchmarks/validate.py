@@ -20,7 +20,9 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advisor.settings")
     import benchmarks
 
-    names = argv or sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("validate_"))
+    names = argv or sorted(
+        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("validate_")
+    )
     failures: list[str] = []
     for name in names:
         print(f"\n== {name} ==", flush=True)

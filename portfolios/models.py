@@ -50,8 +50,13 @@ class Security(models.Model):
         ordering = ["ticker"]
         verbose_name_plural = "securities"
         constraints = [
-            models.CheckConstraint(condition=Q(ticker=models.functions.Upper("ticker")), name="security_ticker_upper"),
-            models.CheckConstraint(condition=Q(expense_ratio__gte=0, expense_ratio__lt=1), name="security_expense_ratio_fraction"),
+            models.CheckConstraint(
+                condition=Q(ticker=models.functions.Upper("ticker")), name="security_ticker_upper"
+            ),
+            models.CheckConstraint(
+                condition=Q(expense_ratio__gte=0, expense_ratio__lt=1),
+                name="security_expense_ratio_fraction",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -73,7 +78,8 @@ class Price(models.Model):
             models.UniqueConstraint(fields=["security", "date"], name="price_one_per_security_day"),
             models.CheckConstraint(condition=Q(close__gt=0), name="price_close_positive"),
             models.CheckConstraint(
-                condition=Q(adjusted_close__isnull=True) | Q(adjusted_close__gt=0), name="price_adjusted_close_positive"
+                condition=Q(adjusted_close__isnull=True) | Q(adjusted_close__gt=0),
+                name="price_adjusted_close_positive",
             ),
         ]
         # The unique constraint's index (security, date) serves "latest price per security".
@@ -94,7 +100,9 @@ class ModelPortfolio(models.Model):
     class Meta:
         ordering = ["risk_level", "name"]
         constraints = [
-            models.CheckConstraint(condition=Q(risk_level__gte=1, risk_level__lte=10), name="model_risk_level_range"),
+            models.CheckConstraint(
+                condition=Q(risk_level__gte=1, risk_level__lte=10), name="model_risk_level_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -106,17 +114,27 @@ class ModelAllocation(models.Model):
     asset_class = models.ForeignKey(AssetClass, on_delete=models.PROTECT, related_name="+")
     weight = models.DecimalField(**WEIGHT)
     security = models.ForeignKey(
-        Security, on_delete=models.PROTECT, related_name="+", help_text="The security bought for this asset class."
+        Security,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The security bought for this asset class.",
     )
     alternates = models.ManyToManyField(
-        Security, blank=True, related_name="+", help_text="Replacements used when harvesting losses."
+        Security,
+        blank=True,
+        related_name="+",
+        help_text="Replacements used when harvesting losses.",
     )
 
     class Meta:
         ordering = ["model", "-weight"]
         constraints = [
-            models.UniqueConstraint(fields=["model", "asset_class"], name="model_allocation_unique_class"),
-            models.CheckConstraint(condition=Q(weight__gt=0, weight__lte=1), name="model_allocation_weight_range"),
+            models.UniqueConstraint(
+                fields=["model", "asset_class"], name="model_allocation_unique_class"
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__gt=0, weight__lte=1), name="model_allocation_weight_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -140,9 +158,13 @@ class Portfolio(models.Model):
         ROTH_IRA = "roth_ira", "Roth IRA"
         K401 = "401k", "401(k)"
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portfolios")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portfolios"
+    )
     name = models.CharField(max_length=100)
-    tax_treatment = models.CharField(max_length=16, choices=TaxTreatment.choices, default=TaxTreatment.TAXABLE)
+    tax_treatment = models.CharField(
+        max_length=16, choices=TaxTreatment.choices, default=TaxTreatment.TAXABLE
+    )
     broker_name = models.CharField(max_length=100, blank=True)
     account_number_last4 = models.CharField(
         max_length=4, blank=True, help_text="Only the last four digits are stored."
@@ -150,7 +172,11 @@ class Portfolio(models.Model):
     base_currency = models.CharField(max_length=3, default="USD")
     cash = models.DecimalField(**MONEY, default=Decimal("0.00"))
     model = models.ForeignKey(
-        ModelPortfolio, null=True, blank=True, on_delete=models.PROTECT, related_name="portfolios",
+        ModelPortfolio,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="portfolios",
         help_text="Target allocation; when empty the custom targets apply.",
     )
     is_active = models.BooleanField(default=True)
@@ -162,7 +188,9 @@ class Portfolio(models.Model):
     class Meta:
         ordering = ["owner", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], name="portfolio_unique_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["owner", "name"], name="portfolio_unique_name_per_owner"
+            ),
             models.CheckConstraint(condition=Q(cash__gte=0), name="portfolio_cash_not_negative"),
         ]
 
@@ -181,16 +209,25 @@ class Portfolio(models.Model):
 class TargetAllocation(models.Model):
     """A custom target row, used when the portfolio has no model."""
 
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="custom_targets")
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.CASCADE, related_name="custom_targets"
+    )
     asset_class = models.ForeignKey(AssetClass, on_delete=models.PROTECT, related_name="+")
     weight = models.DecimalField(**WEIGHT)
     security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["portfolio", "asset_class"], name="target_unique_class"),
-            models.CheckConstraint(condition=Q(weight__gt=0, weight__lte=1), name="target_weight_range"),
+            models.UniqueConstraint(
+                fields=["portfolio", "asset_class"], name="target_unique_class"
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__gt=0, weight__lte=1), name="target_weight_range"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id}: {self.asset_class_id} {self.weight}"
 
 
 class TaxLotQuerySet(models.QuerySet["TaxLot"]):
@@ -228,17 +265,32 @@ class TaxLot(models.Model):
     class Meta:
         ordering = ["portfolio", "security", "acquired_on", "id"]
         indexes = [
-            models.Index(fields=["portfolio", "security"], name="lot_portfolio_security", condition=Q(quantity__gt=0)),
+            models.Index(
+                fields=["portfolio", "security"],
+                name="lot_portfolio_security",
+                condition=Q(quantity__gt=0),
+            ),
             models.Index(fields=["security", "acquired_on"], name="lot_security_acquired"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=0), name="lot_quantity_not_negative"),
-            models.CheckConstraint(condition=Q(original_quantity__gt=0), name="lot_original_quantity_positive"),
-            models.CheckConstraint(condition=Q(quantity__lte=F("original_quantity")), name="lot_quantity_at_most_original"),
-            models.CheckConstraint(condition=Q(cost_basis__gte=0), name="lot_cost_basis_not_negative"),
-            models.CheckConstraint(condition=Q(holding_start__lte=F("acquired_on")), name="lot_holding_start_not_after_acquired"),
             models.CheckConstraint(
-                condition=Q(quantity=0, closed_on__isnull=False) | Q(quantity__gt=0, closed_on__isnull=True),
+                condition=Q(original_quantity__gt=0), name="lot_original_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__lte=F("original_quantity")),
+                name="lot_quantity_at_most_original",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_basis__gte=0), name="lot_cost_basis_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(holding_start__lte=F("acquired_on")),
+                name="lot_holding_start_not_after_acquired",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity=0, closed_on__isnull=False)
+                | Q(quantity__gt=0, closed_on__isnull=True),
                 name="lot_closed_iff_empty",
             ),
         ]
@@ -283,7 +335,9 @@ class Transaction(models.Model):
     portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="transactions")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     trade_date = models.DateField()
-    security = models.ForeignKey(Security, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    security = models.ForeignKey(
+        Security, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
     price = models.DecimalField(**PRICE, null=True, blank=True)
     fees = models.DecimalField(**MONEY, default=Decimal("0.00"))
@@ -291,7 +345,10 @@ class Transaction(models.Model):
     lot_relief_method = models.CharField(max_length=16, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
     external_id = models.CharField(
-        max_length=100, null=True, blank=True, help_text="Idempotency key (broker fill, import row)."
+        max_length=100,
+        null=True,
+        blank=True,
+        help_text="Idempotency key (broker fill, import row).",
     )
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -300,12 +357,19 @@ class Transaction(models.Model):
         ordering = ["portfolio", "-trade_date", "-id"]
         indexes = [models.Index(fields=["portfolio", "trade_date"], name="txn_portfolio_date")]
         constraints = [
-            models.UniqueConstraint(fields=["portfolio", "external_id"], name="txn_unique_external_id"),
-            models.CheckConstraint(condition=Q(quantity__isnull=True) | Q(quantity__gt=0), name="txn_quantity_positive"),
-            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gt=0), name="txn_price_positive"),
+            models.UniqueConstraint(
+                fields=["portfolio", "external_id"], name="txn_unique_external_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | Q(quantity__gt=0), name="txn_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(price__isnull=True) | Q(price__gt=0), name="txn_price_positive"
+            ),
             models.CheckConstraint(condition=Q(fees__gte=0), name="txn_fees_not_negative"),
             models.CheckConstraint(
-                condition=~Q(kind__in=["buy", "sell"]) | Q(security__isnull=False, quantity__isnull=False, price__isnull=False),
+                condition=~Q(kind__in=["buy", "sell"])
+                | Q(security__isnull=False, quantity__isnull=False, price__isnull=False),
                 name="txn_trade_has_security_quantity_price",
             ),
         ]
@@ -332,8 +396,13 @@ class LotSale(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="lot_sale_quantity_positive"),
-            models.UniqueConstraint(fields=["transaction", "lot"], name="lot_sale_unique_lot_per_transaction"),
+            models.UniqueConstraint(
+                fields=["transaction", "lot"], name="lot_sale_unique_lot_per_transaction"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of lot {self.lot_id} (gain {self.gain})"
 
 
 class Goal(models.Model):
@@ -344,7 +413,9 @@ class Goal(models.Model):
         EMERGENCY = "emergency", "Emergency fund"
         OTHER = "other", "Other"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="goals")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="goals"
+    )
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
     target_amount = models.DecimalField(**MONEY)
@@ -358,7 +429,9 @@ class Goal(models.Model):
         ordering = ["user", "priority", "target_date"]
         constraints = [
             models.CheckConstraint(condition=Q(target_amount__gt=0), name="goal_target_positive"),
-            models.CheckConstraint(condition=Q(monthly_contribution__gte=0), name="goal_contribution_not_negative"),
+            models.CheckConstraint(
+                condition=Q(monthly_contribution__gte=0), name="goal_contribution_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -383,7 +456,11 @@ class ImportBatch(models.Model):
         IMPORTED = "imported", "Imported"
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="import_batches",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="import_batches",
         help_text="Who uploaded it; empty for a command-line price import.",
     )
     portfolio = models.ForeignKey(
@@ -405,7 +482,8 @@ class ImportBatch(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind="prices") | Q(portfolio__isnull=False), name="import_batch_portfolio_unless_prices"
+                condition=Q(kind="prices") | Q(portfolio__isnull=False),
+                name="import_batch_portfolio_unless_prices",
             ),
             models.CheckConstraint(
                 condition=~Q(status="imported") | Q(error_count=0, imported_at__isnull=False),

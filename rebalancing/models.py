@@ -31,12 +31,24 @@ class RebalancePolicy(models.Model):
         Portfolio, null=True, blank=True, on_delete=models.CASCADE, related_name="rebalance_policy"
     )
     model = models.OneToOneField(
-        ModelPortfolio, null=True, blank=True, on_delete=models.CASCADE, related_name="default_policy"
+        ModelPortfolio,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="default_policy",
     )
-    calendar_frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.NONE)
-    calendar_day = models.PositiveSmallIntegerField(default=1, help_text="Day of the month the calendar rule fires.")
-    absolute_band = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True, default=Decimal("0.05"))
-    relative_band = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True, default=Decimal("0.25"))
+    calendar_frequency = models.CharField(
+        max_length=16, choices=Frequency.choices, default=Frequency.NONE
+    )
+    calendar_day = models.PositiveSmallIntegerField(
+        default=1, help_text="Day of the month the calendar rule fires."
+    )
+    absolute_band = models.DecimalField(
+        max_digits=6, decimal_places=4, null=True, blank=True, default=Decimal("0.05")
+    )
+    relative_band = models.DecimalField(
+        max_digits=6, decimal_places=4, null=True, blank=True, default=Decimal("0.25")
+    )
     cash_flow_enabled = models.BooleanField(default=True)
     volatility_adjusted = models.BooleanField(default=False)
     rebalance_to = models.CharField(max_length=16, choices=Target.choices, default=Target.FULL)
@@ -45,7 +57,10 @@ class RebalancePolicy(models.Model):
     allow_short_term_gains = models.BooleanField(default=False)
     max_tax_cost = models.DecimalField(**MONEY, null=True, blank=True)
     auto_approve_cash_flow_below = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="Auto-approve cash deployments below this amount (off when empty)."
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Auto-approve cash deployments below this amount (off when empty).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,14 +68,29 @@ class RebalancePolicy(models.Model):
         verbose_name_plural = "rebalance policies"
         constraints = [
             models.CheckConstraint(
-                condition=Q(portfolio__isnull=False, model__isnull=True) | Q(portfolio__isnull=True, model__isnull=False),
+                condition=Q(portfolio__isnull=False, model__isnull=True)
+                | Q(portfolio__isnull=True, model__isnull=False),
                 name="policy_belongs_to_portfolio_or_model",
             ),
-            models.CheckConstraint(condition=Q(calendar_day__gte=1, calendar_day__lte=28), name="policy_calendar_day_range"),
-            models.CheckConstraint(condition=Q(absolute_band__isnull=True) | Q(absolute_band__gt=0), name="policy_absolute_band_positive"),
-            models.CheckConstraint(condition=Q(relative_band__isnull=True) | Q(relative_band__gt=0), name="policy_relative_band_positive"),
-            models.CheckConstraint(condition=Q(cash_buffer__gte=0, cash_buffer__lt=1), name="policy_cash_buffer_fraction"),
-            models.CheckConstraint(condition=Q(min_trade_amount__gte=0), name="policy_min_trade_not_negative"),
+            models.CheckConstraint(
+                condition=Q(calendar_day__gte=1, calendar_day__lte=28),
+                name="policy_calendar_day_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(absolute_band__isnull=True) | Q(absolute_band__gt=0),
+                name="policy_absolute_band_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(relative_band__isnull=True) | Q(relative_band__gt=0),
+                name="policy_relative_band_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(cash_buffer__gte=0, cash_buffer__lt=1),
+                name="policy_cash_buffer_fraction",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_trade_amount__gte=0), name="policy_min_trade_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -112,7 +142,9 @@ class ScanBatch(models.Model):
 
     class Meta:
         ordering = ["scan_run", "number"]
-        constraints = [models.UniqueConstraint(fields=["scan_run", "number"], name="scan_batch_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["scan_run", "number"], name="scan_batch_unique_number")
+        ]
 
     def __str__(self) -> str:
         return f"Batch {self.number} of scan {self.scan_run_id}"
@@ -151,9 +183,13 @@ class Proposal(models.Model):
     portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="proposals")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    rule = models.CharField(max_length=32, help_text="The rule that fired: threshold, calendar, cash_flow, ...")
+    rule = models.CharField(
+        max_length=32, help_text="The rule that fired: threshold, calendar, cash_flow, ..."
+    )
     reason = models.TextField(help_text="Why, in plain words.")
-    scan_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="proposals")
+    scan_run = models.ForeignKey(
+        ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="proposals"
+    )
     before_weights = models.JSONField(default=dict)
     after_weights = models.JSONField(default=dict)
     target_weights = models.JSONField(default=dict)
@@ -162,10 +198,14 @@ class Proposal(models.Model):
     total_value = models.DecimalField(**MONEY, default=Decimal("0.00"))
     est_short_term_gain = models.DecimalField(**MONEY, default=Decimal("0.00"))
     est_long_term_gain = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    est_tax = models.DecimalField(**MONEY, default=Decimal("0.00"), help_text="Tax due on realised gains (negative: saved).")
+    est_tax = models.DecimalField(
+        **MONEY, default=Decimal("0.00"), help_text="Tax due on realised gains (negative: saved)."
+    )
     est_cost = models.DecimalField(**MONEY, default=Decimal("0.00"))
     prices_as_of = models.DateField()
-    holdings_fingerprint = models.CharField(max_length=64, help_text="Hash of lots and cash the proposal was built on.")
+    holdings_fingerprint = models.CharField(
+        max_length=64, help_text="Hash of lots and cash the proposal was built on."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     decided_by = models.ForeignKey(
@@ -185,7 +225,9 @@ class Proposal(models.Model):
         constraints = [
             # Two workers, a retry or a re-run can never leave two pending proposals of a kind.
             models.UniqueConstraint(
-                fields=["portfolio", "kind"], condition=Q(status="pending"), name="proposal_one_pending_per_kind"
+                fields=["portfolio", "kind"],
+                condition=Q(status="pending"),
+                name="proposal_one_pending_per_kind",
             ),
         ]
 
@@ -216,7 +258,11 @@ class ProposedTrade(models.Model):
     quantity = models.DecimalField(**QUANTITY)
     price = models.DecimalField(**PRICE, help_text="The price the proposal used.")
     amount = models.DecimalField(**MONEY, help_text="quantity x price, unsigned.")
-    lots = models.JSONField(default=list, blank=True, help_text='Lots a sell relieves: [{"lot": id, "quantity": "1.5"}].')
+    lots = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Lots a sell relieves: [{"lot": id, "quantity": "1.5"}].',
+    )
     est_short_term_gain = models.DecimalField(**MONEY, default=Decimal("0.00"))
     est_long_term_gain = models.DecimalField(**MONEY, default=Decimal("0.00"))
     est_cost = models.DecimalField(**MONEY, default=Decimal("0.00"))
@@ -224,7 +270,10 @@ class ProposedTrade(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
     idempotency_key = models.CharField(max_length=64, unique=True)
     order_quantity = models.DecimalField(
-        **QUANTITY, null=True, blank=True, help_text="Shares sent to the broker (a buy may be cut to the cash)."
+        **QUANTITY,
+        null=True,
+        blank=True,
+        help_text="Shares sent to the broker (a buy may be cut to the cash).",
     )
     filled_quantity = models.DecimalField(**QUANTITY, default=Decimal("0"))
     fill_price = models.DecimalField(**PRICE, null=True, blank=True)
@@ -236,7 +285,9 @@ class ProposedTrade(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
             models.CheckConstraint(condition=Q(price__gt=0), name="trade_price_positive"),
-            models.CheckConstraint(condition=Q(filled_quantity__gte=0), name="trade_filled_not_negative"),
+            models.CheckConstraint(
+                condition=Q(filled_quantity__gte=0), name="trade_filled_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -286,8 +337,12 @@ class Notification(models.Model):
         FAILED = "failed", "Proposal failed"
         EXPIRED = "expired", "Proposal expired"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    proposal = models.ForeignKey(Proposal, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    proposal = models.ForeignKey(
+        Proposal, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
@@ -301,7 +356,9 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
         constraints = [
             # Notifying twice (a retried task) is a no-op.
-            models.UniqueConstraint(fields=["proposal", "kind"], name="notification_once_per_proposal_kind"),
+            models.UniqueConstraint(
+                fields=["proposal", "kind"], name="notification_once_per_proposal_kind"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -327,9 +384,13 @@ class SubstantiallyIdenticalGroup(models.Model):
 
 
 class IdenticalGroupMember(models.Model):
-    group = models.ForeignKey(SubstantiallyIdenticalGroup, on_delete=models.CASCADE, related_name="members")
+    group = models.ForeignKey(
+        SubstantiallyIdenticalGroup, on_delete=models.CASCADE, related_name="members"
+    )
     # A security belongs to at most one group: "identical" is an equivalence relation.
-    security = models.OneToOneField(Security, on_delete=models.CASCADE, related_name="identical_group_member")
+    security = models.OneToOneField(
+        Security, on_delete=models.CASCADE, related_name="identical_group_member"
+    )
 
     def __str__(self) -> str:
         return f"{self.security_id} in {self.group_id}"
@@ -339,7 +400,9 @@ class ReplacementPair(models.Model):
     """When `security` is harvested, buy `replacement` (same asset-class exposure, a different
     index so it is not substantially identical). Lower `priority` is tried first."""
 
-    security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="replacement_pairs")
+    security = models.ForeignKey(
+        Security, on_delete=models.CASCADE, related_name="replacement_pairs"
+    )
     replacement = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="+")
     priority = models.PositiveSmallIntegerField(default=1)
     is_active = models.BooleanField(default=True)
@@ -348,8 +411,12 @@ class ReplacementPair(models.Model):
     class Meta:
         ordering = ["security", "priority", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["security", "replacement"], name="replacement_pair_unique"),
-            models.CheckConstraint(condition=~Q(security=models.F("replacement")), name="replacement_not_itself"),
+            models.UniqueConstraint(
+                fields=["security", "replacement"], name="replacement_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(security=models.F("replacement")), name="replacement_not_itself"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -369,21 +436,30 @@ class HarvestSettings(models.Model):
     Both loss thresholds must be passed (an AND).
     """
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="harvest_settings")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="harvest_settings"
+    )
     enabled = models.BooleanField(default=True)
     min_loss_amount = models.DecimalField(**MONEY, default=Decimal("200.00"))
-    min_loss_fraction = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.0500"))
+    min_loss_fraction = models.DecimalField(
+        max_digits=6, decimal_places=4, default=Decimal("0.0500")
+    )
     min_net_benefit = models.DecimalField(**MONEY, default=Decimal("25.00"))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "harvest settings"
         constraints = [
-            models.CheckConstraint(condition=Q(min_loss_amount__gte=0), name="harvest_min_loss_not_negative"),
             models.CheckConstraint(
-                condition=Q(min_loss_fraction__gte=0, min_loss_fraction__lt=1), name="harvest_min_loss_fraction_range"
+                condition=Q(min_loss_amount__gte=0), name="harvest_min_loss_not_negative"
             ),
-            models.CheckConstraint(condition=Q(min_net_benefit__gte=0), name="harvest_min_benefit_not_negative"),
+            models.CheckConstraint(
+                condition=Q(min_loss_fraction__gte=0, min_loss_fraction__lt=1),
+                name="harvest_min_loss_fraction_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_net_benefit__gte=0), name="harvest_min_benefit_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -394,7 +470,9 @@ class WashSaleBlock(models.Model):
     """No purchase of `security` (or anything substantially identical to it) in any account of
     `household` through `until` (inclusive): a loss sale on day D blocks D .. D+30."""
 
-    household = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wash_sale_blocks")
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wash_sale_blocks"
+    )
     security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="+")
     until = models.DateField()
     reason = models.CharField(max_length=300)
@@ -422,8 +500,12 @@ class WashSaleMatch(models.Model):
     (replacement in an IRA), it was added to the replacement lot's basis and the sold shares'
     holding period (`holding_days_added`) carried over to it."""
 
-    lot_sale = models.ForeignKey("portfolios.LotSale", on_delete=models.CASCADE, related_name="wash_matches")
-    replacement_lot = models.ForeignKey("portfolios.TaxLot", on_delete=models.PROTECT, related_name="wash_matches")
+    lot_sale = models.ForeignKey(
+        "portfolios.LotSale", on_delete=models.CASCADE, related_name="wash_matches"
+    )
+    replacement_lot = models.ForeignKey(
+        "portfolios.TaxLot", on_delete=models.PROTECT, related_name="wash_matches"
+    )
     quantity = models.DecimalField(**QUANTITY)
     disallowed = models.DecimalField(**MONEY)
     permanent = models.BooleanField(default=False)
@@ -433,9 +515,16 @@ class WashSaleMatch(models.Model):
     class Meta:
         ordering = ["lot_sale", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="wash_match_quantity_positive"),
-            models.CheckConstraint(condition=Q(disallowed__gte=0), name="wash_match_disallowed_not_negative"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="wash_match_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(disallowed__gte=0), name="wash_match_disallowed_not_negative"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"wash sale: {self.quantity} shares, {self.disallowed} disallowed"
 
 
 class HarvestSkip(models.Model):
@@ -453,12 +542,16 @@ class HarvestSkip(models.Model):
     reason = models.CharField(max_length=32, choices=Reason.choices)
     message = models.CharField(max_length=300)
     loss = models.DecimalField(**MONEY)
-    scan_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    scan_run = models.ForeignKey(
+        ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-on", "portfolio"]
         constraints = [
-            models.UniqueConstraint(fields=["portfolio", "security", "on"], name="harvest_skip_one_per_day"),
+            models.UniqueConstraint(
+                fields=["portfolio", "security", "on"], name="harvest_skip_one_per_day"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -25,7 +25,7 @@ from rebalancing.brokers import BrokerTimeout  # noqa: E402
     retry_backoff_max=120,
     max_retries=6,
 )
-def execute_proposal(self, proposal_id: int) -> str:  # noqa: ANN001
+def execute_proposal(self, proposal_id: int) -> str:
     """Execute an approved proposal exactly once (resumes an interrupted run)."""
     from rebalancing.services import execution
 

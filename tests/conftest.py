@@ -41,17 +41,17 @@ def _require_postgresql() -> None:
 
 
 @pytest.fixture
-def user(db: None):  # noqa: ANN201
+def user(db: None):
     return UserFactory(email="investor@example.com")
 
 
 @pytest.fixture
-def other_user(db: None):  # noqa: ANN201
+def other_user(db: None):
     return UserFactory(email="charlie@example.com")
 
 
 @pytest.fixture
-def staff_user(db: None):  # noqa: ANN201
+def staff_user(db: None):
     return UserFactory(email="adviser@example.com", is_staff=True)
 
 
@@ -85,10 +85,26 @@ class CeleryWorker:
         ARTIFACTS.mkdir(exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "advisor", "worker", "--loglevel=INFO",
-             f"--concurrency={self.concurrency}", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
-            cwd=ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "advisor",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={self.concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.wait_ready()
         return self

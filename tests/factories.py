@@ -8,7 +8,15 @@ from allauth.account.models import EmailAddress
 from factory.django import DjangoModelFactory
 
 from accounts.models import User
-from portfolios.models import AssetClass, ModelAllocation, ModelPortfolio, Portfolio, Price, Security, TaxLot
+from portfolios.models import (
+    AssetClass,
+    ModelAllocation,
+    ModelPortfolio,
+    Portfolio,
+    Price,
+    Security,
+    TaxLot,
+)
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -30,7 +38,9 @@ class UserFactory(DjangoModelFactory[User]):
     def verified_email(self, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
             self.save()
-            EmailAddress.objects.get_or_create(user=self, email=self.email, defaults={"verified": True, "primary": True})
+            EmailAddress.objects.get_or_create(
+                user=self, email=self.email, defaults={"verified": True, "primary": True}
+            )
 
 
 class AssetClassFactory(DjangoModelFactory[AssetClass]):

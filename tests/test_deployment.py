@@ -54,7 +54,9 @@ def test_compose_environment_is_what_the_settings_read() -> None:
 
 
 def test_env_example_and_readme_document_every_variable() -> None:
-    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
     readme = (ROOT / "README.md").read_text()
     missing_example = _settings_variables() - documented
     missing_readme = {name for name in _settings_variables() if f"`{name}`" not in readme}
@@ -88,7 +90,11 @@ def test_check_deploy_is_clean_with_the_documented_production_variables(tmp_path
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout

@@ -26,13 +26,21 @@ def test_harvest_scan_after_seed_demo_creates_harvest_proposals(capsys) -> None:
     # Every position 5%+ and 200+ under water is either harvested or skipped with a reason.
     positions = selectors.holdings([taxable.pk])
     loss = positions["cost_basis"] - positions["market_value"]
-    under_water = set(positions.loc[(loss >= 200) & (loss >= 0.05 * positions["cost_basis"]), "ticker"])
+    under_water = set(
+        positions.loc[(loss >= 200) & (loss >= 0.05 * positions["cost_basis"]), "ticker"]
+    )
     assert under_water, "the demo data should have lots under water"
-    sold = {t.security.ticker: t for t in proposal.trades.filter(side="sell").select_related("security")}
-    skipped = set(HarvestSkip.objects.filter(portfolio=taxable).values_list("security__ticker", flat=True))
+    sold = {
+        t.security.ticker: t for t in proposal.trades.filter(side="sell").select_related("security")
+    }
+    skipped = set(
+        HarvestSkip.objects.filter(portfolio=taxable).values_list("security__ticker", flat=True)
+    )
     assert set(sold) | skipped == under_water and not set(sold) & skipped
     for buy in proposal.trades.filter(side="buy").select_related("security"):
-        assert ReplacementPair.objects.filter(replacement=buy.security, security__ticker__in=sold).exists()
+        assert ReplacementPair.objects.filter(
+            replacement=buy.security, security__ticker__in=sold
+        ).exists()
     # Gold funds are substantially identical to each other: gold is never swapped, only skipped.
     assert "GLD" not in sold and "IAU" not in {t.security.ticker for t in proposal.trades.all()}
     assert "harvest proposals" in capsys.readouterr().out

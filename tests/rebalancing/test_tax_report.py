@@ -35,18 +35,46 @@ def make_history(user) -> dict[str, Portfolio]:
     Long term: proceeds 4,500, basis 4,000, gain 500. Net (200).
     """
     taxable = PortfolioFactory(owner=user, name="Brokerage")
-    ira = PortfolioFactory(owner=user, name="IRA", tax_treatment=Portfolio.TaxTreatment.TRADITIONAL_IRA)
+    ira = PortfolioFactory(
+        owner=user, name="IRA", tax_treatment=Portfolio.TaxTreatment.TRADITIONAL_IRA
+    )
     for p in (taxable, ira):
         ledger.record_cash(p, kind="deposit", amount=Decimal("50000"), trade_date=D(2024, 1, 2))
     vti, bnd, vea = (SecurityFactory(ticker=t) for t in ("VTI", "BND", "VEA"))
     buy, sell = ledger.record_buy, ledger.record_sell
-    buy(taxable, security=vti, quantity=Decimal("100"), price=Decimal("50"), trade_date=D(2026, 1, 5))
-    sell(taxable, security=vti, quantity=Decimal("100"), price=Decimal("40"), trade_date=D(2026, 3, 2))
-    buy(taxable, security=vti, quantity=Decimal("30"), price=Decimal("42"), trade_date=D(2026, 3, 20))
-    buy(taxable, security=bnd, quantity=Decimal("50"), price=Decimal("80"), trade_date=D(2024, 2, 1))
-    sell(taxable, security=bnd, quantity=Decimal("50"), price=Decimal("90"), trade_date=D(2026, 6, 1))
-    buy(taxable, security=vea, quantity=Decimal("20"), price=Decimal("50"), trade_date=D(2026, 1, 5))
-    sell(taxable, security=vea, quantity=Decimal("20"), price=Decimal("40"), trade_date=D(2026, 4, 1))
+    buy(
+        taxable,
+        security=vti,
+        quantity=Decimal("100"),
+        price=Decimal("50"),
+        trade_date=D(2026, 1, 5),
+    )
+    sell(
+        taxable,
+        security=vti,
+        quantity=Decimal("100"),
+        price=Decimal("40"),
+        trade_date=D(2026, 3, 2),
+    )
+    buy(
+        taxable,
+        security=vti,
+        quantity=Decimal("30"),
+        price=Decimal("42"),
+        trade_date=D(2026, 3, 20),
+    )
+    buy(
+        taxable, security=bnd, quantity=Decimal("50"), price=Decimal("80"), trade_date=D(2024, 2, 1)
+    )
+    sell(
+        taxable, security=bnd, quantity=Decimal("50"), price=Decimal("90"), trade_date=D(2026, 6, 1)
+    )
+    buy(
+        taxable, security=vea, quantity=Decimal("20"), price=Decimal("50"), trade_date=D(2026, 1, 5)
+    )
+    sell(
+        taxable, security=vea, quantity=Decimal("20"), price=Decimal("40"), trade_date=D(2026, 4, 1)
+    )
     buy(ira, security=vea, quantity=Decimal("20"), price=Decimal("41"), trade_date=D(2026, 4, 10))
     buy(ira, security=bnd, quantity=Decimal("10"), price=Decimal("80"), trade_date=D(2025, 1, 6))
     sell(ira, security=bnd, quantity=Decimal("10"), price=Decimal("70"), trade_date=D(2026, 2, 2))
@@ -102,7 +130,9 @@ def test_report_page_and_csv_download(client, user, history) -> None:
     assert "100 sh VTI" in one.content.decode()
 
 
-def test_another_users_account_is_a_404_and_strangers_must_sign_in(client, user, other_user, history) -> None:
+def test_another_users_account_is_a_404_and_strangers_must_sign_in(
+    client, user, other_user, history
+) -> None:
     url = reverse("rebalancing:tax_report_year", args=[2026])
     assert client.get(url).status_code == 302  # to the sign-in page
     client.login(email=other_user.email, password=PASSWORD)
