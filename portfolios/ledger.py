@@ -78,6 +78,20 @@ def _move_cash(portfolio: Portfolio, amount: Decimal) -> None:
     )
 
 
+def _open_lot(txn: Transaction, *, cost_basis: Decimal, acquired_on: dt.date) -> TaxLot:
+    assert txn.quantity is not None and txn.security is not None
+    return TaxLot.objects.create(
+        portfolio_id=txn.portfolio_id,
+        security=txn.security,
+        quantity=txn.quantity,
+        original_quantity=txn.quantity,
+        cost_basis=cost_basis,
+        acquired_on=acquired_on,
+        holding_start=acquired_on,
+        opened_by=txn,
+    )
+
+
 @transaction.atomic
 def record_buy(
     portfolio: Portfolio,
@@ -117,16 +131,7 @@ def record_buy(
         external_id=external_id,
         note=note,
     )
-    TaxLot.objects.create(
-        portfolio=portfolio,
-        security=security,
-        quantity=quantity,
-        original_quantity=quantity,
-        cost_basis=cost,
-        acquired_on=trade_date,
-        holding_start=trade_date,
-        opened_by=txn,
-    )
+    _open_lot(txn, cost_basis=cost, acquired_on=trade_date)
     wash_sales.after_trade(txn)  # a buy near a loss sale in the household is a wash sale
     return txn
 
@@ -163,16 +168,7 @@ def record_transfer_in(
         source=source,
         external_id=external_id,
     )
-    TaxLot.objects.create(
-        portfolio=portfolio,
-        security=security,
-        quantity=quantity,
-        original_quantity=quantity,
-        cost_basis=cost_basis,
-        acquired_on=acquired_on,
-        holding_start=acquired_on,
-        opened_by=txn,
-    )
+    _open_lot(txn, cost_basis=cost_basis, acquired_on=acquired_on)
     wash_sales.after_trade(txn)
     return txn
 
