@@ -241,7 +241,7 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
     ]
 
     history = (
-        selectors.price_history(
+        selectors.price_frame(
             security_ids, start=today - dt.timedelta(days=HISTORY_DAYS), columns="id"
         )
         if security_ids

@@ -417,7 +417,7 @@ def _volatility_scale(
     scale = np.ones(len(codes))
     if not vehicles:
         return scale
-    history = portfolio_selectors.price_history(
+    history = portfolio_selectors.price_frame(
         set(vehicles.values()),
         start=today - dt.timedelta(days=VOLATILITY_HISTORY_DAYS),
         end=today,
