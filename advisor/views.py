@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts.models import InvestorProfile
 from advisor import dashboard as dashboard_data
 from rebalancing.models import RebalancePolicy
@@ -25,6 +26,7 @@ def _goals(user: object) -> list[object] | None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     data = dashboard_data.household(request.user, today=today)
+    assessment = account_selectors.current_assessment(request.user)
     return render(
         request,
         "dashboard.html",
@@ -32,6 +34,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "nav": "dashboard",
             **data,
             "goals": _goals(request.user),
+            "assessment": assessment,
+            "profile_needs_review": assessment is None or assessment.is_stale(timezone.now()),
         },
     )
 
