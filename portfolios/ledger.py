@@ -67,6 +67,18 @@ def _check_quantity(security: Security, quantity: Decimal) -> None:
         raise LedgerError(f"{security.ticker} trades in whole shares only.")
 
 
+def _check_trade(
+    security: Security, quantity: Decimal, price: Decimal, fees: Decimal, trade_date: dt.date
+) -> None:
+    """What every buy and sell must satisfy before anything is written."""
+    _check_date(trade_date)
+    _check_quantity(security, quantity)
+    if price <= 0:
+        raise LedgerError("The price must be positive.")
+    if fees < 0:
+        raise LedgerError("Fees cannot be negative.")
+
+
 def _move_cash(portfolio: Portfolio, amount: Decimal) -> None:
     if portfolio.cash + amount < 0:
         raise LedgerError(
@@ -110,12 +122,7 @@ def record_buy(
     if existing := _existing(portfolio, external_id):
         return existing
     quantity, price, fees = shares(quantity), Decimal(price), money(fees)
-    _check_date(trade_date)
-    _check_quantity(security, quantity)
-    if price <= 0:
-        raise LedgerError("The price must be positive.")
-    if fees < 0:
-        raise LedgerError("Fees cannot be negative.")
+    _check_trade(security, quantity, price, fees, trade_date)
     cost = money(quantity * price) + fees
     _move_cash(portfolio, -cost)
     txn = Transaction.objects.create(
@@ -241,10 +248,7 @@ def record_sell(
         return existing
     method = ReliefMethod(method)
     quantity, price, fees = shares(quantity), Decimal(price), money(fees)
-    _check_date(trade_date)
-    _check_quantity(security, quantity)
-    if price <= 0:
-        raise LedgerError("The price must be positive.")
+    _check_trade(security, quantity, price, fees, trade_date)
     lots = list(
         TaxLot.objects.select_for_update()
         .filter(portfolio=portfolio, security=security, quantity__gt=0, acquired_on__lte=trade_date)

@@ -170,3 +170,26 @@ def test_specific_identification_sells_the_named_lot(account: Portfolio) -> None
     )
     second.refresh_from_db()
     assert second.quantity == 3 and second.cost_basis == Decimal("330.00")
+
+
+def test_a_sell_with_negative_fees_is_refused_with_a_clear_message(account: Portfolio) -> None:
+    vti = SecurityFactory(ticker="VTI")
+    ledger.record_buy(
+        account,
+        security=vti,
+        quantity=Decimal("2"),
+        price=Decimal("100"),
+        trade_date=dt.date(2024, 2, 1),
+    )
+    before = Transaction.objects.count()
+    with pytest.raises(ledger.LedgerError, match="Fees cannot be negative"):
+        ledger.record_sell(
+            account,
+            security=vti,
+            quantity=Decimal("1"),
+            price=Decimal("100"),
+            fees=Decimal("-5"),
+            trade_date=dt.date(2024, 3, 1),
+        )
+    assert Transaction.objects.count() == before
+    assert TaxLot.objects.get().quantity == 2
