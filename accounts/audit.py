@@ -2,9 +2,11 @@
 event exists exactly when the change it describes was committed."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import AuditEvent, User
 
@@ -31,7 +33,8 @@ def record(
 
 @dataclass
 class Event:
-    """One event for `record_many` (same meaning as `record`'s arguments)."""
+    """One event for `record_many` (same meaning as `record`'s arguments). The object is `obj`,
+    or `object_type` ("app_label.Model") and `object_id` for a row written without an instance."""
 
     action: str
     household_id: int | None
@@ -39,25 +42,29 @@ class Event:
     actor_id: int | None = None
     summary: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    object_type: str = ""
+    object_id: str = ""
 
 
 def record_many(events: list[Event]) -> list[AuditEvent]:
     """Append many events in one INSERT (scans writing thousands of proposals per batch)."""
-    return AuditEvent.objects.bulk_create(build_many(events))
+    now = timezone.now()
+    return AuditEvent.objects.bulk_create([AuditEvent(**row) for row in rows(events, now=now)])
 
 
-def build_many(events: list[Event]) -> list[AuditEvent]:
-    """Unsaved AuditEvent rows for `events` (for a caller that inserts them in bulk itself,
-    inside the transaction of the change they describe)."""
+def rows(events: list[Event], *, now: datetime) -> list[dict[str, Any]]:
+    """The AuditEvent rows of `events` as {attname: value}, for a caller that inserts them in
+    bulk itself (inside the transaction of the change they describe)."""
     return [
-        AuditEvent(
-            action=e.action,
-            household_id=e.household_id,
-            actor_id=e.actor_id,
-            object_type=e.obj._meta.label if e.obj is not None else "",
-            object_id=str(e.obj.pk) if e.obj is not None else "",
-            summary=e.summary[:500],
-            data=e.data,
-        )
+        {
+            "action": e.action,
+            "household_id": e.household_id,
+            "actor_id": e.actor_id,
+            "object_type": e.obj._meta.label if e.obj is not None else e.object_type,
+            "object_id": str(e.obj.pk) if e.obj is not None else e.object_id,
+            "summary": e.summary[:500],
+            "data": e.data,
+            "created_at": now,
+        }
         for e in events
     ]

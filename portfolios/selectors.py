@@ -4,7 +4,8 @@ Each function runs a fixed number of queries however many portfolios or securiti
 """
 
 import datetime as dt
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,23 @@ from django.db import connection
 from django.db.models import Max, OuterRef, Subquery
 
 from portfolios.models import ModelAllocation, Portfolio, Price, TargetAllocation, TaxLot
+
+
+def copy_frame(sql: str, params: Sequence[object], dtypes: dict[str, object]) -> pd.DataFrame:
+    """Run `sql` on PostgreSQL and return its rows as a DataFrame with the columns (and dtypes)
+    of `dtypes`. The rows stream through COPY ... TO STDOUT (CSV) into pandas' C parser: several
+    times faster than fetching tuples for tens of thousands of rows or more."""
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        raw = cursor.connection.cursor()
+        query = raw.mogrify(sql, params)
+        with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+    if buffer.getbuffer().nbytes == 0:
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+    buffer.seek(0)
+    return pd.read_csv(buffer, header=None, names=list(dtypes), dtype=dtypes, engine="c")
 
 
 def _ids(values: Iterable[int] | None) -> list[int] | None:

@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from django.db import connection
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from advisor.lookups import Ids
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import (
     AssetClass,
@@ -54,6 +56,14 @@ class DriftBatch:
     lot_portfolio: np.ndarray | None = None  # [L] portfolio id of each lot, sorted
     lot_quantity_text: list[str] = field(default_factory=list)  # [L] quantity as stored
 
+    @cached_property
+    def portfolio_id_list(self) -> list[int]:
+        return self.book.portfolio_ids.tolist()
+
+    @cached_property
+    def security_id_list(self) -> list[int]:
+        return self.book.security_ids.tolist()
+
     def fingerprint(self, portfolio_id: int) -> str:
         """Holdings fingerprint from the rows this batch read (the same hash as
         `proposals.holdings_fingerprint`, without another query)."""
@@ -88,6 +98,17 @@ def _portfolios(ids: Sequence[int], span: IdRange) -> list[tuple[int, int, Decim
     return [row for row in rows if row[0] in wanted]
 
 
+LOT_DTYPES = {
+    "lot_id": np.int64,
+    "portfolio_id": np.int64,
+    "security_id": np.int64,
+    "quantity": np.float64,
+    "cost_basis": np.float64,
+    "holding_start": np.int64,  # days since 1970-01-01 (PostgreSQL) or a date (SQLite)
+    "quantity_text": str,
+}
+
+
 def _lots(ids: Sequence[int], span: IdRange) -> pd.DataFrame:
     """Open lots as floats, one raw query (the ORM's Decimal conversion is the slow part)."""
     table = TaxLot._meta.db_table
@@ -100,35 +121,18 @@ def _lots(ids: Sequence[int], span: IdRange) -> pd.DataFrame:
         f"CAST(quantity AS TEXT) FROM {table} WHERE quantity > 0 AND portfolio_id BETWEEN %s AND %s "
         "ORDER BY portfolio_id, id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(span))
-        rows = cursor.fetchall()
-    names = [
-        "lot_id",
-        "portfolio_id",
-        "security_id",
-        "quantity",
-        "cost_basis",
-        "holding_start",
-        "quantity_text",
-    ]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    # Built column by column: much faster than a DataFrame from a list of row tuples.
-    frame = pd.DataFrame(
-        {
-            "lot_id": np.array(columns[0], dtype=np.int64),
-            "portfolio_id": np.array(columns[1], dtype=np.int64),
-            "security_id": np.array(columns[2], dtype=np.int64),
-            "quantity": np.array(columns[3], dtype=float),
-            "cost_basis": np.array(columns[4], dtype=float),
-            "holding_start": np.array(columns[5], dtype=np.int64).astype("datetime64[D]")
-            if postgres
-            else pd.to_datetime(pd.Series(columns[5], dtype=object)).to_numpy(
-                dtype="datetime64[D]"
-            ),
-            "quantity_text": list(columns[6]),
-        }
-    )
+    if postgres:
+        frame = portfolio_selectors.copy_frame(sql, list(span), LOT_DTYPES)
+        frame["holding_start"] = frame["holding_start"].to_numpy().astype("datetime64[D]")
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(span))
+            frame = pd.DataFrame(cursor.fetchall(), columns=list(LOT_DTYPES)).astype(
+                {k: v for k, v in LOT_DTYPES.items() if k != "holding_start"}
+            )
+        frame["holding_start"] = pd.to_datetime(frame["holding_start"]).to_numpy(
+            dtype="datetime64[D]"
+        )
     if span[1] - span[0] + 1 != len(ids):  # the range holds other portfolios too
         frame = frame[frame["portfolio_id"].isin(ids)].reset_index(drop=True)
     return frame
@@ -190,28 +194,37 @@ def _policies(
     return [own.get(pk) or by_model.get(model) or default for pk, _, _, model in portfolios]
 
 
+def _distinct(rows: list[RebalancePolicy]) -> tuple[list[RebalancePolicy], np.ndarray]:
+    """The distinct policy objects of `rows` and, per row, the index of its policy."""
+    position: dict[int, int] = {}
+    index = np.array([position.setdefault(id(r), len(position)) for r in rows], dtype=np.intp)
+    return list({id(r): r for r in rows}.values()), index
+
+
+def _float_or_nan(value: Decimal | None) -> float:
+    return float(value) if value is not None else np.nan
+
+
 def _policy_arrays(rows: list[RebalancePolicy], last_calendar: np.ndarray) -> policy.Policies:
+    """Per-portfolio arrays from the policy of each portfolio. A batch shares a handful of
+    policies (its models' and the defaults), so each distinct one is converted once."""
+    unique, index = _distinct(rows)
+
     def arr(values: Iterable[object], dtype: object = float) -> np.ndarray:
-        return np.array(list(values), dtype=dtype)
+        return np.array(list(values), dtype=dtype)[index]
 
     return policy.Policies(
-        frequency=arr((r.calendar_frequency for r in rows), object),
-        calendar_day=arr((r.calendar_day for r in rows), int),
-        absolute_band=arr(
-            float(r.absolute_band) if r.absolute_band is not None else np.nan for r in rows
-        ),
-        relative_band=arr(
-            float(r.relative_band) if r.relative_band is not None else np.nan for r in rows
-        ),
-        cash_flow=arr((r.cash_flow_enabled for r in rows), bool),
-        volatility_adjusted=arr((r.volatility_adjusted for r in rows), bool),
-        full=arr((r.rebalance_to == RebalancePolicy.Target.FULL for r in rows), bool),
-        min_trade=arr(float(r.min_trade_amount) for r in rows),
-        cash_buffer=arr(float(r.cash_buffer) for r in rows),
-        allow_short_term_gains=arr((r.allow_short_term_gains for r in rows), bool),
-        max_tax_cost=arr(
-            float(r.max_tax_cost) if r.max_tax_cost is not None else np.nan for r in rows
-        ),
+        frequency=arr((r.calendar_frequency for r in unique), object),
+        calendar_day=arr((r.calendar_day for r in unique), int),
+        absolute_band=arr(_float_or_nan(r.absolute_band) for r in unique),
+        relative_band=arr(_float_or_nan(r.relative_band) for r in unique),
+        cash_flow=arr((r.cash_flow_enabled for r in unique), bool),
+        volatility_adjusted=arr((r.volatility_adjusted for r in unique), bool),
+        full=arr((r.rebalance_to == RebalancePolicy.Target.FULL for r in unique), bool),
+        min_trade=arr(float(r.min_trade_amount) for r in unique),
+        cash_buffer=arr(float(r.cash_buffer) for r in unique),
+        allow_short_term_gains=arr((r.allow_short_term_gains for r in unique), bool),
+        max_tax_cost=arr(_float_or_nan(r.max_tax_cost) for r in unique),
         last_calendar=last_calendar,
     )
 
@@ -241,23 +254,20 @@ def _last_calendar(span: IdRange) -> dict[int, dt.date]:
     return {pid: timezone.localdate(newest) for pid, newest in rows}
 
 
-def _recent_purchases(span: IdRange, today: dt.date) -> set[tuple[int, int]]:
-    """(household, security) with a lot acquired in the past 30 days in any of its accounts:
-    selling a lot of that security at a loss now would be a wash sale."""
+def _recent_purchases(accounts: dict[int, int], today: dt.date) -> set[tuple[int, int]]:
+    """(household, security) with a lot acquired in the past 30 days in any of its accounts
+    (`accounts`: {portfolio id: household}): selling a lot of that security at a loss now
+    would be a wash sale."""
     since = today - dt.timedelta(days=WASH_WINDOW_DAYS)
     rows = (
         TaxLot.objects.filter(
-            portfolio__owner_id__in=Portfolio.objects.filter(
-                pk__gte=span[0], pk__lte=span[1]
-            ).values("owner_id"),
-            acquired_on__gte=since,
-            acquired_on__lte=today,
+            portfolio_id__any=Ids(accounts), acquired_on__gte=since, acquired_on__lte=today
         )
         .order_by()
-        .values_list("portfolio__owner_id", "security_id")
+        .values_list("portfolio_id", "security_id")
         .distinct()
     )
-    return set(rows)
+    return {(accounts[pid], sid) for pid, sid in rows}
 
 
 def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBatch:
@@ -353,18 +363,13 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         holding_start=lots["holding_start"].to_numpy(dtype="datetime64[D]"),
         household=owners[lp] if n_p else np.zeros(0, dtype=np.int64),
     )
-    household_ids = set(owners.tolist())
+    households = sorted(set(owners.tolist()))
+    accounts = selectors_harvest.household_accounts(households) if households else {}
     vol_scale = None
     if policies.volatility_adjusted.any() and n_k:
         vol_scale = _volatility_scale(codes, target_security, security_arr, today)
-    auto = np.array(
-        [
-            float(r.auto_approve_cash_flow_below)
-            if r.auto_approve_cash_flow_below is not None
-            else np.nan
-            for r in policy_rows
-        ]
-    )
+    unique, index = _distinct(policy_rows)
+    auto = np.array([_float_or_nan(r.auto_approve_cash_flow_below) for r in unique])[index]
     return DriftBatch(
         book=book,
         policies=policies,
@@ -375,15 +380,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         price_dates=price_dates,
         prices_as_of=prices_as_of,
         missing_price=missing,
-        blocked_sells=_recent_purchases(span, today) if household_ids else set(),
-        # Every household's blocks (a short list: loss sales of the past 30 days and pending
-        # harvests), kept for this batch's households.
-        no_buy={
-            pair
-            for pair in selectors_harvest.blocked_purchases(None, today)
-            if pair[0] in household_ids
-        }
-        if household_ids
+        blocked_sells=_recent_purchases(accounts, today),
+        no_buy=selectors_harvest.blocked_purchases(households, today, accounts=accounts)
+        if households
         else set(),
         vol_scale=vol_scale,
         cash_text={p[0]: p[2] for p in portfolios},

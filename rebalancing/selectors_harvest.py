@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from accounts.models import InvestorProfile
+from advisor.lookups import Ids
+from portfolios.models import Portfolio
 from rebalancing.models import (
     HarvestSettings,
     IdenticalGroupMember,
@@ -52,62 +54,92 @@ def _expand(
     return out
 
 
+def household_accounts(user_ids: Iterable[int] | Ids) -> dict[int, int]:
+    """{portfolio id: household} for every account (active or not, IRAs included) of the
+    households: the wash-sale scope. One query."""
+    return dict(
+        Portfolio.objects.filter(owner_id__any=Ids(user_ids))
+        .order_by()
+        .values_list("id", "owner_id")
+    )
+
+
 def blocked_purchases(
-    user_ids: Iterable[int] | None, on: dt.date, *, owner_range: tuple[int, int] | None = None
+    user_ids: Iterable[int] | Ids | None,
+    on: dt.date,
+    *,
+    owner_range: tuple[int, int] | None = None,
+    accounts: dict[int, int] | None = None,
 ) -> set[tuple[int, int]]:
     """(user_id, security_id) pairs that may not be bought on `on` (see the module docstring).
 
     `user_ids=None` means every household (or those with ids in the inclusive `owner_range`,
-    which a scan batch passes instead of a long id list). Three queries.
+    which a scan batch passes instead of a long id list). `accounts` ({portfolio id:
+    household}, from `household_accounts(user_ids)`) saves a query when the caller has it.
+    Three or four queries.
     """
-    blocks = WashSaleBlock.objects.filter(until__gte=on)
+    blocks = WashSaleBlock.objects.filter(until__gte=on).order_by()
     pending_sells = ProposedTrade.objects.filter(
         side=ProposedTrade.Side.SELL,
         proposal__kind=Proposal.Kind.HARVEST,
         proposal__status__in=OPEN_STATUSES,
-    )
+    ).order_by()
     if user_ids is not None:
-        ids = list(user_ids)
-        blocks = blocks.filter(household_id__in=ids)
-        pending_sells = pending_sells.filter(proposal__portfolio__owner_id__in=ids)
-    elif owner_range is not None:
-        lo, hi = owner_range
-        blocks = blocks.filter(household_id__gte=lo, household_id__lte=hi)
-        pending_sells = pending_sells.filter(
-            proposal__portfolio__owner_id__gte=lo, proposal__portfolio__owner_id__lte=hi
+        ids = Ids(user_ids)
+        if accounts is None:
+            accounts = household_accounts(ids)
+        blocks = blocks.filter(household_id__any=ids)
+        # By the accounts' ids: joining back to the portfolio table for its owner makes
+        # PostgreSQL scan it whole for a batch of thousands of households.
+        sells = pending_sells.filter(proposal__portfolio_id__any=Ids(accounts)).values_list(
+            "proposal__portfolio_id", "security_id"
         )
-    pairs = list(blocks.values_list("household_id", "security_id"))
-    pairs += list(pending_sells.values_list("proposal__portfolio__owner_id", "security_id"))
+        pairs = [(accounts[pid], sid) for pid, sid in sells]
+    else:
+        if owner_range is not None:
+            lo, hi = owner_range
+            blocks = blocks.filter(household_id__gte=lo, household_id__lte=hi)
+            pending_sells = pending_sells.filter(
+                proposal__portfolio__owner_id__gte=lo, proposal__portfolio__owner_id__lte=hi
+            )
+        pairs = list(pending_sells.values_list("proposal__portfolio__owner_id", "security_id"))
+    pairs += list(blocks.values_list("household_id", "security_id"))
     key_of, members = group_members()
     return _expand(pairs, key_of, members)
 
 
 def scheduled_purchases(
-    user_ids: Iterable[int] | None,
+    user_ids: Iterable[int] | Ids | None,
     *,
     exclude_pending_harvest_of: Iterable[int] = (),
     owner_range: tuple[int, int] | None = None,
+    accounts: dict[int, int] | None = None,
 ) -> set[tuple[int, int]]:
     """(user_id, security_id) the household is due to buy: buy trades of open proposals.
 
     Pending harvest proposals of the portfolios in `exclude_pending_harvest_of` are left out (a
-    scan that is about to replace them)."""
+    scan that is about to replace them). `accounts` as in `blocked_purchases`."""
     buys = ProposedTrade.objects.filter(
         side=ProposedTrade.Side.BUY, proposal__status__in=OPEN_STATUSES
-    )
-    if user_ids is not None:
-        buys = buys.filter(proposal__portfolio__owner_id__in=list(user_ids))
-    elif owner_range is not None:
-        buys = buys.filter(
-            proposal__portfolio__owner_id__gte=owner_range[0],
-            proposal__portfolio__owner_id__lte=owner_range[1],
-        )
+    ).order_by()
     excluded = list(exclude_pending_harvest_of)
     if excluded:
         buys = buys.exclude(
             proposal__kind=Proposal.Kind.HARVEST,
             proposal__status=Proposal.Status.PENDING,
-            proposal__portfolio_id__in=excluded,
+            proposal__portfolio_id__any=Ids(excluded),
+        )
+    if user_ids is not None:
+        if accounts is None:
+            accounts = household_accounts(user_ids)
+        rows = buys.filter(proposal__portfolio_id__any=Ids(accounts)).values_list(
+            "proposal__portfolio_id", "security_id"
+        )
+        return {(accounts[pid], sid) for pid, sid in rows}
+    if owner_range is not None:
+        buys = buys.filter(
+            proposal__portfolio__owner_id__gte=owner_range[0],
+            proposal__portfolio__owner_id__lte=owner_range[1],
         )
     return set(buys.values_list("proposal__portfolio__owner_id", "security_id"))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -78,10 +79,6 @@ def _money(value: float) -> Decimal:
     return Decimal(f"{value:.2f}")
 
 
-def _weights(codes: tuple[str, ...], row: np.ndarray) -> dict[str, float]:
-    return {code: round(float(w), 6) for code, w in zip(codes, row, strict=True) if abs(w) > 5e-7}
-
-
 def _mask(decision: policy.Decision, keep: np.ndarray) -> policy.Decision:
     return policy.Decision(
         threshold=decision.threshold & keep,
@@ -135,14 +132,19 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
     )
     counts = result.count()
     order = np.argsort(result.portfolio, kind="stable")
-    starts = np.searchsorted(result.portfolio[order], np.arange(n + 1))
+    starts = np.searchsorted(result.portfolio[order], np.arange(n + 1)).tolist()
+    order = order.tolist()
     lot_order = np.argsort(result.lot_trade, kind="stable")
-    lot_starts = np.searchsorted(result.lot_trade[lot_order], np.arange(len(result.portfolio) + 1))
+    lot_starts = np.searchsorted(
+        result.lot_trade[lot_order], np.arange(len(result.portfolio) + 1)
+    ).tolist()
+    lot_order = lot_order.tolist()
+    columns = _TradeColumns(result, batch.lots)
     nothing_needed: list[int] = []
 
-    fired = decision.fired
-    for i in range(n):
-        pid = int(book.portfolio_ids[i])
+    fired = decision.fired.tolist()
+    counts = counts.tolist()
+    for i, pid in enumerate(batch.portfolio_id_list):
         if skip[i]:
             why = (
                 "missing prices"
@@ -169,16 +171,9 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
             )
             nothing_needed.append(pid)
             continue
-        draft = _draft(
-            i,
-            batch,
-            state,
-            decision,
-            result,
-            order[starts[i] : starts[i + 1]],
-            lot_order,
-            lot_starts,
-        )
+        rows = order[starts[i] : starts[i + 1]]
+        reliefs = [lot_order[lot_starts[r] : lot_starts[r + 1]] for r in rows]
+        draft = _draft(i, batch, state, decision, result, columns, rows, reliefs)
         out.results.append(
             CheckResult(
                 pid, "would_propose", draft.rule, draft.reason, str(result.notes[i]), draft=draft
@@ -187,42 +182,64 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
     return out, nothing_needed
 
 
+class _TradeColumns:
+    """The batch's trade and lot-relief arrays as Python lists, converted once: indexing a
+    numpy array element by element costs more than the formatting done with the value."""
+
+    def __init__(self, result: trades.Trades, lots: trades.Lots) -> None:
+        self.security = result.security.tolist()
+        self.buy = (result.side > 0).tolist()
+        self.quantity = result.quantity.tolist()
+        self.price = result.price.tolist()
+        self.short_term_gain = result.short_term_gain.tolist()
+        self.long_term_gain = result.long_term_gain.tolist()
+        self.cost = result.cost.tolist()
+        self.lot_id = lots.lot_id[result.lot].tolist()
+        self.lot_quantity = result.lot_quantity.tolist()
+        self.lot_short_term_gain = result.lot_short_term_gain.tolist()
+        self.lot_long_term_gain = result.lot_long_term_gain.tolist()
+
+
+def _weights(codes: tuple[str, ...], row: list[float]) -> dict[str, float]:
+    return {code: round(w, 6) for code, w in zip(codes, row, strict=True) if abs(w) > 5e-7}
+
+
 def _draft(
     i: int,
     batch: selectors.DriftBatch,
     state: drift.Drift,
     decision: policy.Decision,
     result: trades.Trades,
-    rows: np.ndarray,
-    lot_order: np.ndarray,
-    lot_starts: np.ndarray,
+    columns: _TradeColumns,
+    rows: list[int],
+    reliefs: list[list[int]],
 ) -> proposals.ProposalDraft:
+    """The proposal of portfolio `i`: its trade `rows` and each row's lot `reliefs`."""
     book = batch.book
     drafts: list[proposals.TradeDraft] = []
     prices_used: dict[str, list[str]] = {}
-    for sequence, r in enumerate(rows):
-        s = int(result.security[r])
-        relief = lot_order[lot_starts[r] : lot_starts[r + 1]]
+    c = columns
+    for sequence, (r, relief) in enumerate(zip(rows, reliefs, strict=True)):
+        s = c.security[r]
         lots = [
             {
-                "lot": int(batch.lots.lot_id[result.lot[m]]),
-                "quantity": f"{result.lot_quantity[m]:.8f}",
-                "short_term_gain": f"{result.lot_short_term_gain[m]:.2f}",
-                "long_term_gain": f"{result.lot_long_term_gain[m]:.2f}",
+                "lot": c.lot_id[m],
+                "quantity": f"{c.lot_quantity[m]:.8f}",
+                "short_term_gain": f"{c.lot_short_term_gain[m]:.2f}",
+                "long_term_gain": f"{c.lot_long_term_gain[m]:.2f}",
             }
             for m in relief
         ]
-        side = ProposedTrade.Side.BUY if result.side[r] > 0 else ProposedTrade.Side.SELL
         drafts.append(
             proposals.TradeDraft(
-                security_id=int(book.security_ids[s]),
-                side=side,
-                quantity=Decimal(f"{result.quantity[r]:.8f}"),
-                price=Decimal(f"{result.price[r]:.6f}"),
+                security_id=batch.security_id_list[s],
+                side=ProposedTrade.Side.BUY if c.buy[r] else ProposedTrade.Side.SELL,
+                quantity=Decimal(f"{c.quantity[r]:.8f}"),
+                price=Decimal(f"{c.price[r]:.6f}"),
                 lots=lots,
-                est_short_term_gain=_money(result.short_term_gain[r]),
-                est_long_term_gain=_money(result.long_term_gain[r]),
-                est_cost=_money(result.cost[r]),
+                est_short_term_gain=_money(c.short_term_gain[r]),
+                est_long_term_gain=_money(c.long_term_gain[r]),
+                est_cost=_money(c.cost[r]),
                 sequence=sequence,
             )
         )
@@ -237,36 +254,39 @@ def _draft(
         if flag
     ]
     reason = str(decision.reason[i])
-    if result.notes[i]:
-        reason += " " + str(result.notes[i])
+    notes = str(result.notes[i])
+    if notes:
+        reason += " " + notes
+    classes = book.classes
+    target = book.target[i].tolist()
+    held = state.class_values[i].tolist()
     return proposals.ProposalDraft(
-        portfolio_id=int(book.portfolio_ids[i]),
+        portfolio_id=batch.portfolio_id_list[i],
         rule=str(decision.rule[i]),
         reason=reason,
         prices_as_of=batch.prices_as_of[i].astype(dt.date),
-        holdings_fingerprint=batch.fingerprint(int(book.portfolio_ids[i])),
+        holdings_fingerprint=batch.fingerprint(batch.portfolio_id_list[i]),
         trades=drafts,
-        before_weights=_weights(book.classes, state.weights[i]),
-        after_weights=_weights(book.classes, result.weights_after[i]),
-        target_weights=_weights(book.classes, book.target[i]),
-        drift=_weights(book.classes, state.drift[i]),
+        before_weights=_weights(classes, state.weights[i].tolist()),
+        after_weights=_weights(classes, result.weights_after[i].tolist()),
+        target_weights=_weights(classes, target),
+        drift=_weights(classes, state.drift[i].tolist()),
         details={
             "rules_fired": fired,
             "bands": {
-                c: round(float(b), 6)
-                for c, b, t in zip(book.classes, decision.band[i], book.target[i], strict=True)
-                if t > 0 and np.isfinite(b)
+                code: round(b, 6)
+                for code, b, t in zip(classes, decision.band[i].tolist(), target, strict=True)
+                if t > 0 and math.isfinite(b)
             },
             "class_names": {
-                c: batch.class_names.get(c, c)
-                for c in book.classes
-                if book.target[i][book.classes.index(c)] > 0
-                or state.class_values[i][book.classes.index(c)] > 0
+                code: batch.class_names.get(code, code)
+                for code, t, v in zip(classes, target, held, strict=True)
+                if t > 0 or v > 0
             },
             "prices": prices_used,
             "cash_before": f"{book.cash[i]:.2f}",
             "cash_after": f"{result.cash_after[i]:.2f}",
-            "notes": str(result.notes[i]),
+            "notes": notes,
         },
         total_value=_money(state.total[i]),
         est_short_term_gain=_money(result.total_short_term_gain[i]),

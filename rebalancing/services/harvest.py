@@ -15,7 +15,6 @@ guard looks at every account of the investor (IRAs included).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from advisor.lookups import Ids
 from portfolios import selectors
 from portfolios.models import Portfolio, Security, TaxLot
 from rebalancing import selectors_harvest
@@ -69,15 +69,16 @@ def trading_costs() -> tuple[float, float]:
 
 # --- loading ---------------------------------------------------------------------------------
 
-LOT_COLUMNS = [
-    "lot_id",
-    "portfolio_id",
-    "owner_id",
-    "security_id",
-    "quantity",
-    "cost_basis",
-    "holding_start",
-]
+LOT_DTYPES = {
+    "lot_id": np.int64,
+    "portfolio_id": np.int64,
+    "owner_id": np.int64,
+    "security_id": np.int64,
+    "quantity": np.float64,
+    "cost_basis": np.float64,
+    "holding_start": np.int64,
+}
+LOT_COLUMNS = list(LOT_DTYPES)
 
 
 def lots_sql(*, owner_range: bool) -> str:
@@ -110,31 +111,7 @@ def load_lots(
         params = [list(user_ids or [])]
         sql = lots_sql(owner_range=False)
     if connection.vendor == "postgresql":
-        buf = io.BytesIO()
-        with connection.cursor() as cursor:
-            raw = cursor.connection.cursor()
-            query = raw.mogrify(sql, params)
-            with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for chunk in copy:
-                    buf.write(chunk)
-        buf.seek(0)
-        if buf.getbuffer().nbytes == 0:
-            return pd.DataFrame({c: pd.Series(dtype="float64") for c in LOT_COLUMNS})
-        return pd.read_csv(
-            buf,
-            header=None,
-            names=LOT_COLUMNS,
-            dtype={
-                "lot_id": np.int64,
-                "portfolio_id": np.int64,
-                "owner_id": np.int64,
-                "security_id": np.int64,
-                "quantity": np.float64,
-                "cost_basis": np.float64,
-                "holding_start": np.int64,
-            },
-            engine="c",
-        )
+        return selectors.copy_frame(sql, params, LOT_DTYPES)
     # SQLite (the embedded default): portable SQL through the ORM.
     qs = TaxLot.objects.filter(
         quantity__gt=0,
@@ -166,24 +143,18 @@ def load_lots(
 
 
 def _recent_purchases(
-    owner_ids: list[int],
-    on: dt.date,
-    key_of: dict[int, int],
-    *,
-    owner_range: tuple[int, int] | None = None,
+    accounts: dict[int, int], on: dt.date, key_of: dict[int, int]
 ) -> dict[tuple[int, int], set[int]]:
-    """(household, group key) -> ids of lots acquired in the past 30 days in ANY account."""
-    lots = TaxLot.objects.filter(acquired_on__range=(on - WINDOW, on))
-    if owner_range is not None:
-        lots = lots.filter(
-            portfolio__owner_id__gte=owner_range[0], portfolio__owner_id__lte=owner_range[1]
-        )
-    else:
-        lots = lots.filter(portfolio__owner_id__in=owner_ids)
-    rows = lots.values_list("id", "portfolio__owner_id", "security_id")
+    """(household, group key) -> ids of lots acquired in the past 30 days in ANY account of the
+    households (`accounts`: {portfolio id: household}, IRAs included)."""
+    rows = (
+        TaxLot.objects.filter(portfolio_id__any=Ids(accounts), acquired_on__range=(on - WINDOW, on))
+        .order_by()
+        .values_list("id", "portfolio_id", "security_id")
+    )
     out: dict[tuple[int, int], set[int]] = {}
-    for lot_id, owner, sid in rows:
-        out.setdefault((owner, key_of.get(sid, sid)), set()).add(lot_id)
+    for lot_id, portfolio_id, sid in rows:
+        out.setdefault((accounts[portfolio_id], key_of.get(sid, sid)), set()).add(lot_id)
     return out
 
 
@@ -310,19 +281,13 @@ def scan_for_harvest(
     key_of, _members = selectors_harvest.group_members()
     cand_portfolios = sorted({i.portfolio for i in infos})
     cand_owners = sorted({i.owner for i in infos})
-    # A batch passes its owner range (cheaper than a long id list); a call for some users
-    # passes their ids. Both are supersets of the candidates' households.
-    who: dict[str, Any] = (
-        {"user_ids": None, "owner_range": owner_range} if ids is None else {"user_ids": cand_owners}
-    )
+    # The wash-sale guard reads every account of the candidates' households (a few thousand
+    # per batch), by their ids.
+    accounts = selectors_harvest.household_accounts(cand_owners)
     scheduled = selectors_harvest.scheduled_purchases(
-        who["user_ids"],
-        owner_range=who.get("owner_range"),
-        exclude_pending_harvest_of=cand_portfolios,
+        cand_owners, accounts=accounts, exclude_pending_harvest_of=cand_portfolios
     )
-    blocked = selectors_harvest.blocked_purchases(
-        who["user_ids"], on, owner_range=who.get("owner_range")
-    )
+    blocked = selectors_harvest.blocked_purchases(cand_owners, on, accounts=accounts)
     replacements = selectors_harvest.replacements()
     needed = {r for rs in replacements.values() for r in rs}
     repl_prices = selectors.latest_prices(needed, on=on) if needed else prices.iloc[0:0]
@@ -339,9 +304,7 @@ def scan_for_harvest(
     decisions = engine.resolve(
         candidates,
         group_of=key_of,
-        recent_purchases=_recent_purchases(
-            cand_owners, on, key_of, owner_range=who.get("owner_range")
-        ),
+        recent_purchases=_recent_purchases(accounts, on, key_of),
         scheduled_purchases={(u, key_of.get(s, s)) for u, s in scheduled},
         blocked_buys={(u, key_of.get(s, s)) for u, s in blocked},
         replacements=replacements,
@@ -394,17 +357,27 @@ def _drafts(
     if not per_portfolio:
         return []
     fingerprints = proposals.holdings_fingerprint(per_portfolio)
+    owner_of = {pid: infos[index[(pid, items[0][0])]].owner for pid, items in per_portfolio.items()}
+    wanted = sorted(set(owner_of.values()))
+    st_rate = dict(zip(wanted, setting["st_rate"].reindex(wanted).tolist(), strict=True))
+    lt_rate = dict(zip(wanted, setting["lt_rate"].reindex(wanted).tolist(), strict=True))
+    # Python floats, converted once (numpy scalars are slow to index and format one by one).
+    loss_short, loss_long = pos.loss_short.tolist(), pos.loss_long.tolist()
+    basis, tax_value = pos.basis.tolist(), pos.tax_value.tolist()
+    cost, benefit, value = pos.cost.tolist(), pos.benefit.tolist(), pos.value.tolist()
+    skipped_by_portfolio: dict[int, list[dict[str, str]]] = {}
+    for s in result.skipped:
+        skipped_by_portfolio.setdefault(s["portfolio_id"], []).append(
+            {k: str(v) for k, v in s.items() if k in ("security_id", "reason", "message", "loss")}
+        )
     drafts = []
     for pid, items in per_portfolio.items():
         trades: list[proposals.TradeDraft] = []
         harvests, reasons = [], []
         totals = {"st": 0.0, "lt": 0.0, "tax": 0.0, "cost": 0.0, "value": 0.0}
         dates: list[dt.date] = []
-        owner = infos[index[(pid, items[0][0])]].owner
-        rates = {
-            "st_rate": float(setting.loc[owner, "st_rate"]),
-            "lt_rate": float(setting.loc[owner, "lt_rate"]),
-        }
+        owner = owner_of[pid]
+        rates = {"st_rate": st_rate[owner], "lt_rate": lt_rate[owner]}
         for sid, rid in items:
             i = index[(pid, sid)]
             qty = Decimal("0")
@@ -423,7 +396,7 @@ def _drafts(
                 if fractional.get(rid, True)
                 else buy_qty.to_integral_value(rounding=ROUND_DOWN)
             )
-            half_cost = float(pos.cost[i]) / 2
+            half_cost = cost[i] / 2
             trades.append(
                 proposals.TradeDraft(
                     security_id=sid,
@@ -431,8 +404,8 @@ def _drafts(
                     quantity=qty,
                     price=sell_price,
                     lots=picks,
-                    est_short_term_gain=_money(-pos.loss_short[i]),
-                    est_long_term_gain=_money(-pos.loss_long[i]),
+                    est_short_term_gain=_money(-loss_short[i]),
+                    est_long_term_gain=_money(-loss_long[i]),
                     est_cost=_money(half_cost),
                     sequence=0,
                 )
@@ -448,21 +421,19 @@ def _drafts(
                         sequence=1,
                     )
                 )
-            loss = float(pos.loss_short[i] + pos.loss_long[i])
+            loss = float(loss_short[i] + loss_long[i])
             ticker, repl = tickers.get(sid, str(sid)), tickers.get(rid, str(rid))
             harvests.append(
                 {
                     "security": ticker,
                     "replacement": repl,
                     "lots": len(picks),
-                    "loss_short_term": str(_money(pos.loss_short[i])),
-                    "loss_long_term": str(_money(pos.loss_long[i])),
-                    "loss_pct_of_basis": round(loss / float(pos.basis[i]) * 100, 2)
-                    if pos.basis[i]
-                    else 0.0,
-                    "tax_value": str(_money(pos.tax_value[i])),
-                    "cost": str(_money(pos.cost[i])),
-                    "net_benefit": str(_money(pos.benefit[i])),
+                    "loss_short_term": str(_money(loss_short[i])),
+                    "loss_long_term": str(_money(loss_long[i])),
+                    "loss_pct_of_basis": round(loss / basis[i] * 100, 2) if basis[i] else 0.0,
+                    "tax_value": str(_money(tax_value[i])),
+                    "cost": str(_money(cost[i])),
+                    "net_benefit": str(_money(benefit[i])),
                     "wash_sale_check": (
                         f"No purchase of {ticker} or a substantially identical security in any of your "
                         f"accounts since {on - WINDOW:%Y-%m-%d}, none scheduled, and {repl} was not sold "
@@ -473,15 +444,15 @@ def _drafts(
             )
             reasons.append(
                 f"{ticker} is {loss:,.2f} below its cost basis; selling these lots realises the loss, worth "
-                f"about {float(pos.tax_value[i]):,.2f} in tax at your rates "
+                f"about {tax_value[i]:,.2f} in tax at your rates "
                 f"({rates['st_rate']:.0%} short term, {rates['lt_rate']:.0%} long term), and {repl} is "
                 "bought for the same value to keep the exposure."
             )
-            totals["st"] += float(pos.loss_short[i])
-            totals["lt"] += float(pos.loss_long[i])
-            totals["tax"] += float(pos.tax_value[i])
-            totals["cost"] += float(pos.cost[i])
-            totals["value"] += float(pos.value[i])
+            totals["st"] += loss_short[i]
+            totals["lt"] += loss_long[i]
+            totals["tax"] += tax_value[i]
+            totals["cost"] += cost[i]
+            totals["value"] += value[i]
         drafts.append(
             proposals.ProposalDraft(
                 portfolio_id=pid,
@@ -495,15 +466,7 @@ def _drafts(
                     "loss_harvested": str(_money(totals["st"] + totals["lt"])),
                     "tax_value": str(_money(totals["tax"])),
                     "scanned_on": on.isoformat(),
-                    "skipped": [
-                        {
-                            k: str(v)
-                            for k, v in s.items()
-                            if k in ("security_id", "reason", "message", "loss")
-                        }
-                        for s in result.skipped
-                        if s["portfolio_id"] == pid
-                    ],
+                    "skipped": skipped_by_portfolio.get(pid, []),
                 },
                 total_value=_money(totals["value"]),
                 est_short_term_gain=_money(-totals["st"]),
@@ -570,7 +533,7 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
     trades = list(proposal.trades.all())
     key_of, _members = selectors_harvest.group_members()
     sold_lots = {int(p["lot"]) for t in trades if t.side == ProposedTrade.Side.SELL for p in t.lots}
-    recent = _recent_purchases([owner], on, key_of)
+    recent = _recent_purchases(selectors_harvest.household_accounts([owner]), on, key_of)
     scheduled = selectors_harvest.scheduled_purchases([owner])
     own = set(
         proposal.trades.filter(side=ProposedTrade.Side.BUY).values_list("security_id", flat=True)

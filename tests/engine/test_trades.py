@@ -305,6 +305,11 @@ def test_trades_respect_bands_cash_and_value(
         if not decision.fired[i]:
             assert (t.portfolio != i).all()  # inside its bands with no cash waiting: no trades
             continue
+        if "costs would exceed" in t.notes[i]:
+            # A tiny account (a few dollars against a fixed commission) cannot pay for its
+            # trades: nothing trades, and the note says why.
+            assert commission > 0 and (t.portfolio != i).all()
+            continue
         if decision.rebalance[i] and t.weights_after[i].sum() > 0:
             tolerance = 2e-3 + 2 * bps / 1e4
             if full:

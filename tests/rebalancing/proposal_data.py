@@ -130,7 +130,8 @@ def make_proposal(
         est_tax=Decimal("-48"),
         est_cost=Decimal("2.20"),
     )
-    return proposals.write_proposals([draft], kind="rebalance").created[0]
+    created = proposals.write_proposals([draft], kind="rebalance").created[0]
+    return Proposal.objects.get(pk=created.pk)
 
 
 def expected_after_execution(bps: float = 5.0) -> dict[str, Decimal]:

@@ -95,7 +95,8 @@ def _cash_flow_proposal(user, amount: str = "480"):
             )
         ],
     )
-    return house, proposals.write_proposals([draft], kind="rebalance").created[0]
+    created = proposals.write_proposals([draft], kind="rebalance").created[0]
+    return house, Proposal.objects.get(pk=created.pk)
 
 
 def test_small_cash_deployment_is_auto_approved_only_when_the_policy_opts_in(

@@ -169,9 +169,10 @@ def test_is_stale_on_old_prices(settings):
     portfolio = PortfolioFactory()
     security = SecurityFactory()
     fp = proposals.holdings_fingerprint([portfolio.pk])[portfolio.pk]
-    proposal = proposals.write_proposals(
+    created = proposals.write_proposals(
         [_draft(portfolio, fp, security)], kind="rebalance", now=NOW
     ).created[0]
+    proposal = Proposal.objects.get(pk=created.pk)
     # Prices of Tue 24 Nov seen on Mon 30 Nov: Tue, Wed, Thu, Fri = 4 trading days.
     later = timezone.make_aware(dt.datetime(2026, 11, 30, 12))
     assert "trading days old" in proposals.is_stale(proposal, now=later)
