@@ -62,6 +62,15 @@ class RebalancePolicy(models.Model):
         blank=True,
         help_text="Auto-approve cash deployments below this amount (off when empty).",
     )
+    switch_back_max_gain = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        default=Decimal("0.00"),
+        help_text="After a harvest, switch back from the replacement to the target's security "
+        "once the 30-day wash-sale window has passed, if the switch realises a gain of at most "
+        "this amount (0: only at a loss or no gain; empty: never switch back).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -533,6 +542,7 @@ class HarvestSkip(models.Model):
     class Reason(models.TextChoices):
         RECENT_PURCHASE = "recent_purchase", "Bought in the household in the past 30 days"
         SCHEDULED_PURCHASE = "scheduled_purchase", "A purchase is scheduled in the next 30 days"
+        DIVIDEND_REINVESTMENT = "dividend_reinvestment", "Dividends are reinvested automatically"
         NO_REPLACEMENT = "no_replacement", "No replacement security available"
         NO_PRICE = "no_price", "No price for the replacement"
 
