@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from accounts.models import InvestorProfile
+from portfolios.models import TaxLot
 from rebalancing.models import (
     HarvestSettings,
     IdenticalGroupMember,
@@ -82,21 +83,52 @@ def blocked_purchases(
     return _expand(pairs, key_of, members)
 
 
+def dividend_reinvestments(
+    user_ids: Iterable[int] | None, *, owner_range: tuple[int, int] | None = None
+) -> dict[tuple[int, int], str]:
+    """(user_id, security_id) -> name of an account of that household that holds the security
+    and reinvests its dividends automatically (`Portfolio.reinvest_dividends`); the first name
+    in alphabetical order when several do. One query.
+
+    Ex-dividend calendars are not modelled: conservatively, every security held in such an
+    account counts as bought within the next 30 days (a reinvested dividend is a purchase, and
+    would make a loss sale of the security anywhere in the household a wash sale).
+    """
+    lots = TaxLot.objects.filter(quantity__gt=0, portfolio__reinvest_dividends=True)
+    if user_ids is not None:
+        lots = lots.filter(portfolio__owner_id__in=list(user_ids))
+    elif owner_range is not None:
+        lots = lots.filter(
+            portfolio__owner_id__gte=owner_range[0], portfolio__owner_id__lte=owner_range[1]
+        )
+    out: dict[tuple[int, int], str] = {}
+    for uid, sid, name in (
+        lots.order_by("portfolio__owner_id", "security_id", "portfolio__name")
+        .values_list("portfolio__owner_id", "security_id", "portfolio__name")
+        .distinct()
+    ):
+        out.setdefault((uid, sid), name)
+    return out
+
+
 def scheduled_purchases(
     user_ids: Iterable[int] | None,
     *,
     exclude_pending_harvest_of: Iterable[int] = (),
     owner_range: tuple[int, int] | None = None,
-) -> set[tuple[int, int]]:
-    """(user_id, security_id) the household is due to buy: buy trades of open proposals.
+) -> dict[tuple[int, int], str]:
+    """(user_id, security_id) the household is due to buy within 30 days -> why: the name of
+    the account that reinvests the security's dividends (see `dividend_reinvestments`), or ""
+    for a buy trade of an open proposal. Works like a set of pairs (`in`, iteration). Two queries.
 
     Pending harvest proposals of the portfolios in `exclude_pending_harvest_of` are left out (a
     scan that is about to replace them)."""
+    ids = None if user_ids is None else list(user_ids)
     buys = ProposedTrade.objects.filter(
         side=ProposedTrade.Side.BUY, proposal__status__in=OPEN_STATUSES
     )
-    if user_ids is not None:
-        buys = buys.filter(proposal__portfolio__owner_id__in=list(user_ids))
+    if ids is not None:
+        buys = buys.filter(proposal__portfolio__owner_id__in=ids)
     elif owner_range is not None:
         buys = buys.filter(
             proposal__portfolio__owner_id__gte=owner_range[0],
@@ -109,7 +141,9 @@ def scheduled_purchases(
             proposal__status=Proposal.Status.PENDING,
             proposal__portfolio_id__in=excluded,
         )
-    return set(buys.values_list("proposal__portfolio__owner_id", "security_id"))
+    out = dict.fromkeys(buys.values_list("proposal__portfolio__owner_id", "security_id"), "")
+    out.update(dividend_reinvestments(ids, owner_range=owner_range))
+    return out
 
 
 def replacements() -> dict[int, list[int]]:
