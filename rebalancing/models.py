@@ -167,6 +167,16 @@ class ProposalQuerySet(models.QuerySet["Proposal"]):
         return self.filter(status=Proposal.Status.PENDING)
 
 
+# The rule a proposal was made by, in words (unknown names are shown as they are stored).
+RULE_LABELS = {
+    "threshold": "Threshold band",
+    "calendar": "Calendar",
+    "cash_flow": "Cash flow",
+    "harvest": "Tax-loss harvest",
+    "switch_back": "Switch back to the preferred security after the wash-sale window",
+}
+
+
 class Proposal(models.Model):
     """A set of trades the system proposes; the investor approves or rejects it.
 
@@ -246,6 +256,10 @@ class Proposal(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
+
+    @property
+    def rule_label(self) -> str:
+        return RULE_LABELS.get(self.rule, self.rule)
 
 
 class ProposedTrade(models.Model):
