@@ -66,8 +66,16 @@ class TargetAllocationInline(admin.TabularInline):
 
 @admin.register(Portfolio)
 class PortfolioAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "tax_treatment", "model", "cash", "is_active"]
-    list_filter = ["tax_treatment", "is_active", "model"]
+    list_display = [
+        "name",
+        "owner",
+        "tax_treatment",
+        "model",
+        "cash",
+        "reinvest_dividends",
+        "is_active",
+    ]
+    list_filter = ["tax_treatment", "is_active", "reinvest_dividends", "model"]
     search_fields = ["name", "owner__email"]
     raw_id_fields = ["owner"]
     inlines = [TargetAllocationInline]

@@ -12,7 +12,7 @@ class PortfolioSerializer(serializers.ModelSerializer):
     class Meta:
         model = Portfolio
         fields = ["id", "name", "tax_treatment", "broker_name", "account_number_last4", "base_currency",
-                  "cash", "model", "is_active", "created_at", "updated_at"]  # fmt: skip
+                  "cash", "model", "reinvest_dividends", "is_active", "created_at", "updated_at"]  # fmt: skip
 
 
 class TaxLotSerializer(serializers.ModelSerializer):

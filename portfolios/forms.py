@@ -21,6 +21,7 @@ class PortfolioForm(forms.ModelForm):
             "broker_name",
             "account_number_last4",
             "model",
+            "reinvest_dividends",
             "is_active",
         ]
         labels = {

@@ -150,7 +150,13 @@ class PortfolioQuerySet(models.QuerySet["Portfolio"]):
 
 
 class Portfolio(models.Model):
-    """One investment account of a user. A user's portfolios together are the household."""
+    """One investment account of a user. A user's portfolios together are the household.
+
+    `reinvest_dividends`: the broker reinvests dividends automatically. Ex-dividend calendars
+    are not modelled, so, conservatively, every security held in such an account counts as a
+    purchase scheduled within the next 30 days for the whole household (see
+    `rebalancing.selectors_harvest.scheduled_purchases`).
+    """
 
     class TaxTreatment(models.TextChoices):
         TAXABLE = "taxable", "Taxable"
@@ -178,6 +184,13 @@ class Portfolio(models.Model):
         on_delete=models.PROTECT,
         related_name="portfolios",
         help_text="Target allocation; when empty the custom targets apply.",
+    )
+    reinvest_dividends = models.BooleanField(
+        "dividends reinvested automatically",
+        default=False,
+        help_text="The broker reinvests this account's dividends in the paying security (DRIP). "
+        "Every security held here then counts as a purchase due within 30 days, so it is not "
+        "harvested at a loss in any of your accounts.",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -104,6 +104,7 @@ class RebalancePolicyAdmin(admin.ModelAdmin):
         "cash_buffer",
         "allow_short_term_gains",
         "max_tax_cost",
+        "switch_back_max_gain",
         "updated_at",
     ]
     list_filter = ["calendar_frequency", "rebalance_to", "volatility_adjusted", "cash_flow_enabled"]
@@ -130,6 +131,7 @@ class RebalancePolicyAdmin(admin.ModelAdmin):
                     "allow_short_term_gains",
                     "max_tax_cost",
                     "auto_approve_cash_flow_below",
+                    "switch_back_max_gain",
                 ]
             },
         ),

@@ -62,6 +62,15 @@ class RebalancePolicy(models.Model):
         blank=True,
         help_text="Auto-approve cash deployments below this amount (off when empty).",
     )
+    switch_back_max_gain = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        default=Decimal("0.00"),
+        help_text="After a harvest, switch back from the replacement to the target's security "
+        "once the 30-day wash-sale window has passed, if the switch realises a gain of at most "
+        "this amount (0: only at a loss or no gain; empty: never switch back).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -158,6 +167,16 @@ class ProposalQuerySet(models.QuerySet["Proposal"]):
         return self.filter(status=Proposal.Status.PENDING)
 
 
+# The rule a proposal was made by, in words (unknown names are shown as they are stored).
+RULE_LABELS = {
+    "threshold": "Threshold band",
+    "calendar": "Calendar",
+    "cash_flow": "Cash flow",
+    "harvest": "Tax-loss harvest",
+    "switch_back": "Switch back to the preferred security after the wash-sale window",
+}
+
+
 class Proposal(models.Model):
     """A set of trades the system proposes; the investor approves or rejects it.
 
@@ -237,6 +256,10 @@ class Proposal(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
+
+    @property
+    def rule_label(self) -> str:
+        return RULE_LABELS.get(self.rule, self.rule)
 
 
 class ProposedTrade(models.Model):
@@ -533,6 +556,7 @@ class HarvestSkip(models.Model):
     class Reason(models.TextChoices):
         RECENT_PURCHASE = "recent_purchase", "Bought in the household in the past 30 days"
         SCHEDULED_PURCHASE = "scheduled_purchase", "A purchase is scheduled in the next 30 days"
+        DIVIDEND_REINVESTMENT = "dividend_reinvestment", "Dividends are reinvested automatically"
         NO_REPLACEMENT = "no_replacement", "No replacement security available"
         NO_PRICE = "no_price", "No price for the replacement"
 

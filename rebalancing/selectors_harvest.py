@@ -17,7 +17,7 @@ import pandas as pd
 
 from accounts.models import InvestorProfile
 from advisor.lookups import Ids
-from portfolios.models import Portfolio
+from portfolios.models import Portfolio, TaxLot
 from rebalancing.models import (
     HarvestSettings,
     IdenticalGroupMember,
@@ -108,17 +108,53 @@ def blocked_purchases(
     return _expand(pairs, key_of, members)
 
 
+def dividend_reinvestments(
+    user_ids: Iterable[int] | Ids | None,
+    *,
+    owner_range: tuple[int, int] | None = None,
+    accounts: dict[int, int] | None = None,
+) -> dict[tuple[int, int], str]:
+    """(user_id, security_id) -> name of an account of that household that holds the security
+    and reinvests its dividends automatically (`Portfolio.reinvest_dividends`); the first name
+    in alphabetical order when several do. One query (`accounts` as in `blocked_purchases`).
+
+    Ex-dividend calendars are not modelled: conservatively, every security held in such an
+    account counts as bought within the next 30 days (a reinvested dividend is a purchase, and
+    would make a loss sale of the security anywhere in the household a wash sale).
+    """
+    lots = TaxLot.objects.filter(quantity__gt=0, portfolio__reinvest_dividends=True)
+    if accounts is not None:
+        lots = lots.filter(portfolio_id__any=Ids(accounts))
+    elif user_ids is not None:
+        lots = lots.filter(portfolio__owner_id__any=Ids(user_ids))
+    elif owner_range is not None:
+        lots = lots.filter(
+            portfolio__owner_id__gte=owner_range[0], portfolio__owner_id__lte=owner_range[1]
+        )
+    out: dict[tuple[int, int], str] = {}
+    for uid, sid, name in (
+        lots.order_by("portfolio__owner_id", "security_id", "portfolio__name")
+        .values_list("portfolio__owner_id", "security_id", "portfolio__name")
+        .distinct()
+    ):
+        out.setdefault((uid, sid), name)
+    return out
+
+
 def scheduled_purchases(
     user_ids: Iterable[int] | Ids | None,
     *,
     exclude_pending_harvest_of: Iterable[int] = (),
     owner_range: tuple[int, int] | None = None,
     accounts: dict[int, int] | None = None,
-) -> set[tuple[int, int]]:
-    """(user_id, security_id) the household is due to buy: buy trades of open proposals.
+) -> dict[tuple[int, int], str]:
+    """(user_id, security_id) the household is due to buy within 30 days -> why: the name of
+    the account that reinvests the security's dividends (see `dividend_reinvestments`), or ""
+    for a buy trade of an open proposal. Works like a set of pairs (`in`, iteration). Two
+    queries (three without `accounts`, as in `blocked_purchases`, for `user_ids`).
 
     Pending harvest proposals of the portfolios in `exclude_pending_harvest_of` are left out (a
-    scan that is about to replace them). `accounts` as in `blocked_purchases`."""
+    scan that is about to replace them)."""
     buys = ProposedTrade.objects.filter(
         side=ProposedTrade.Side.BUY, proposal__status__in=OPEN_STATUSES
     ).order_by()
@@ -135,13 +171,16 @@ def scheduled_purchases(
         rows = buys.filter(proposal__portfolio_id__any=Ids(accounts)).values_list(
             "proposal__portfolio_id", "security_id"
         )
-        return {(accounts[pid], sid) for pid, sid in rows}
-    if owner_range is not None:
-        buys = buys.filter(
-            proposal__portfolio__owner_id__gte=owner_range[0],
-            proposal__portfolio__owner_id__lte=owner_range[1],
-        )
-    return set(buys.values_list("proposal__portfolio__owner_id", "security_id"))
+        out = dict.fromkeys(((accounts[pid], sid) for pid, sid in rows), "")
+    else:
+        if owner_range is not None:
+            buys = buys.filter(
+                proposal__portfolio__owner_id__gte=owner_range[0],
+                proposal__portfolio__owner_id__lte=owner_range[1],
+            )
+        out = dict.fromkeys(buys.values_list("proposal__portfolio__owner_id", "security_id"), "")
+    out.update(dividend_reinvestments(user_ids, owner_range=owner_range, accounts=accounts))
+    return out
 
 
 def replacements() -> dict[int, list[int]]:

@@ -132,6 +132,7 @@ def scan(
 
 RECENT_PURCHASE = "recent_purchase"
 SCHEDULED_PURCHASE = "scheduled_purchase"
+DIVIDEND_REINVESTMENT = "dividend_reinvestment"
 NO_REPLACEMENT = "no_replacement"
 
 
@@ -163,13 +164,17 @@ def resolve(
     blocked_buys: set[tuple[int, int]],
     replacements: Mapping[int, Sequence[int]],
     priced: set[int],
+    reinvested: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
 ) -> Decisions:
     """Decide which candidates become harvests and what each buys, household by household.
 
     `group_of` maps a security to its substantially-identical key (itself when ungrouped).
     `recent_purchases[(household, group)]`: lot ids acquired in the past 30 days in any account;
     `scheduled_purchases`: (household, group) with a buy pending in the next 30 days;
-    `blocked_buys`: (household, group) that may not be bought (a loss sale in the past 30 days).
+    `blocked_buys`: (household, group) that may not be bought (a loss sale in the past 30 days);
+    `reinvested`: (household, group) held in an account that reinvests dividends automatically
+    (a purchase at every dividend; reported as DIVIDEND_REINVESTMENT, ahead of other scheduled
+    purchases).
     Candidates are taken by benefit, largest first; each accepted harvest makes its sold group
     unbuyable and its replacement's group unsellable for the rest of the pass, so two harvests
     in one household can never wash each other.
@@ -185,6 +190,9 @@ def resolve(
         # The lots being sold are not their own replacement; any other recent buy washes.
         if set(recent_purchases.get(hg, ())) - c.lots:
             decisions.skipped[key] = RECENT_PURCHASE
+            continue
+        if hg in reinvested:
+            decisions.skipped[key] = DIVIDEND_REINVESTMENT
             continue
         if hg in scheduled_purchases or hg in bought:
             decisions.skipped[key] = SCHEDULED_PURCHASE

@@ -1,7 +1,8 @@
 """Approve or reject a proposal; optional auto-approval of small cash deployments.
 
-Approval re-checks freshness (`proposals.is_stale`) inside the same transaction that locks the
-proposal row and changes its state, so a proposal can never be approved on numbers that
+Approval re-checks freshness (`proposals.is_stale`) and, for a harvest, the wash-sale guard
+(`harvest.wash_sale_conflict`) inside the same transaction that locks the proposal row and
+changes its state, so a proposal can never be approved on numbers that
 changed under it. A stale proposal is marked expired (committed) and the caller gets the
 reason to show. Execution is queued after the commit.
 """
@@ -17,7 +18,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import User
 from rebalancing.models import Notification, Proposal, RebalancePolicy
-from rebalancing.services import notifications, proposals
+from rebalancing.services import harvest, notifications, proposals
 
 APPROVED_OR_LATER = {
     Proposal.Status.APPROVED,
@@ -82,6 +83,10 @@ def approve_proposal(
         if proposal.status != Proposal.Status.PENDING:
             return _not_pending(proposal, "approve")
         reason = proposals.is_stale(proposal)
+        if reason is None and proposal.kind == Proposal.Kind.HARVEST:
+            # Since the scan, another account may have bought the security or started
+            # reinvesting its dividends: executing now would wash the loss.
+            reason = harvest.wash_sale_conflict(proposal)
         if reason is not None:
             _expire(proposal, reason, by=by)
             return Decision(proposal, False, reason, stale=True)

@@ -31,7 +31,7 @@ from portfolios.models import Portfolio
 from rebalancing import selectors
 from rebalancing.engine import drift, policy, trades
 from rebalancing.models import Proposal, ProposedTrade, ScanBatch, ScanRun
-from rebalancing.services import proposals
+from rebalancing.services import proposals, switch_back
 
 log = logging.getLogger(__name__)
 MAX_ERRORS = 200
@@ -179,6 +179,10 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
                 pid, "would_propose", draft.rule, draft.reason, str(result.notes[i]), draft=draft
             )
         )
+    # Where no rule traded, a harvest replacement may go back to the preferred security.
+    nothing_needed = switch_back.add_switches(
+        batch, state, out.results, nothing_needed, today=today, costs=cost_model()
+    )
     return out, nothing_needed
 
 

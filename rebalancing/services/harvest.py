@@ -53,6 +53,10 @@ SKIP_MESSAGES = {
     "your accounts in the past 30 days, so selling it at a loss now would be a wash sale.",
     engine.SCHEDULED_PURCHASE: "Not harvested: a purchase of {ticker} (or a substantially identical fund) is "
     "scheduled in your accounts, which would make the loss a wash sale.",
+    # Ex-dividend dates are not modelled: a security held in a reinvesting account always counts.
+    engine.DIVIDEND_REINVESTMENT: "Not harvested: dividends of {ticker} (or a substantially "
+    "identical fund) are reinvested automatically in your account '{account}', and a reinvested "
+    "dividend would make the loss a wash sale; turn reinvestment off for that account to harvest it.",
     engine.NO_REPLACEMENT: "Not harvested: no replacement for {ticker} is available that keeps the exposure "
     "without a wash sale.",
 }
@@ -291,6 +295,8 @@ def scan_for_harvest(
     replacements = selectors_harvest.replacements()
     needed = {r for rs in replacements.values() for r in rs}
     repl_prices = selectors.latest_prices(needed, on=on) if needed else prices.iloc[0:0]
+    # (household, group) -> the account reinvesting its dividends (for the skip message).
+    reinvesting = {(u, key_of.get(s, s)): name for (u, s), name in scheduled.items() if name}
     candidates = [
         engine.Candidate(
             household=info.owner,
@@ -309,8 +315,20 @@ def scan_for_harvest(
         blocked_buys={(u, key_of.get(s, s)) for u, s in blocked},
         replacements=replacements,
         priced=set(repl_prices.index.tolist()),
+        reinvested=set(reinvesting),
     )
-    drafts = _drafts(decisions, pos, infos, prices, repl_prices, setting, on, result)
+    drafts = _drafts(
+        decisions,
+        pos,
+        infos,
+        prices,
+        repl_prices,
+        setting,
+        on,
+        result,
+        key_of=key_of,
+        reinvesting=reinvesting,
+    )
     _write(result, drafts, pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
     return result
 
@@ -324,6 +342,9 @@ def _drafts(
     setting: pd.DataFrame,
     on: dt.date,
     result: ScanResult,
+    *,
+    key_of: dict[int, int],
+    reinvesting: dict[tuple[int, int], str],
 ) -> list[proposals.ProposalDraft]:
     index = {(info.portfolio, info.security): i for i, info in enumerate(infos)}
     close = {int(k): v for k, v in prices["close"].items()}
@@ -342,12 +363,15 @@ def _drafts(
     )
     for (pid, sid), reason in decisions.skipped.items():
         i = index[(pid, sid)]
+        account = reinvesting.get((infos[i].owner, key_of.get(sid, sid)), "")
         result.skipped.append(
             {
                 "portfolio_id": pid,
                 "security_id": sid,
                 "reason": reason,
-                "message": SKIP_MESSAGES[reason].format(ticker=tickers.get(sid, sid)),
+                "message": SKIP_MESSAGES[reason].format(
+                    ticker=tickers.get(sid, sid), account=account
+                ),
                 "loss": _money(pos.loss_short[i] + pos.loss_long[i]),
             }
         )
@@ -525,12 +549,12 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
     """Why executing this harvest proposal on `on` would now cause a wash sale, or None.
 
     For the approval step (call it inside the approval transaction): another account of the
-    household may have bought the sold security, or sold the replacement at a loss, since the
-    proposal was made.
+    household may have bought the sold security, turned on dividend reinvestment for an account
+    holding it, or sold the replacement at a loss, since the proposal was made.
     """
     on = on or timezone.localdate()
     owner = proposal.portfolio.owner_id
-    trades = list(proposal.trades.all())
+    trades = list(proposal.trades.select_related("security"))
     key_of, _members = selectors_harvest.group_members()
     sold_lots = {int(p["lot"]) for t in trades if t.side == ProposedTrade.Side.SELL for p in t.lots}
     recent = _recent_purchases(selectors_harvest.household_accounts([owner]), on, key_of)
@@ -538,12 +562,20 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
     own = set(
         proposal.trades.filter(side=ProposedTrade.Side.BUY).values_list("security_id", flat=True)
     )
+    reinvesting = {(u, key_of.get(s, s)): name for (u, s), name in scheduled.items() if name}
     for t in trades:
         if t.side != ProposedTrade.Side.SELL:
             continue
         group = key_of.get(t.security_id, t.security_id)
         if recent.get((owner, group), set()) - sold_lots:
             return "A purchase of the security to be sold was made in the household in the past 30 days."
+        if (owner, group) in reinvesting:
+            return (
+                f"Dividends of {t.security.ticker} (or a substantially identical fund) are "
+                f"reinvested automatically in your account '{reinvesting[owner, group]}', which "
+                "would make the loss a wash sale; turn reinvestment off for that account to "
+                "harvest it."
+            )
         others = {(u, key_of.get(s, s)) for u, s in scheduled if s not in own}
         if (owner, group) in others:
             return "Another proposal waiting in the household buys the security this harvest sells."

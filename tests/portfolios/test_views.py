@@ -207,6 +207,27 @@ def test_the_api_lists_only_the_users_own_objects(
     assert c.get(f"/api/transactions/?portfolio={others_account.pk}").json()["results"] == []
 
 
+def test_dividend_reinvestment_is_set_on_the_edit_form_and_shown(
+    account: Portfolio, client_for
+) -> None:
+    c = client_for(account.owner)
+    page = c.get(reverse("portfolios:detail", args=[account.pk]))
+    assert "dividends paid in cash" in page.text
+    form = c.get(reverse("portfolios:edit", args=[account.pk]))
+    assert 'name="reinvest_dividends"' in form.text
+    response = c.post(
+        reverse("portfolios:edit", args=[account.pk]),
+        {"name": "Taxable", "tax_treatment": "taxable", "reinvest_dividends": "on",
+         "is_active": "on"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.reinvest_dividends is True
+    page = c.get(reverse("portfolios:detail", args=[account.pk]))
+    assert "dividends reinvested automatically (not harvested at a loss)" in page.text
+    assert c.get(f"/api/portfolios/{account.pk}/").json()["reinvest_dividends"] is True
+
+
 def test_anonymous_users_are_sent_to_sign_in(account: Portfolio, client: Client) -> None:
     response = client.get(reverse("portfolios:detail", args=[account.pk]))
     assert response.status_code == 302 and "/accounts/login/" in response.url

@@ -5,8 +5,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -27,7 +29,7 @@ from rebalancing.models import (
     WashSaleBlock,
     WashSaleMatch,
 )
-from rebalancing.services import harvest, proposals, tax_report
+from rebalancing.services import approval, harvest, proposals, tax_report
 from tests.factories import AssetClassFactory, PortfolioFactory, SecurityFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -281,6 +283,108 @@ def test_approval_recheck_catches_a_purchase_made_after_the_proposal(household) 
     proposal = Proposal.objects.get()
     _buy(household["ira"], household["VTI"], "1", "200", ON)
     assert "past 30 days" in harvest.wash_sale_conflict(proposal, on=ON)
+
+
+# --- dividend reinvestment counts as a scheduled purchase ------------------------------------
+
+
+def _reinvest(p: Portfolio, on: bool = True) -> None:
+    Portfolio.objects.filter(pk=p.pk).update(reinvest_dividends=on)
+
+
+def test_dividends_reinvested_in_the_ira_block_the_harvest_and_the_reason_is_recorded(
+    household,
+) -> None:
+    uid = household["user"].pk
+    _buy(household["ira"], household["VTI"], "5", "180", D(2025, 1, 6))  # long ago: no wash
+    assert harvest.scan_for_harvest(user_ids=[uid], on=ON).created == 1
+    _reinvest(household["ira"])
+    harvest.scan_for_harvest(user_ids=[uid], on=ON)
+    # The waiting harvest no longer holds: it is retired, and the skip says why.
+    assert not Proposal.objects.filter(status=Proposal.Status.PENDING).exists()
+    skip = HarvestSkip.objects.get()
+    assert (skip.portfolio, skip.security, skip.reason, skip.loss) == (
+        household["taxable"],
+        household["VTI"],
+        HarvestSkip.Reason.DIVIDEND_REINVESTMENT,
+        Decimal("800.00"),
+    )
+    assert skip.message == (
+        "Not harvested: dividends of VTI (or a substantially identical fund) are reinvested "
+        "automatically in your account 'IRA', and a reinvested dividend would make the loss a "
+        "wash sale; turn reinvestment off for that account to harvest it."
+    )
+    _reinvest(household["ira"], False)
+    assert harvest.scan_for_harvest(user_ids=[uid], on=ON).created == 1
+
+
+def test_reinvesting_in_the_harvested_account_itself_blocks_through_a_batch(household) -> None:
+    uid = household["user"].pk
+    _reinvest(household["taxable"])
+    result = harvest.scan_for_harvest(owner_range=(uid, uid), on=ON)  # the scheduled scan's path
+    assert result.created == 0
+    assert HarvestSkip.objects.get().reason == HarvestSkip.Reason.DIVIDEND_REINVESTMENT
+    assert "account 'Brokerage'" in HarvestSkip.objects.get().message
+
+
+def test_reinvesting_a_substantially_identical_fund_blocks(household) -> None:
+    vtsax = SecurityFactory(ticker="VTSAX", asset_class=household["VTI"].asset_class)
+    group = SubstantiallyIdenticalGroup.objects.create(name="Vanguard total market")
+    IdenticalGroupMember.objects.create(group=group, security=household["VTI"])
+    IdenticalGroupMember.objects.create(group=group, security=vtsax)
+    _buy(household["ira"], vtsax, "5", "100", D(2024, 11, 4))
+    _reinvest(household["ira"])
+    harvest.scan_for_harvest(user_ids=[household["user"].pk], on=ON)
+    assert HarvestSkip.objects.get().reason == HarvestSkip.Reason.DIVIDEND_REINVESTMENT
+
+
+def test_reinvesting_other_securities_or_in_another_household_does_not_block(household) -> None:
+    _buy(household["ira"], household["SCHB"], "10", "20", D(2024, 11, 4))
+    _reinvest(household["ira"])
+    stranger = _account(UserFactory(email="stranger@example.com"), "Theirs")
+    _buy(stranger, household["VTI"], "1", "200", D(2024, 11, 4))
+    _reinvest(stranger)
+    assert harvest.scan_for_harvest(user_ids=[household["user"].pk], on=ON).created == 1
+
+
+def test_scheduled_purchases_include_reinvested_dividends_in_two_queries(
+    household, django_assert_num_queries
+) -> None:
+    uid, vti, schb = household["user"].pk, household["VTI"].pk, household["SCHB"].pk
+    _buy(household["ira"], household["SCHB"], "10", "20", D(2024, 11, 4))
+    _reinvest(household["ira"])
+    accounts = selectors_harvest.household_accounts([uid])
+    with django_assert_num_queries(2):
+        by_ids = selectors_harvest.scheduled_purchases([uid], accounts=accounts)
+    with django_assert_num_queries(3):  # + the household's accounts
+        assert selectors_harvest.scheduled_purchases([uid]) == by_ids
+    with django_assert_num_queries(2):
+        by_range = selectors_harvest.scheduled_purchases(None, owner_range=(uid, uid))
+    assert by_ids == by_range == {(uid, schb): "IRA"}
+    assert (uid, vti) not in by_ids
+    _reinvest(household["taxable"])
+    assert selectors_harvest.scheduled_purchases(None, owner_range=(uid + 1, uid + 5)) == {}
+    assert selectors_harvest.scheduled_purchases([uid])[(uid, vti)] == "Brokerage"
+
+
+def test_approval_refuses_a_harvest_once_dividends_are_reinvested(household) -> None:
+    _buy(household["ira"], household["VTI"], "5", "180", D(2025, 1, 6))
+    harvest.scan_for_harvest(user_ids=[household["user"].pk], on=ON)
+    proposal = Proposal.objects.get()
+    assert harvest.wash_sale_conflict(proposal, on=ON) is None
+    _reinvest(household["ira"])
+    assert harvest.wash_sale_conflict(proposal, on=ON) == (
+        "Dividends of VTI (or a substantially identical fund) are reinvested automatically in "
+        "your account 'IRA', which would make the loss a wash sale; turn reinvestment off for "
+        "that account to harvest it."
+    )
+    noon = timezone.make_aware(dt.datetime.combine(ON, dt.time(12)))
+    with time_machine.travel(noon, tick=False):
+        decision = approval.approve_proposal(proposal.pk, by=household["user"])
+    proposal.refresh_from_db()
+    assert not decision.ok and "reinvested automatically" in decision.message
+    assert proposal.status == Proposal.Status.EXPIRED
+    assert "turn reinvestment off" in proposal.decision_note
 
 
 def test_the_task_fans_out_in_batches_and_the_command_runs(
