@@ -114,8 +114,9 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="audit_events",
+        db_index=False,  # the (household, -created_at) index serves it
     )
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     summary = models.CharField(max_length=500, blank=True)
@@ -123,7 +124,12 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["household", "-created_at"])]
+        # Scans append thousands of events per batch: no index beyond what the pages use
+        # (a db_index CharField would add an unused LIKE index on PostgreSQL).
+        indexes = [
+            models.Index(fields=["household", "-created_at"]),
+            models.Index(fields=["action"], name="auditevent_action"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"

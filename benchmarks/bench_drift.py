@@ -30,7 +30,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import audit
-from benchmarks import Report, timer
+from benchmarks import Report, timer, vacuum
 from portfolios.models import (
     AssetClass,
     ModelAllocation,
@@ -238,6 +238,7 @@ def clear_results(model: ModelPortfolio) -> None:
                 [model.pk],
             )
         cursor.execute(f"DELETE FROM rebalancing_proposal p WHERE {where}", [model.pk])
+    vacuum()
 
 
 def read_floor(batches: list[list[int]]) -> float:

@@ -21,7 +21,7 @@ import io
 import numpy as np
 from django.db import connection
 
-from benchmarks import Report, timer
+from benchmarks import Report, timer, vacuum
 
 N_HOUSEHOLDS = 50_000
 LOTS_PER_TAXABLE = 20
@@ -203,6 +203,7 @@ def run(report: Report) -> None:
     owners, taxable = _setup()
     lo, hi = owners[0], owners[-1]
     Proposal.objects.filter(portfolio_id__in=taxable, kind="harvest").delete()
+    vacuum()
     batches = [
         (owners[i], owners[min(i + BATCH, len(owners)) - 1]) for i in range(0, len(owners), BATCH)
     ]

@@ -4,7 +4,6 @@ Each function runs a fixed number of queries however many portfolios or securiti
 """
 
 import datetime as dt
-import io
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -14,22 +13,42 @@ from django.db.models import Max, OuterRef, Subquery
 
 from portfolios.models import ModelAllocation, Portfolio, Price, TargetAllocation, TaxLot
 
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
 
 def copy_frame(sql: str, params: Sequence[object], dtypes: dict[str, object]) -> pd.DataFrame:
     """Run `sql` on PostgreSQL and return its rows as a DataFrame with the columns (and dtypes)
-    of `dtypes`. The rows stream through COPY ... TO STDOUT (CSV) into pandas' C parser: several
-    times faster than fetching tuples for tens of thousands of rows or more."""
-    buffer = io.BytesIO()
+    of `dtypes`, each of which the query must give as a NOT NULL int8 (bigint) or float8.
+
+    The rows stream through COPY ... TO STDOUT in PostgreSQL's binary format. With only
+    8-byte columns every row has the same layout (a field count, then a length and the value
+    per column, big-endian), so numpy reads the whole stream as one structured array: no
+    per-row parsing at all, several times faster than fetching tuples or parsing CSV.
+    """
+    buffer = bytearray()
     with connection.cursor() as cursor:
         raw = cursor.connection.cursor()
         query = raw.mogrify(sql, params)
-        with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+        with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT binary)") as copy:
             for chunk in copy:
-                buffer.write(chunk)
-    if buffer.getbuffer().nbytes == 0:
-        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
-    buffer.seek(0)
-    return pd.read_csv(buffer, header=None, names=list(dtypes), dtype=dtypes, engine="c")
+                buffer += chunk
+    names = list(dtypes)
+    layout: list[tuple[str, str]] = [("_fields", ">i2")]
+    for i, name in enumerate(names):
+        kind = "i" if np.dtype(dtypes[name]).kind in "iu" else "f"  # type: ignore[call-overload]
+        layout += [(f"_length{i}", ">i4"), (name, f">{kind}8")]
+    row = np.dtype(layout)
+    if buffer[:11] != COPY_SIGNATURE:
+        raise ValueError("COPY did not return PostgreSQL's binary format.")
+    start = 19 + int.from_bytes(buffer[15:19], "big")  # signature, flags, header extension
+    body = memoryview(buffer)[start : len(buffer) - 2]  # the trailer is a field count of -1
+    if len(body) % row.itemsize:
+        raise ValueError("COPY rows are not all 8-byte, non-null columns.")
+    data = np.frombuffer(body, dtype=row)
+    lengths = [data[f"_length{i}"] for i in range(len(names))]
+    if not ((data["_fields"] == len(names)).all() and all((n == 8).all() for n in lengths)):
+        raise ValueError("COPY rows are not all 8-byte, non-null columns.")
+    return pd.DataFrame({name: data[name].astype(dtypes[name]) for name in names})
 
 
 def _ids(values: Iterable[int] | None) -> list[int] | None:

@@ -54,7 +54,6 @@ class DriftBatch:
     vol_scale: np.ndarray | None = None
     cash_text: dict[int, Decimal] = field(default_factory=dict)
     lot_portfolio: np.ndarray | None = None  # [L] portfolio id of each lot, sorted
-    lot_quantity_text: list[str] = field(default_factory=list)  # [L] quantity as stored
 
     @cached_property
     def portfolio_id_list(self) -> list[int]:
@@ -66,13 +65,22 @@ class DriftBatch:
 
     def fingerprint(self, portfolio_id: int) -> str:
         """Holdings fingerprint from the rows this batch read (the same hash as
-        `proposals.holdings_fingerprint`, without another query)."""
+        `proposals.holdings_fingerprint`, without another query).
+
+        Quantities were read as float8: formatted with 8 decimals they give back the stored
+        numeric(20, 8) exactly below 2**52 x 1e-8 (45 million shares in one lot). Above that
+        the hash differs and the proposal reads as stale: refused, never executed wrongly."""
         lots: list[tuple[int, str]] = []
         if self.lot_portfolio is not None and len(self.lot_portfolio):
             lo, hi = np.searchsorted(self.lot_portfolio, [portfolio_id, portfolio_id + 1])
-            lots = list(
-                zip(self.lots.lot_id[lo:hi].tolist(), self.lot_quantity_text[lo:hi], strict=True)
-            )
+            lots = [
+                (lot_id, f"{q:.8f}")
+                for lot_id, q in zip(
+                    self.lots.lot_id[lo:hi].tolist(),
+                    self.lots.quantity[lo:hi].tolist(),
+                    strict=True,
+                )
+            ]
         return proposal_services.fingerprint_of(self.cash_text[portfolio_id], lots)
 
     auto_approve_below: np.ndarray | None = None
@@ -105,21 +113,20 @@ LOT_DTYPES = {
     "quantity": np.float64,
     "cost_basis": np.float64,
     "holding_start": np.int64,  # days since 1970-01-01 (PostgreSQL) or a date (SQLite)
-    "quantity_text": str,
 }
 
 
 def _lots(ids: Sequence[int], span: IdRange) -> pd.DataFrame:
-    """Open lots as floats, one raw query (the ORM's Decimal conversion is the slow part)."""
+    """Open lots as floats, one raw query (the ORM's Decimal conversion is the slow part),
+    ordered by (portfolio, lot id): sorted here, which is cheaper than in the database."""
     table = TaxLot._meta.db_table
     postgres = connection.vendor == "postgresql"
     start = (
-        "holding_start - DATE '1970-01-01'" if postgres else "holding_start"
+        "(holding_start - DATE '1970-01-01')::int8" if postgres else "holding_start"
     )  # days, on PostgreSQL
     sql = (
-        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, {start}, "
-        f"CAST(quantity AS TEXT) FROM {table} WHERE quantity > 0 AND portfolio_id BETWEEN %s AND %s "
-        "ORDER BY portfolio_id, id"
+        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, {start} "
+        f"FROM {table} WHERE quantity > 0 AND portfolio_id BETWEEN %s AND %s"
     )
     if postgres:
         frame = portfolio_selectors.copy_frame(sql, list(span), LOT_DTYPES)
@@ -134,8 +141,9 @@ def _lots(ids: Sequence[int], span: IdRange) -> pd.DataFrame:
             dtype="datetime64[D]"
         )
     if span[1] - span[0] + 1 != len(ids):  # the range holds other portfolios too
-        frame = frame[frame["portfolio_id"].isin(ids)].reset_index(drop=True)
-    return frame
+        frame = frame[frame["portfolio_id"].isin(ids)]
+    order = np.lexsort((frame["lot_id"].to_numpy(), frame["portfolio_id"].to_numpy()))
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def _targets(portfolios: list[tuple[int, int, Decimal, int | None]], span: IdRange) -> pd.DataFrame:
@@ -270,10 +278,24 @@ def _recent_purchases(accounts: dict[int, int], today: dt.date) -> set[tuple[int
     return {(accounts[pid], sid) for pid, sid in rows}
 
 
+def load_wash_guards(batch: DriftBatch, rows: np.ndarray, *, today: dt.date) -> None:
+    """Fill `batch.blocked_sells` and `batch.no_buy` for the households of the portfolios
+    `rows` (indices into the batch: those that may trade). Only they need the wash-sale
+    guard, and they are a small share of a scan batch. Three to five queries, none when
+    `rows` is empty."""
+    households = sorted(set(batch.owners[rows].tolist()))
+    if not households:
+        return
+    accounts = selectors_harvest.household_accounts(households)
+    batch.blocked_sells = _recent_purchases(accounts, today)
+    batch.no_buy = selectors_harvest.blocked_purchases(households, today, accounts=accounts)
+
+
 def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBatch:
     """Load one batch: portfolios, lots, targets, securities, latest prices, policies, the last
-    calendar proposal, wash-sale pairs (sell side and buy side) and, when a policy
-    asks for it, the price history for volatility-adjusted bands. A fixed number of queries."""
+    calendar proposal and, when a policy asks for it, the price history for volatility-adjusted
+    bands. A fixed number of queries. The wash-sale guard comes later, for the portfolios that
+    may trade (`load_wash_guards`)."""
     ids = sorted({int(i) for i in portfolio_ids})
     span: IdRange = (ids[0], ids[-1]) if ids else (0, -1)
     portfolios = _portfolios(ids, span)
@@ -295,8 +317,6 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     class_names = dict(AssetClass.objects.filter(code__in=codes).values_list("code", "name"))
 
     n_p, n_s, n_k = len(ids), len(securities), len(codes)
-    p_index = {pk: i for i, pk in enumerate(ids)}
-    s_index = {s[0]: i for i, s in enumerate(securities)}
     k_index = {code: i for i, code in enumerate(codes)}
     security_arr = np.array([s[0] for s in securities], dtype=np.int64)
     price_arr = prices["close"].reindex(security_arr).to_numpy(dtype=float) if n_s else np.zeros(0)
@@ -306,18 +326,23 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         else np.zeros(0, dtype="datetime64[D]")
     )
 
-    lp = lots["portfolio_id"].map(p_index).to_numpy(dtype=int)
-    ls = lots["security_id"].map(s_index).to_numpy(dtype=int)
-    quantity = np.zeros((n_p, n_s))
-    np.add.at(quantity, (lp, ls), lots["quantity"].to_numpy(dtype=float))
+    # ids -> row / column indices (both id arrays are sorted)
+    id_arr = np.array(ids, dtype=np.int64)
+    lp = np.searchsorted(id_arr, lots["portfolio_id"].to_numpy())
+    ls = np.searchsorted(security_arr, lots["security_id"].to_numpy())
+    quantity = np.bincount(
+        lp * n_s + ls, weights=lots["quantity"].to_numpy(), minlength=n_p * n_s
+    ).reshape(n_p, n_s)
 
     target = np.zeros((n_p, n_k))
     target_security = np.full((n_p, n_k), -1)
     if len(targets):
-        tp = targets["portfolio_id"].map(p_index).to_numpy(dtype=int)
+        tp = np.searchsorted(id_arr, targets["portfolio_id"].to_numpy(dtype=np.int64))
         tk = targets["asset_class"].map(k_index).to_numpy(dtype=int)
         target[tp, tk] = targets["weight"].to_numpy(dtype=float)
-        target_security[tp, tk] = targets["security_id"].map(s_index).to_numpy(dtype=int)
+        target_security[tp, tk] = np.searchsorted(
+            security_arr, targets["security_id"].to_numpy(dtype=np.int64)
+        )
     target = drift.normalise_targets(target)
 
     # Portfolios missing a price for any held or target security are not checked.
@@ -348,11 +373,14 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         target_security=target_security,
     )
     policy_rows = _policies(portfolios, span)
-    last = _last_calendar(span)
-    last_calendar = np.array(
-        [np.datetime64(last[pk], "D") if pk in last else np.datetime64("NaT") for pk in ids],
-        dtype="datetime64[D]",
+    calendars = any(
+        r.calendar_frequency != RebalancePolicy.Frequency.NONE for r in _distinct(policy_rows)[0]
     )
+    last = _last_calendar(span) if calendars else {}
+    last_calendar = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[D]")
+    for i, pk in enumerate(ids):
+        if pk in last:
+            last_calendar[i] = np.datetime64(last[pk], "D")
     policies = _policy_arrays(policy_rows, last_calendar)
     engine_lots = trades.Lots(
         portfolio=lp,
@@ -363,8 +391,6 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         holding_start=lots["holding_start"].to_numpy(dtype="datetime64[D]"),
         household=owners[lp] if n_p else np.zeros(0, dtype=np.int64),
     )
-    households = sorted(set(owners.tolist()))
-    accounts = selectors_harvest.household_accounts(households) if households else {}
     vol_scale = None
     if policies.volatility_adjusted.any() and n_k:
         vol_scale = _volatility_scale(codes, target_security, security_arr, today)
@@ -380,14 +406,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         price_dates=price_dates,
         prices_as_of=prices_as_of,
         missing_price=missing,
-        blocked_sells=_recent_purchases(accounts, today),
-        no_buy=selectors_harvest.blocked_purchases(households, today, accounts=accounts)
-        if households
-        else set(),
         vol_scale=vol_scale,
         cash_text={p[0]: p[2] for p in portfolios},
         lot_portfolio=lots["portfolio_id"].to_numpy(dtype=np.int64),
-        lot_quantity_text=lots["quantity_text"].tolist(),
         auto_approve_below=auto,
     )
 

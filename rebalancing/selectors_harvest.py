@@ -64,6 +64,37 @@ def household_accounts(user_ids: Iterable[int] | Ids) -> dict[int, int]:
     )
 
 
+def _open_trades(
+    accounts: dict[int, int],
+    side: str,
+    *,
+    kind: str | None = None,
+    exclude_pending_harvest_of: Iterable[int] = (),
+) -> list[tuple[int, int]]:
+    """(household, security) of the `side` trades of the accounts' open proposals. Two small
+    queries by ids: the open proposals, then their trades (a join lets PostgreSQL scan the
+    whole trade history instead)."""
+    open_ = Proposal.objects.filter(portfolio_id__any=Ids(accounts), status__in=OPEN_STATUSES)
+    if kind is not None:
+        open_ = open_.filter(kind=kind)
+    excluded = list(exclude_pending_harvest_of)
+    if excluded:
+        open_ = open_.exclude(
+            kind=Proposal.Kind.HARVEST,
+            status=Proposal.Status.PENDING,
+            portfolio_id__any=Ids(excluded),
+        )
+    portfolio_of = dict(open_.order_by().values_list("id", "portfolio_id"))
+    if not portfolio_of:
+        return []
+    rows = (
+        ProposedTrade.objects.filter(proposal_id__any=Ids(portfolio_of), side=side)
+        .order_by()
+        .values_list("proposal_id", "security_id")
+    )
+    return [(accounts[portfolio_of[pid]], sid) for pid, sid in rows]
+
+
 def blocked_purchases(
     user_ids: Iterable[int] | Ids | None,
     on: dt.date,
@@ -76,7 +107,7 @@ def blocked_purchases(
     `user_ids=None` means every household (or those with ids in the inclusive `owner_range`,
     which a scan batch passes instead of a long id list). `accounts` ({portfolio id:
     household}, from `household_accounts(user_ids)`) saves a query when the caller has it.
-    Three or four queries.
+    Four or five queries.
     """
     blocks = WashSaleBlock.objects.filter(until__gte=on).order_by()
     pending_sells = ProposedTrade.objects.filter(
@@ -91,10 +122,7 @@ def blocked_purchases(
         blocks = blocks.filter(household_id__any=ids)
         # By the accounts' ids: joining back to the portfolio table for its owner makes
         # PostgreSQL scan it whole for a batch of thousands of households.
-        sells = pending_sells.filter(proposal__portfolio_id__any=Ids(accounts)).values_list(
-            "proposal__portfolio_id", "security_id"
-        )
-        pairs = [(accounts[pid], sid) for pid, sid in sells]
+        pairs = _open_trades(accounts, ProposedTrade.Side.SELL, kind=Proposal.Kind.HARVEST)
     else:
         if owner_range is not None:
             lo, hi = owner_range
@@ -116,7 +144,8 @@ def dividend_reinvestments(
 ) -> dict[tuple[int, int], str]:
     """(user_id, security_id) -> name of an account of that household that holds the security
     and reinvests its dividends automatically (`Portfolio.reinvest_dividends`); the first name
-    in alphabetical order when several do. One query (`accounts` as in `blocked_purchases`).
+    in alphabetical order when several do. One query (with `accounts`, as in
+    `blocked_purchases`: one, and a second when one of them reinvests).
 
     Ex-dividend calendars are not modelled: conservatively, every security held in such an
     account counts as bought within the next 30 days (a reinvested dividend is a purchase, and
@@ -124,7 +153,15 @@ def dividend_reinvestments(
     """
     lots = TaxLot.objects.filter(quantity__gt=0, portfolio__reinvest_dividends=True)
     if accounts is not None:
-        lots = lots.filter(portfolio_id__any=Ids(accounts))
+        # The few reinvesting accounts first, then only their lots (usually there are none).
+        reinvesting = list(
+            Portfolio.objects.filter(pk__any=Ids(accounts), reinvest_dividends=True)
+            .order_by()
+            .values_list("id", flat=True)
+        )
+        if not reinvesting:
+            return {}
+        lots = lots.filter(portfolio_id__any=Ids(reinvesting))
     elif user_ids is not None:
         lots = lots.filter(portfolio__owner_id__any=Ids(user_ids))
     elif owner_range is not None:
@@ -150,35 +187,33 @@ def scheduled_purchases(
 ) -> dict[tuple[int, int], str]:
     """(user_id, security_id) the household is due to buy within 30 days -> why: the name of
     the account that reinvests the security's dividends (see `dividend_reinvestments`), or ""
-    for a buy trade of an open proposal. Works like a set of pairs (`in`, iteration). Two
-    queries (three without `accounts`, as in `blocked_purchases`, for `user_ids`).
+    for a buy trade of an open proposal. Works like a set of pairs (`in`, iteration). Two to
+    four queries (`accounts` as in `blocked_purchases`).
 
     Pending harvest proposals of the portfolios in `exclude_pending_harvest_of` are left out (a
     scan that is about to replace them)."""
-    buys = ProposedTrade.objects.filter(
-        side=ProposedTrade.Side.BUY, proposal__status__in=OPEN_STATUSES
-    ).order_by()
     excluded = list(exclude_pending_harvest_of)
-    if excluded:
-        buys = buys.exclude(
-            proposal__kind=Proposal.Kind.HARVEST,
-            proposal__status=Proposal.Status.PENDING,
-            proposal__portfolio_id__any=Ids(excluded),
-        )
     if user_ids is not None:
         if accounts is None:
             accounts = household_accounts(user_ids)
-        rows = buys.filter(proposal__portfolio_id__any=Ids(accounts)).values_list(
-            "proposal__portfolio_id", "security_id"
-        )
-        out = dict.fromkeys(((accounts[pid], sid) for pid, sid in rows), "")
+        buys = _open_trades(accounts, ProposedTrade.Side.BUY, exclude_pending_harvest_of=excluded)
+        out = dict.fromkeys(buys, "")
     else:
+        rows = ProposedTrade.objects.filter(
+            side=ProposedTrade.Side.BUY, proposal__status__in=OPEN_STATUSES
+        ).order_by()
+        if excluded:
+            rows = rows.exclude(
+                proposal__kind=Proposal.Kind.HARVEST,
+                proposal__status=Proposal.Status.PENDING,
+                proposal__portfolio_id__any=Ids(excluded),
+            )
         if owner_range is not None:
-            buys = buys.filter(
+            rows = rows.filter(
                 proposal__portfolio__owner_id__gte=owner_range[0],
                 proposal__portfolio__owner_id__lte=owner_range[1],
             )
-        out = dict.fromkeys(buys.values_list("proposal__portfolio__owner_id", "security_id"), "")
+        out = dict.fromkeys(rows.values_list("proposal__portfolio__owner_id", "security_id"), "")
     out.update(dividend_reinvestments(user_ids, owner_range=owner_range, accounts=accounts))
     return out
 

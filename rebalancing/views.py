@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portfolios.models import AssetClass, TaxLot
 from rebalancing.models import Notification, Proposal, ProposedTrade
-from rebalancing.services import approval, notifications, proposals
+from rebalancing.services import approval, harvest, notifications, proposals
 
 LIVE = {Proposal.Status.APPROVED, Proposal.Status.EXECUTING}
 
@@ -121,7 +121,9 @@ def _detail_context(request: HttpRequest, proposal: Proposal, **extra: object) -
         "buys_total": buys,
         "chart": _chart(proposal),
         "harvest_value": details.get("harvest_value") or details.get("tax_value"),
-        "wash_sale_check": details.get("wash_sale_check"),
+        "wash_sale_check": harvest.wash_sale_check(details)
+        if proposal.kind == Proposal.Kind.HARVEST and details.get("scanned_on")
+        else details.get("wash_sale_check"),
         "live": proposal.status in LIVE,
         "mfa": is_mfa_enabled(request.user),
         **extra,

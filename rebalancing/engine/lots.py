@@ -16,21 +16,29 @@ class ReliefMethod(StrEnum):
     TAX_MIN = "tax_min"  # losses, then long-term gains (highest basis first), short-term gains last
 
 
-def is_long_term(holding_start: np.ndarray, on: np.datetime64) -> np.ndarray:
-    """True where a lot is held more than one year on `on` (sold after the anniversary).
-
-    The anniversary of 29 February is taken as 28 February of the next year.
-    """
+def anniversary(holding_start: np.ndarray) -> np.ndarray:
+    """The first anniversary of each date; that of 29 February is 28 February."""
     start = np.asarray(holding_start, dtype="datetime64[D]")
     month = start.astype("datetime64[M]")
     day_offset = start - month.astype("datetime64[D]")
     anniversary_month = month + np.timedelta64(12, "M")
-    anniversary = anniversary_month.astype("datetime64[D]") + day_offset
     month_end = (anniversary_month + np.timedelta64(1, "M")).astype(
         "datetime64[D]"
     ) - np.timedelta64(1, "D")
-    anniversary = np.minimum(anniversary, month_end)
-    return np.datetime64(on, "D") > anniversary
+    return np.minimum(anniversary_month.astype("datetime64[D]") + day_offset, month_end)
+
+
+def is_long_term(holding_start: np.ndarray, on: np.datetime64) -> np.ndarray:
+    """True where a lot is held more than one year on `on` (sold after the anniversary).
+
+    The anniversary grows with the start date, so one threshold decides every lot: the first
+    start date whose anniversary is not before `on`, found among the dates around a year
+    before it (month arithmetic on a few dates instead of on every lot).
+    """
+    on = np.datetime64(on, "D")
+    around = on - np.arange(370, 359, -1).astype("timedelta64[D]")  # ascending dates
+    threshold = around[np.argmax(anniversary(around) >= on)]
+    return np.asarray(holding_start, dtype="datetime64[D]") < threshold
 
 
 def relief_order(

@@ -25,7 +25,7 @@ Value after = value before - estimated costs (everything is valued at the same p
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -207,7 +207,84 @@ def generate(
     of such a pair is never sold at a loss.
     no_buy: (household id, security id) pairs that may not be bought (a loss sale in the past
     30 days, or a pending harvest sells it); needs `households` [P], the owner of each portfolio.
+
+    Only the portfolios whose rule fired are computed (a scan batch fires for a few percent);
+    the others keep their holdings and cash, and the result covers all P.
     """
+    active = np.flatnonzero(decision.fired)
+    n_p = len(book.portfolio_ids)
+    if len(active) == n_p:
+        return _generate(
+            book, drift, decision, policies, lots, today=today, costs=costs, blocked=blocked,
+            withdrawal=withdrawal, no_buy=no_buy, households=households,
+        )  # fmt: skip
+    position = np.full(n_p, -1)
+    position[active] = np.arange(len(active))
+    kept = np.flatnonzero(position[lots.portfolio] >= 0)
+    sub = _generate(
+        _rows(book, active, ("portfolio_ids", "quantity", "cash", "target", "target_security")),
+        _rows(drift, active),
+        _rows(decision, active),
+        _rows(policies, active),
+        Lots(
+            portfolio=position[lots.portfolio[kept]],
+            security=lots.security[kept],
+            lot_id=lots.lot_id[kept],
+            quantity=lots.quantity[kept],
+            cost_basis=lots.cost_basis[kept],
+            holding_start=lots.holding_start[kept],
+            household=lots.household[kept],
+        ),
+        today=today,
+        costs=costs,
+        blocked=blocked,
+        withdrawal=None if withdrawal is None else np.asarray(withdrawal, dtype=float)[active],
+        no_buy=no_buy,
+        households=None if households is None else np.asarray(households)[active],
+    )
+
+    def spread(values: np.ndarray, default: np.ndarray) -> np.ndarray:
+        out = default.copy()
+        out[active] = values
+        return out
+
+    zeros = np.zeros(n_p)
+    return replace(
+        sub,
+        portfolio=active[sub.portfolio],
+        lot=kept[sub.lot],
+        cash_after=spread(sub.cash_after, book.cash.astype(float)),
+        total_cost=spread(sub.total_cost, zeros),
+        total_short_term_gain=spread(sub.total_short_term_gain, zeros),
+        total_long_term_gain=spread(sub.total_long_term_gain, zeros),
+        tax=spread(sub.tax, zeros),
+        class_values_after=spread(sub.class_values_after, drift.class_values),
+        weights_after=spread(sub.weights_after, weights_of(drift.class_values)),
+        notes=spread(sub.notes, np.full(n_p, "", dtype=object)),
+    )
+
+
+def _rows(obj: object, rows: np.ndarray, names: tuple[str, ...] | None = None) -> object:
+    """A copy of the engine dataclass `obj` with its per-portfolio arrays (`names`, default all
+    fields) cut to `rows`."""
+    names = names or tuple(f.name for f in fields(obj))  # type: ignore[arg-type]
+    return replace(obj, **{name: getattr(obj, name)[rows] for name in names})  # type: ignore[type-var]
+
+
+def _generate(
+    book: Book,
+    drift: Drift,
+    decision: Decision,
+    policies: Policies,
+    lots: Lots,
+    *,
+    today: dt.date,
+    costs: CostModel | None = None,
+    blocked: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
+    withdrawal: np.ndarray | None = None,
+    no_buy: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
+    households: np.ndarray | None = None,
+) -> Trades:
     costs = costs or CostModel()
     bps = costs.slippage_bps / 1e4
     n_p, n_s, n_k = len(book.portfolio_ids), len(book.security_ids), len(book.classes)

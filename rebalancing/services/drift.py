@@ -75,10 +75,6 @@ def cost_model(batch_owners: np.ndarray | None = None) -> trades.CostModel:
     )
 
 
-def _money(value: float) -> Decimal:
-    return Decimal(f"{value:.2f}")
-
-
 def _mask(decision: policy.Decision, keep: np.ndarray) -> policy.Decision:
     return policy.Decision(
         threshold=decision.threshold & keep,
@@ -118,6 +114,16 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
     )
     skip = unpriced | too_old
     decision = _mask(decision, ~skip)
+    # The wash-sale guard for the households that may trade: a fired rule, or a lot of a
+    # security other than its class's preferred one (a switch back may sell it).
+    lots = batch.lots
+    foreign = np.zeros(n, dtype=bool)
+    if len(lots.lot_id):
+        preferred = book.target_security[lots.portfolio, book.security_class[lots.security]]
+        foreign[lots.portfolio[(preferred >= 0) & (preferred != lots.security)]] = True
+    selectors.load_wash_guards(
+        batch, np.flatnonzero((decision.fired | foreign) & ~skip), today=today
+    )
     result = trades.generate(
         book,
         state,
@@ -204,10 +210,6 @@ class _TradeColumns:
         self.lot_long_term_gain = result.lot_long_term_gain.tolist()
 
 
-def _weights(codes: tuple[str, ...], row: list[float]) -> dict[str, float]:
-    return {code: round(w, 6) for code, w in zip(codes, row, strict=True) if abs(w) > 5e-7}
-
-
 def _draft(
     i: int,
     batch: selectors.DriftBatch,
@@ -241,9 +243,9 @@ def _draft(
                 quantity=Decimal(f"{c.quantity[r]:.8f}"),
                 price=Decimal(f"{c.price[r]:.6f}"),
                 lots=lots,
-                est_short_term_gain=_money(c.short_term_gain[r]),
-                est_long_term_gain=_money(c.long_term_gain[r]),
-                est_cost=_money(c.cost[r]),
+                est_short_term_gain=proposals.money(c.short_term_gain[r]),
+                est_long_term_gain=proposals.money(c.long_term_gain[r]),
+                est_cost=proposals.money(c.cost[r]),
                 sequence=sequence,
             )
         )
@@ -271,10 +273,10 @@ def _draft(
         prices_as_of=batch.prices_as_of[i].astype(dt.date),
         holdings_fingerprint=batch.fingerprint(batch.portfolio_id_list[i]),
         trades=drafts,
-        before_weights=_weights(classes, state.weights[i].tolist()),
-        after_weights=_weights(classes, result.weights_after[i].tolist()),
-        target_weights=_weights(classes, target),
-        drift=_weights(classes, state.drift[i].tolist()),
+        before_weights=proposals.weights(classes, state.weights[i].tolist()),
+        after_weights=proposals.weights(classes, result.weights_after[i].tolist()),
+        target_weights=proposals.weights(classes, target),
+        drift=proposals.weights(classes, state.drift[i].tolist()),
         details={
             "rules_fired": fired,
             "bands": {
@@ -292,11 +294,11 @@ def _draft(
             "cash_after": f"{result.cash_after[i]:.2f}",
             "notes": notes,
         },
-        total_value=_money(state.total[i]),
-        est_short_term_gain=_money(result.total_short_term_gain[i]),
-        est_long_term_gain=_money(result.total_long_term_gain[i]),
-        est_tax=_money(result.tax[i]),
-        est_cost=_money(result.total_cost[i]),
+        total_value=proposals.money(state.total[i]),
+        est_short_term_gain=proposals.money(result.total_short_term_gain[i]),
+        est_long_term_gain=proposals.money(result.total_long_term_gain[i]),
+        est_tax=proposals.money(result.tax[i]),
+        est_cost=proposals.money(result.total_cost[i]),
     )
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from advisor.lookups import Ids
@@ -43,7 +44,6 @@ from rebalancing.models import (
 )
 from rebalancing.services import proposals
 
-CENT = Decimal("0.01")
 SHARE = Decimal("0.00000001")
 WINDOW = dt.timedelta(days=30)
 EPOCH = dt.date(1970, 1, 1)
@@ -60,10 +60,6 @@ SKIP_MESSAGES = {
     engine.NO_REPLACEMENT: "Not harvested: no replacement for {ticker} is available that keeps the exposure "
     "without a wash sale.",
 }
-
-
-def _money(value: float) -> Decimal:
-    return Decimal(str(round(float(value), 6))).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def trading_costs() -> tuple[float, float]:
@@ -94,7 +90,7 @@ def lots_sql(*, owner_range: bool) -> str:
     )
     return (
         "SELECT l.id, l.portfolio_id, p.owner_id, l.security_id, l.quantity::float8, "
-        "l.cost_basis::float8, (l.holding_start - DATE '1970-01-01') "
+        "l.cost_basis::float8, (l.holding_start - DATE '1970-01-01')::int8 "
         f"FROM {TaxLot._meta.db_table} l JOIN {Portfolio._meta.db_table} p ON p.id = l.portfolio_id "
         f"WHERE l.quantity > 0 AND p.is_active AND p.tax_treatment = 'taxable' {where}"
     )
@@ -105,12 +101,23 @@ def load_lots(
 ) -> pd.DataFrame:
     """Open taxable lots of the given households as a DataFrame (columns LOT_COLUMNS).
 
-    On PostgreSQL the rows stream through COPY into pandas' C parser (the fastest way to get a
-    million rows into arrays); elsewhere a plain cursor is used.
+    On PostgreSQL the rows stream through a binary COPY straight into numpy arrays
+    (`portfolios.selectors.copy_frame`); elsewhere a plain cursor is used.
     """
     if owner_range is not None:
-        params: list[Any] = list(owner_range)
-        sql = lots_sql(owner_range=True)
+        # The span of the households' portfolio ids is redundant for the result but lets
+        # PostgreSQL read just their lots through the index: on the owner range alone it
+        # scans every lot in the database for each batch.
+        span = Portfolio.objects.filter(
+            owner_id__gte=owner_range[0],
+            owner_id__lte=owner_range[1],
+            is_active=True,
+            tax_treatment=Portfolio.TaxTreatment.TAXABLE,
+        ).aggregate(first=Min("id"), last=Max("id"))
+        if span["first"] is None:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in LOT_DTYPES.items()})
+        params: list[Any] = [*owner_range, span["first"], span["last"]]
+        sql = lots_sql(owner_range=True) + " AND l.portfolio_id BETWEEN %s AND %s"
     else:
         params = [list(user_ids or [])]
         sql = lots_sql(owner_range=False)
@@ -229,13 +236,19 @@ def scan_for_harvest(
         _write(result, [], pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
         return result
 
-    setting = selectors_harvest.settings_frame(
-        frame["owner_id"].to_numpy(), owner_range=owner_range
-    )
-    frame = frame[frame["owner_id"].map(setting["enabled"]).to_numpy(dtype=bool)]
+    owner_ids = frame["owner_id"].to_numpy()
+    setting = selectors_harvest.settings_frame(owner_ids, owner_range=owner_range)
+    # Each lot's row of `setting` (its index is sorted), as plain numpy takes.
+    row = np.searchsorted(setting.index.to_numpy(), owner_ids)
+    enabled = setting["enabled"].to_numpy(dtype=bool)[row]
+    if not enabled.all():
+        frame, row = frame[enabled], row[enabled]
+
+    def per_lot(column: str) -> np.ndarray:
+        return setting[column].to_numpy(dtype=float)[row]
+
     prices = selectors.latest_prices(frame["security_id"].unique(), on=on)
     price = frame["security_id"].map(prices["close"]).to_numpy(dtype=float)
-    per_lot = setting.reindex(frame["owner_id"].to_numpy())
     # A position (security in a portfolio) as one int64 key.
     position = frame["portfolio_id"].to_numpy() * 10_000_000 + frame["security_id"].to_numpy()
     commission, bps = trading_costs()
@@ -247,11 +260,11 @@ def scan_for_harvest(
         holding_start=frame["holding_start"].to_numpy().astype("datetime64[D]"),
         on=np.datetime64(on, "D"),
         taxable=np.ones(len(frame), dtype=bool),
-        st_rate=per_lot["st_rate"].to_numpy(dtype=float),
-        lt_rate=per_lot["lt_rate"].to_numpy(dtype=float),
-        min_loss_fraction=per_lot["min_loss_fraction"].to_numpy(dtype=float),
-        min_loss_amount=per_lot["min_loss_amount"].to_numpy(dtype=float),
-        min_net_benefit=per_lot["min_net_benefit"].to_numpy(dtype=float),
+        st_rate=per_lot("st_rate"),
+        lt_rate=per_lot("lt_rate"),
+        min_loss_fraction=per_lot("min_loss_fraction"),
+        min_loss_amount=per_lot("min_loss_amount"),
+        min_net_benefit=per_lot("min_net_benefit"),
         commission=commission,
         cost_bps=bps,
     )
@@ -372,7 +385,7 @@ def _drafts(
                 "message": SKIP_MESSAGES[reason].format(
                     ticker=tickers.get(sid, sid), account=account
                 ),
-                "loss": _money(pos.loss_short[i] + pos.loss_long[i]),
+                "loss": proposals.money(pos.loss_short[i] + pos.loss_long[i]),
             }
         )
     per_portfolio: dict[int, list[tuple[int, int]]] = {}
@@ -428,9 +441,9 @@ def _drafts(
                     quantity=qty,
                     price=sell_price,
                     lots=picks,
-                    est_short_term_gain=_money(-loss_short[i]),
-                    est_long_term_gain=_money(-loss_long[i]),
-                    est_cost=_money(half_cost),
+                    est_short_term_gain=proposals.money(-loss_short[i]),
+                    est_long_term_gain=proposals.money(-loss_long[i]),
+                    est_cost=proposals.money(half_cost),
                     sequence=0,
                 )
             )
@@ -441,7 +454,7 @@ def _drafts(
                         side=ProposedTrade.Side.BUY,
                         quantity=buy_qty,
                         price=buy_price,
-                        est_cost=_money(half_cost),
+                        est_cost=proposals.money(half_cost),
                         sequence=1,
                     )
                 )
@@ -452,18 +465,12 @@ def _drafts(
                     "security": ticker,
                     "replacement": repl,
                     "lots": len(picks),
-                    "loss_short_term": str(_money(loss_short[i])),
-                    "loss_long_term": str(_money(loss_long[i])),
+                    "loss_short_term": f"{loss_short[i]:.2f}",
+                    "loss_long_term": f"{loss_long[i]:.2f}",
                     "loss_pct_of_basis": round(loss / basis[i] * 100, 2) if basis[i] else 0.0,
-                    "tax_value": str(_money(tax_value[i])),
-                    "cost": str(_money(cost[i])),
-                    "net_benefit": str(_money(benefit[i])),
-                    "wash_sale_check": (
-                        f"No purchase of {ticker} or a substantially identical security in any of your "
-                        f"accounts since {on - WINDOW:%Y-%m-%d}, none scheduled, and {repl} was not sold "
-                        "at a loss in the past 30 days. Purchases of "
-                        f"{ticker} are blocked in all your accounts for 31 days after the sale."
-                    ),
+                    "tax_value": f"{tax_value[i]:.2f}",
+                    "cost": f"{cost[i]:.2f}",
+                    "net_benefit": f"{benefit[i]:.2f}",
                 }
             )
             reasons.append(
@@ -487,16 +494,16 @@ def _drafts(
                 trades=trades,
                 details={
                     "harvests": harvests,
-                    "loss_harvested": str(_money(totals["st"] + totals["lt"])),
-                    "tax_value": str(_money(totals["tax"])),
+                    "loss_harvested": f"{totals['st'] + totals['lt']:.2f}",
+                    "tax_value": f"{totals['tax']:.2f}",
                     "scanned_on": on.isoformat(),
                     "skipped": skipped_by_portfolio.get(pid, []),
                 },
-                total_value=_money(totals["value"]),
-                est_short_term_gain=_money(-totals["st"]),
-                est_long_term_gain=_money(-totals["lt"]),
-                est_tax=_money(-totals["tax"]),
-                est_cost=_money(totals["cost"]),
+                total_value=proposals.money(totals["value"]),
+                est_short_term_gain=proposals.money(-totals["st"]),
+                est_long_term_gain=proposals.money(-totals["lt"]),
+                est_tax=proposals.money(-totals["tax"]),
+                est_cost=proposals.money(totals["cost"]),
             )
         )
     return drafts
@@ -540,6 +547,18 @@ def _write(
                 unique_fields=["portfolio", "security", "on"],
                 update_fields=["reason", "message", "loss", "scan_run"],
             )
+
+
+def wash_sale_check(details: dict[str, Any]) -> str:
+    """The wash-sale check a harvest proposal passed, in words (from its stored details)."""
+    scanned = dt.date.fromisoformat(details["scanned_on"])
+    return " ".join(
+        f"No purchase of {h['security']} or a substantially identical security in any of your "
+        f"accounts since {scanned - WINDOW:%Y-%m-%d}, none scheduled (dividend reinvestment "
+        f"included), and {h['replacement']} was not sold at a loss in the past 30 days. "
+        f"Purchases of {h['security']} are blocked in all your accounts for 31 days after the sale."
+        for h in details.get("harvests", [])
+    )
 
 
 # --- re-check before execution ---------------------------------------------------------------

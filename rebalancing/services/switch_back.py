@@ -31,10 +31,6 @@ RULE = "switch_back"
 SWITCHABLE = ("no_action", "no_trades")  # outcomes of the rules that leave room for a switch
 
 
-def _money(value: float) -> Decimal:
-    return Decimal(f"{value:.2f}")
-
-
 def _gain_words(gain: float) -> str:
     if gain > 0.005:
         return f"a gain of {gain:,.2f}"
@@ -142,10 +138,6 @@ def add_switches(
     return [pid for pid in nothing_needed if pid not in switched]
 
 
-def _weights(codes: tuple[str, ...], row: np.ndarray) -> dict[str, float]:
-    return {code: round(float(w), 6) for code, w in zip(codes, row, strict=True) if abs(w) > 5e-7}
-
-
 def _draft(
     i: int,
     batch: selectors.DriftBatch,
@@ -185,9 +177,9 @@ def _draft(
                     }
                     for m in relief
                 ],
-                est_short_term_gain=_money(result.short_term_gain[r]),
-                est_long_term_gain=_money(result.long_term_gain[r]),
-                est_cost=_money(result.cost[r]),
+                est_short_term_gain=proposals.money(result.short_term_gain[r]),
+                est_long_term_gain=proposals.money(result.long_term_gain[r]),
+                est_cost=proposals.money(result.cost[r]),
                 sequence=sequence,
             )
         )
@@ -233,10 +225,10 @@ def _draft(
         prices_as_of=batch.prices_as_of[i].astype(dt.date),
         holdings_fingerprint=batch.fingerprint(pid),
         trades=drafts,
-        before_weights=_weights(book.classes, state.weights[i]),
-        after_weights=_weights(book.classes, result.weights_after[i]),
-        target_weights=_weights(book.classes, book.target[i]),
-        drift=_weights(book.classes, state.drift[i]),
+        before_weights=proposals.weights(book.classes, state.weights[i].tolist()),
+        after_weights=proposals.weights(book.classes, result.weights_after[i].tolist()),
+        target_weights=proposals.weights(book.classes, book.target[i].tolist()),
+        drift=proposals.weights(book.classes, state.drift[i].tolist()),
         details={
             "rules_fired": [RULE],
             "switches": switches,
@@ -252,9 +244,9 @@ def _draft(
             "cash_after": f"{result.cash_after[i]:.2f}",
             "notes": str(result.notes[i]),
         },
-        total_value=_money(state.total[i]),
-        est_short_term_gain=_money(result.total_short_term_gain[i]),
-        est_long_term_gain=_money(result.total_long_term_gain[i]),
-        est_tax=_money(result.tax[i]),
-        est_cost=_money(result.total_cost[i]),
+        total_value=proposals.money(state.total[i]),
+        est_short_term_gain=proposals.money(result.total_short_term_gain[i]),
+        est_long_term_gain=proposals.money(result.total_long_term_gain[i]),
+        est_tax=proposals.money(result.tax[i]),
+        est_cost=proposals.money(result.total_cost[i]),
     )

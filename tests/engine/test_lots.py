@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rebalancing.engine.lots import ReliefMethod, allocate, is_long_term, relief_order
+from rebalancing.engine.lots import (
+    ReliefMethod,
+    allocate,
+    anniversary,
+    is_long_term,
+    relief_order,
+)
 
 D = lambda s: np.datetime64(s, "D")  # noqa: E731
 
@@ -18,6 +26,23 @@ D = lambda s: np.datetime64(s, "D")  # noqa: E731
 )
 def test_holding_period_boundary(start: str, sold: str, expected: bool) -> None:
     assert bool(is_long_term(np.array([D(start)]), D(sold))[0]) is expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 3650), st.lists(st.integers(-800, 0), min_size=1, max_size=30))
+def test_threshold_form_agrees_with_each_lots_own_anniversary(on_offset, starts):
+    """`is_long_term` compares against one threshold; it must agree with comparing `on` to
+    every lot's own anniversary, leap days and month ends included."""
+    on = D("2016-01-01") + np.timedelta64(on_offset, "D")
+    start = on + np.array(starts).astype("timedelta64[D]")
+    assert (is_long_term(start, on) == (on > anniversary(start))).all()
+
+
+def test_anniversary_of_a_leap_day_is_the_28th():
+    assert anniversary(np.array([D("2024-02-29"), D("2023-01-31")])).tolist() == [
+        D("2025-02-28").astype(object),
+        D("2024-01-31").astype(object),
+    ]
 
 
 def _lots() -> dict[str, np.ndarray]:

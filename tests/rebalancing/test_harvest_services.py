@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hsettings
@@ -102,6 +103,15 @@ def household(user, market):
     return {"user": user, "taxable": taxable, "ira": ira, "lots": lots, **market}
 
 
+def test_the_proposal_page_shows_the_wash_sale_check_that_passed(household, client) -> None:
+    harvest.scan_for_harvest(user_ids=[household["user"].pk], on=ON)
+    proposal = Proposal.objects.get(kind=Proposal.Kind.HARVEST)
+    client.force_login(household["user"])
+    page = client.get(reverse("rebalancing:detail", args=[proposal.pk])).content.decode()
+    assert "Wash-sale check: No purchase of VTI or a substantially identical security" in page
+    assert "ITOT was not sold at a loss in the past 30 days" in page
+
+
 def test_scan_proposes_selling_the_loss_lots_and_buying_the_replacement(household) -> None:
     result = harvest.scan_for_harvest(user_ids=[household["user"].pk], on=ON)
     assert result.created == 1
@@ -135,7 +145,10 @@ def test_scan_proposes_selling_the_loss_lots_and_buying_the_replacement(househol
         Decimal("4000.00"),
     )
     assert proposal.details["loss_harvested"] == "800.00"
-    assert "wash_sale_check" in proposal.details["harvests"][0]
+    assert harvest.wash_sale_check(proposal.details).startswith(
+        f"No purchase of VTI or a substantially identical security in any of your accounts since "
+        f"{ON - dt.timedelta(days=30):%Y-%m-%d}"
+    )
     assert "24% short term" in proposal.reason
     assert (
         AuditEvent.objects.filter(
@@ -347,16 +360,17 @@ def test_reinvesting_other_securities_or_in_another_household_does_not_block(hou
     assert harvest.scan_for_harvest(user_ids=[household["user"].pk], on=ON).created == 1
 
 
-def test_scheduled_purchases_include_reinvested_dividends_in_two_queries(
+def test_scheduled_purchases_include_reinvested_dividends_in_a_few_queries(
     household, django_assert_num_queries
 ) -> None:
     uid, vti, schb = household["user"].pk, household["VTI"].pk, household["SCHB"].pk
     _buy(household["ira"], household["SCHB"], "10", "20", D(2024, 11, 4))
     _reinvest(household["ira"])
     accounts = selectors_harvest.household_accounts([uid])
-    with django_assert_num_queries(2):
+    # open proposals (none here, so no trade query), reinvesting accounts, their lots
+    with django_assert_num_queries(3):
         by_ids = selectors_harvest.scheduled_purchases([uid], accounts=accounts)
-    with django_assert_num_queries(3):  # + the household's accounts
+    with django_assert_num_queries(4):  # + the household's accounts
         assert selectors_harvest.scheduled_purchases([uid]) == by_ids
     with django_assert_num_queries(2):
         by_range = selectors_harvest.scheduled_purchases(None, owner_range=(uid, uid))

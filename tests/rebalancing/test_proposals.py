@@ -66,6 +66,23 @@ def test_fingerprint_is_stable_and_tracks_lots_and_cash(django_assert_num_querie
     assert proposals.holdings_fingerprint([a.pk])[a.pk] not in {after_sale, first[a.pk]}
 
 
+def test_database_fingerprint_equals_the_python_hash_of_the_same_holdings():
+    """PostgreSQL hashes the text of the numeric columns; `fingerprint_of` hashes the quantized
+    Decimals a scan read. Both must agree, or every scan proposal would look stale."""
+    a = PortfolioFactory(cash=Decimal("1234.50"))
+    empty = PortfolioFactory(cash=Decimal("0.00"))
+    lots = [
+        TaxLotFactory(portfolio=a, quantity=Decimal(q), original_quantity=Decimal("900000"))
+        for q in ("10", "0.00000001", "123456.12345678", "7.5")
+    ]
+    expected = proposals.fingerprint_of(
+        "1234.5", [(lot.pk, str(lot.quantity)) for lot in reversed(lots)]
+    )
+    got = proposals.holdings_fingerprint([a.pk, empty.pk])
+    assert got[a.pk] == expected
+    assert got[empty.pk] == proposals.fingerprint_of(Decimal("0"), [])
+
+
 @pytest.mark.parametrize(
     ("prices_as_of", "old"),
     [
