@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from accounts.models import InvestorProfile
 from advisor.lookups import Ids
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import (
@@ -33,6 +34,9 @@ from rebalancing.models import Proposal, RebalancePolicy
 from rebalancing.services import proposals as proposal_services
 
 WASH_WINDOW_DAYS = 30
+# An investor without a profile is taxed at the profile's default rates.
+DEFAULT_SHORT_TERM_RATE = float(InvestorProfile._meta.get_field("short_term_tax_rate").default)
+DEFAULT_LONG_TERM_RATE = float(InvestorProfile._meta.get_field("long_term_tax_rate").default)
 VOLATILITY_HISTORY_DAYS = 4 * 366
 
 
@@ -84,6 +88,8 @@ class DriftBatch:
         return proposal_services.fingerprint_of(self.cash_text[portfolio_id], lots)
 
     auto_approve_below: np.ndarray | None = None
+    short_term_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
+    long_term_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
 
 
 def _float(column: str) -> str:
@@ -278,24 +284,36 @@ def _recent_purchases(accounts: dict[int, int], today: dt.date) -> set[tuple[int
     return {(accounts[pid], sid) for pid, sid in rows}
 
 
-def load_wash_guards(batch: DriftBatch, rows: np.ndarray, *, today: dt.date) -> None:
-    """Fill `batch.blocked_sells` and `batch.no_buy` for the households of the portfolios
-    `rows` (indices into the batch: those that may trade). Only they need the wash-sale
-    guard, and they are a small share of a scan batch. Three to five queries, none when
-    `rows` is empty."""
+def load_for_trading(batch: DriftBatch, rows: np.ndarray, *, today: dt.date) -> None:
+    """What only the portfolios that may trade (`rows`, indices into the batch; a small share
+    of a scan batch) need, for their households: the wash-sale guard (`blocked_sells`,
+    `no_buy`) and the investors' tax rates (`short_term_rate`, `long_term_rate` [P], the
+    profile defaults elsewhere). Four to six queries, none when `rows` is empty."""
     households = sorted(set(batch.owners[rows].tolist()))
     if not households:
         return
     accounts = selectors_harvest.household_accounts(households)
     batch.blocked_sells = _recent_purchases(accounts, today)
     batch.no_buy = selectors_harvest.blocked_purchases(households, today, accounts=accounts)
+    rates = {
+        user: (float(st), float(lt))
+        for user, st, lt in InvestorProfile.objects.filter(user_id__any=Ids(households))
+        .order_by()
+        .values_list("user_id", "short_term_tax_rate", "long_term_tax_rate")
+    }
+    if rates:
+        short, long = batch.short_term_rate.copy(), batch.long_term_rate.copy()
+        for i in rows.tolist():
+            if (found := rates.get(int(batch.owners[i]))) is not None:
+                short[i], long[i] = found
+        batch.short_term_rate, batch.long_term_rate = short, long
 
 
 def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBatch:
     """Load one batch: portfolios, lots, targets, securities, latest prices, policies, the last
     calendar proposal and, when a policy asks for it, the price history for volatility-adjusted
     bands. A fixed number of queries. The wash-sale guard comes later, for the portfolios that
-    may trade (`load_wash_guards`)."""
+    may trade (`load_for_trading`)."""
     ids = sorted({int(i) for i in portfolio_ids})
     span: IdRange = (ids[0], ids[-1]) if ids else (0, -1)
     portfolios = _portfolios(ids, span)
@@ -410,6 +428,8 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         cash_text={p[0]: p[2] for p in portfolios},
         lot_portfolio=lots["portfolio_id"].to_numpy(dtype=np.int64),
         auto_approve_below=auto,
+        short_term_rate=np.full(len(ids), DEFAULT_SHORT_TERM_RATE),
+        long_term_rate=np.full(len(ids), DEFAULT_LONG_TERM_RATE),
     )
 
 

@@ -187,6 +187,7 @@ def propose(
         (book.quantity - sell_qty + buy_qty) * book.prices[None, :]
     ) @ book.class_matrix
     st_total, lt_total = st_matrix.sum(axis=1), lt_matrix.sum(axis=1)
+    st_rate, lt_rate = costs.rates(len(st_total))
     return Trades(
         portfolio=np.r_[sp, bp],
         security=security,
@@ -206,7 +207,7 @@ def propose(
         total_cost=total_cost,
         total_short_term_gain=st_total,
         total_long_term_gain=lt_total,
-        tax=st_total * costs.short_term_rate + lt_total * costs.long_term_rate,
+        tax=st_total * st_rate + lt_total * lt_rate,
         class_values_after=class_values_after,
         weights_after=weights_of(class_values_after),
         notes=np.array([" ".join(n) for n in notes], dtype=object),

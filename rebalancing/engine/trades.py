@@ -63,12 +63,25 @@ class Lots:
 @dataclass(frozen=True)
 class CostModel:
     """commission: currency per trade; slippage_bps: spread + slippage in basis points of the
-    amount; short_term_rate / long_term_rate: tax rates (fractions) on realised gains."""
+    amount; short_term_rate / long_term_rate: tax rates (fractions) on realised gains, one for
+    every portfolio or an array [P] (each investor's own rates)."""
 
     commission: float = 0.0
     slippage_bps: float = 5.0
-    short_term_rate: float = 0.35
-    long_term_rate: float = 0.15
+    short_term_rate: float | np.ndarray = 0.35
+    long_term_rate: float | np.ndarray = 0.15
+
+    def rates(self, n_p: int) -> tuple[np.ndarray, np.ndarray]:
+        """(short-term, long-term) rate per portfolio, [P] each."""
+        return (
+            np.broadcast_to(np.asarray(self.short_term_rate, dtype=float), (n_p,)),
+            np.broadcast_to(np.asarray(self.long_term_rate, dtype=float), (n_p,)),
+        )
+
+    def take(self, rows: np.ndarray, n_p: int) -> "CostModel":
+        """The model for the portfolios `rows` of P."""
+        short, long = self.rates(n_p)
+        return replace(self, short_term_rate=short[rows], long_term_rate=long[rows])
 
 
 @dataclass(frozen=True)
@@ -236,7 +249,7 @@ def generate(
             household=lots.household[kept],
         ),
         today=today,
-        costs=costs,
+        costs=(costs or CostModel()).take(active, n_p),
         blocked=blocked,
         withdrawal=None if withdrawal is None else np.asarray(withdrawal, dtype=float)[active],
         no_buy=no_buy,
@@ -364,7 +377,8 @@ def _generate(
     take = np.where(sell_value[lp, ls] >= np.maximum(min_trade[lp], EPS), take, 0.0)
 
     # Cap the estimated tax: hold back the most tax-expensive shares first.
-    rate = np.where(long_term, costs.long_term_rate, costs.short_term_rate)
+    st_rate, lt_rate = costs.rates(n_p)
+    rate = np.where(long_term, lt_rate[lp], st_rate[lp])
     tax_per_share = gain_per_share * rate
     tax_lot = take * tax_per_share
     cap = policies.max_tax_cost
@@ -490,7 +504,7 @@ def _generate(
         total_cost=total_cost,
         total_short_term_gain=st_total,
         total_long_term_gain=lt_total,
-        tax=st_total * costs.short_term_rate + lt_total * costs.long_term_rate,
+        tax=st_total * st_rate + lt_total * lt_rate,
         class_values_after=class_values_after,
         weights_after=weights_of(class_values_after),
         notes=np.array([" ".join(n) for n in notes], dtype=object),

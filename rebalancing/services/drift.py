@@ -64,14 +64,14 @@ class BatchResult:
         return sum(1 for r in self.results if r.status != "skipped")
 
 
-def cost_model(batch_owners: np.ndarray | None = None) -> trades.CostModel:
-    """Costs of the configured broker (commission per trade, slippage bps). Tax rates: the
-    defaults of InvestorProfile (per-investor rates would need a per-portfolio array)."""
+def cost_model(batch: selectors.DriftBatch) -> trades.CostModel:
+    """Costs of the configured broker (commission per trade, slippage bps) and each
+    investor's tax rates (from the profile; its defaults without one)."""
     return trades.CostModel(
         commission=float(settings.ADVISOR_PAPER_COMMISSION),
         slippage_bps=float(settings.ADVISOR_PAPER_SLIPPAGE_BPS),
-        short_term_rate=0.24,
-        long_term_rate=0.15,
+        short_term_rate=batch.short_term_rate,
+        long_term_rate=batch.long_term_rate,
     )
 
 
@@ -121,7 +121,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
     if len(lots.lot_id):
         preferred = book.target_security[lots.portfolio, book.security_class[lots.security]]
         foreign[lots.portfolio[(preferred >= 0) & (preferred != lots.security)]] = True
-    selectors.load_wash_guards(
+    selectors.load_for_trading(
         batch, np.flatnonzero((decision.fired | foreign) & ~skip), today=today
     )
     result = trades.generate(
@@ -131,7 +131,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         batch.policies,
         batch.lots,
         today=today,
-        costs=cost_model(),
+        costs=cost_model(batch),
         blocked=batch.blocked_sells,
         no_buy=batch.no_buy,
         households=batch.owners,
@@ -187,7 +187,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         )
     # Where no rule traded, a harvest replacement may go back to the preferred security.
     nothing_needed = switch_back.add_switches(
-        batch, state, out.results, nothing_needed, today=today, costs=cost_model()
+        batch, state, out.results, nothing_needed, today=today, costs=cost_model(batch)
     )
     return out, nothing_needed
 

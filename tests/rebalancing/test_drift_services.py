@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, InvestorProfile, User
 from portfolios.models import Price, TaxLot
 from rebalancing import tasks
 from rebalancing.models import Notification, Proposal, RebalancePolicy, ScanBatch, ScanRun
@@ -24,6 +24,24 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     return make_world()
+
+
+def test_the_tax_estimate_uses_the_investors_own_rates(world, user):
+    """A 37% / 20% bracket from the profile, not the defaults (24% / 15%)."""
+    InvestorProfile.objects.create(
+        user=user, short_term_tax_rate=Decimal("0.37"), long_term_tax_rate=Decimal("0.20")
+    )
+    (portfolio,) = make_portfolios(world, 1, owner=user)
+    other_owner = User.objects.create_user("other-investor@example.com", "x-password-2026")
+    (other,) = make_portfolios(world, 1, owner=other_owner)
+    drift.check_portfolios([portfolio.pk, other.pk], today=TODAY)
+    mine = Proposal.objects.get(portfolio=portfolio)
+    theirs = Proposal.objects.get(portfolio=other)
+    gain = mine.trades.get(side="sell").est_long_term_gain
+    assert gain > 0
+    assert mine.est_tax == (gain * Decimal("0.20")).quantize(Decimal("0.01"))
+    their_gain = theirs.trades.get(side="sell").est_long_term_gain
+    assert theirs.est_tax == (their_gain * Decimal("0.15")).quantize(Decimal("0.01"))
 
 
 def test_drifted_portfolio_gets_a_full_proposal(world, user, django_capture_on_commit_callbacks):
