@@ -15,7 +15,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Max, Q, Sum
 
 from accounts.models import AuditEvent, User
 from portfolios import selectors
@@ -148,13 +148,18 @@ def household(user: User, *, today: dt.date) -> dict[str, object]:
         data["chart"] = allocation_chart(data)
         data["alloc_key"] = key
         cache.set(key, data, CACHE_SECONDS)
-    pending = Proposal.objects.filter(portfolio__owner=user, status=Proposal.Status.PENDING)
-    waiting = pending.aggregate(count=Count("id", distinct=True), total=Sum("trades__amount"))
+    # Every waiting proposal with its trade total, in one query (a household has a few).
+    waiting = list(
+        Proposal.objects.filter(portfolio__owner=user, status=Proposal.Status.PENDING)
+        .annotate(total=Sum("trades__amount"))
+        .select_related("portfolio")
+        .order_by("expires_at")
+    )
     return {
         **data,
-        "waiting_count": waiting["count"] or 0,
-        "waiting_total": waiting["total"] or Decimal("0"),
-        "waiting_list": list(pending.select_related("portfolio").order_by("expires_at")[:5]),
+        "waiting_count": len(waiting),
+        "waiting_total": sum((p.total or Decimal("0") for p in waiting), Decimal("0")),
+        "waiting_list": waiting[:5],
         "activity": list(AuditEvent.objects.filter(household=user).order_by("-created_at")[:8]),
         "unread": Notification.objects.filter(user=user, read_at__isnull=True).count(),
     }

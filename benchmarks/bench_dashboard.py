@@ -3,7 +3,8 @@ against PostgreSQL, driven by a separate load-generator process over loopback.
 
 Reported for 50 concurrent users, each as a closed loop (send, wait for the answer, repeat):
 * "no think time" (wrk-style saturation: every user fires again at once), and
-* "1 s think time" (a user reads the page for a second before the next request),
+* "1 s think time" (a user reads the page for 0.5 to 1.5 s, 1 s on average, before the next
+  request; users start spread over a second, see benchmarks/loadgen.py),
 each beside the /healthz endpoint measured the same way (database + broker ping: the floor of
 the stack). Target (issue 7): p95 < 150 ms at 50 concurrent users.
 """

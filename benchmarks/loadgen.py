@@ -3,12 +3,17 @@
 `python -m benchmarks.loadgen URL --users 50 --duration 20 [--think 0] [--cookie k=v]`
 prints one JSON line: requests, errors, seconds, req_per_s, p50/p95/p99 latency in ms.
 Each user is an asyncio task that sends a request, waits for the full answer, optionally
-"thinks" (sleeps) and repeats; all users share one httpx.AsyncClient connection pool.
+"thinks" (sleeps) and repeats; all users share one httpx.AsyncClient connection pool. With a
+think time, each pause is drawn uniformly from 0.5x to 1.5x of it and the users start spread
+over one think time (as locust's `between`): a fixed pause from a common start would keep all
+users in lockstep, every request of a round arriving in the same millisecond, which no real
+population of investors does.
 """
 
 import argparse
 import asyncio
 import json
+import random
 import time
 
 import httpx
@@ -16,8 +21,16 @@ import numpy as np
 
 
 async def _user(
-    client: httpx.AsyncClient, url: str, until: float, think: float, out: list, errors: list
+    client: httpx.AsyncClient,
+    url: str,
+    until: float,
+    think: float,
+    out: list,
+    errors: list,
+    rng: random.Random,
 ) -> None:
+    if think:
+        await asyncio.sleep(rng.uniform(0, think))
     while time.perf_counter() < until:
         start = time.perf_counter()
         try:
@@ -28,12 +41,13 @@ async def _user(
         elapsed = time.perf_counter() - start
         (out if ok else errors).append(elapsed)
         if think:
-            await asyncio.sleep(think)
+            await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
 async def run(
     url: str, users: int, duration: float, think: float, cookies: dict[str, str], warmup: float
 ) -> dict:
+    rng = random.Random(20261125)
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
     async with httpx.AsyncClient(
         cookies=cookies, limits=limits, timeout=30, follow_redirects=False
@@ -41,7 +55,7 @@ async def run(
         if warmup:
             await asyncio.gather(
                 *(
-                    _user(client, url, time.perf_counter() + warmup, think, [], [])
+                    _user(client, url, time.perf_counter() + warmup, think, [], [], rng)
                     for _ in range(users)
                 )
             )
@@ -49,7 +63,10 @@ async def run(
         errors: list[float] = []
         start = time.perf_counter()
         await asyncio.gather(
-            *(_user(client, url, start + duration, think, latencies, errors) for _ in range(users))
+            *(
+                _user(client, url, start + duration, think, latencies, errors, rng)
+                for _ in range(users)
+            )
         )
         seconds = time.perf_counter() - start
     ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
