@@ -1,7 +1,9 @@
 """What the dashboard shows, read in a fixed number of queries however many lots and accounts.
 
-Weights are fractions of an account's (or the household's) total value including cash; drift
-is current - target in fractions; a band is the tolerance around a target (fractions).
+Asset-class weights are fractions of the INVESTED value (cash excluded), exactly as the drift
+check weighs them, so a class the page shows outside its band is one the check acts on; cash
+is shown as a fraction of the whole. Drift is current - target in fractions; a band is the
+tolerance around a target (fractions).
 Money shown is float (display only); the ledger stays Decimal.
 """
 
@@ -199,13 +201,14 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
     for p in portfolios:
         values = by_class.loc[p.pk].to_dict() if p.pk in by_class.index.get_level_values(0) else {}
         cash = float(p.cash)
-        total = sum(values.values()) + cash
+        invested = sum(values.values())
+        total = invested + cash
         account_targets = target_map.get(p.pk, {})
         policy = policies[p.pk]
         codes = sorted(set(values) | set(account_targets), key=lambda c: order.get(c, 999))
         block = AccountBlock(portfolio=p, total=total, cash=cash, band_note=band_note(policy))
         for code in codes:
-            weight = values.get(code, 0.0) / total if total else 0.0
+            weight = values.get(code, 0.0) / invested if invested else 0.0
             target = account_targets.get(code, 0.0)
             block.rows.append(
                 ClassRow(
@@ -218,7 +221,7 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
                 )
             )
             household_values[code] = household_values.get(code, 0.0) + values.get(code, 0.0)
-            household_targets[code] = household_targets.get(code, 0.0) + target * total
+            household_targets[code] = household_targets.get(code, 0.0) + target * invested
         if cash:
             block.rows.append(
                 ClassRow(CASH, "Cash", cash, cash / total if total else 0.0, 0.0, None)
@@ -227,17 +230,23 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
         accounts.append(block)
 
     total = sum(household_values.values())
+    invested = total - household_values.get(CASH, 0.0)
     default = RebalancePolicy()
+
+    def share(code: str, amount: float) -> float:
+        # Classes as shares of the invested value, as the rebalancing rules weigh them;
+        # cash as a share of the whole.
+        whole = total if code == CASH else invested
+        return amount / whole if whole else 0.0
+
     house_rows = [
         ClassRow(
             code,
             "Cash" if code == CASH else names.get(code, code),
             value,
-            value / total if total else 0.0,
-            household_targets.get(code, 0.0) / total if total else 0.0,
-            None
-            if code == CASH
-            else band(default, household_targets.get(code, 0.0) / total if total else 0.0),
+            share(code, value),
+            share(code, household_targets.get(code, 0.0)),
+            None if code == CASH else band(default, share(code, household_targets.get(code, 0.0))),
         )
         for code, value in sorted(
             household_values.items(), key=lambda kv: (kv[0] == CASH, order.get(kv[0], 999))

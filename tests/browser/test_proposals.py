@@ -42,7 +42,8 @@ def test_the_investor_approves_a_drift_proposal_and_watches_it_execute(
 
     _log_in(page, live_server)
     expect(page.get_by_test_id("waiting-count")).to_have_text("1")
-    expect(page.get_by_text("+16.2 pts").first).to_be_visible()  # US stocks 76.2% vs 60%
+    # US stocks 80% of the invested value vs 60%: the same 20 points the proposal gives
+    expect(page.get_by_text("+20.0 pts").first).to_be_visible()
     page.wait_for_function("document.querySelector('#value-chart').width > 0")
     screenshot(page, "dashboard")
 
@@ -71,8 +72,8 @@ def test_the_investor_approves_a_drift_proposal_and_watches_it_execute(
 
     page.get_by_role("link", name="See your updated allocation →").click()
     expect(page.get_by_test_id("waiting-count")).to_have_text("0")
-    # after: VTI 60 x 100 = 6,000 of 10,497.80 = 57.2%
-    expect(page.get_by_text("57.2%").first).to_be_visible()
+    # after: VTI 60 x 100 = 6,000 of the 10,400 invested (bonds 88 x 50 = 4,400) = 57.7%
+    expect(page.get_by_text("57.7%").first).to_be_visible()
     screenshot(page, "dashboard-after")
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(300)

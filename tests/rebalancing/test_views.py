@@ -179,7 +179,8 @@ def test_dashboard_shows_value_drift_and_waiting_proposals(client, user, house):
     # 80 x 100 + 40 x 50 + 500 cash
     assert 'data-testid="household-value">$10,500<' in page.text
     assert 'data-testid="waiting-count">1<' in page.text
-    assert "+16.2 pts" in page.text  # US stocks: 8,000 / 10,500 = 76.2% vs 60%
+    # US stocks: 8,000 of 10,000 invested = 80% vs 60%, as the drift check measures it
+    assert "+20.0 pts" in page.text
     assert "outside" in page.text
     assert page.context["history"]["values"][-1] == 10500.0
 
