@@ -34,9 +34,9 @@ import datetime as dt
 
 import numpy as np
 
-from rebalancing.engine.drift import Book, weights_of
+from rebalancing.engine.drift import Book
 from rebalancing.engine.lots import is_long_term
-from rebalancing.engine.trades import BUY, SELL, CostModel, Lots, Trades
+from rebalancing.engine.trades import CostModel, Lots, Trades, assemble
 
 MIN_AGE_DAYS = 31
 GAIN_TOLERANCE = 0.005  # half a cent: a gain that rounds to the limit is within it
@@ -167,48 +167,19 @@ def propose(
     np.add.at(sell_qty, (lp, ls), take)
     sell_amount = sell_qty * book.prices[None, :]
     buy_amount = buy_qty * book.prices[None, :]
-    sell_cost = np.where(sell_qty > 0, costs.commission + bps * sell_amount, 0.0)
-    buy_cost = np.where(buy_qty > 0, costs.commission + bps * buy_amount, 0.0)
-    total_cost = (sell_cost + buy_cost).sum(axis=1)
-    cash_after = book.cash + sell_amount.sum(axis=1) - buy_amount.sum(axis=1) - total_cost
-
-    st_lot = np.where(chosen_lot & ~long_term, gain, 0.0)
-    lt_lot = np.where(chosen_lot & long_term, gain, 0.0)
-    st_matrix, lt_matrix = np.zeros((n_p, n_s)), np.zeros((n_p, n_s))
-    np.add.at(st_matrix, (lp, ls), st_lot)
-    np.add.at(lt_matrix, (lp, ls), lt_lot)
-    sp, ss = np.nonzero(sell_qty > 0)
-    bp, bs = np.nonzero(buy_qty > 0)
-    row_of_sell = np.full((n_p, n_s), -1)
-    row_of_sell[sp, ss] = np.arange(len(sp))
-    taken = np.flatnonzero(chosen_lot)
-    security = np.r_[ss, bs]
-    class_values_after = (
-        (book.quantity - sell_qty + buy_qty) * book.prices[None, :]
-    ) @ book.class_matrix
-    st_total, lt_total = st_matrix.sum(axis=1), lt_matrix.sum(axis=1)
-    st_rate, lt_rate = costs.rates(len(st_total))
-    return Trades(
-        portfolio=np.r_[sp, bp],
-        security=security,
-        side=np.r_[np.full(len(sp), SELL), np.full(len(bp), BUY)],
-        quantity=np.r_[sell_qty[sp, ss], buy_qty[bp, bs]],
-        price=book.prices[security] if len(security) else np.zeros(0),
-        amount=np.r_[sell_amount[sp, ss], buy_amount[bp, bs]],
-        cost=np.r_[sell_cost[sp, ss], buy_cost[bp, bs]],
-        short_term_gain=np.r_[st_matrix[sp, ss], np.zeros(len(bp))],
-        long_term_gain=np.r_[lt_matrix[sp, ss], np.zeros(len(bp))],
-        lot=taken,
-        lot_trade=row_of_sell[lp[taken], ls[taken]],
-        lot_quantity=take[taken],
-        lot_short_term_gain=st_lot[taken],
-        lot_long_term_gain=lt_lot[taken],
-        cash_after=cash_after,
-        total_cost=total_cost,
-        total_short_term_gain=st_total,
-        total_long_term_gain=lt_total,
-        tax=st_total * st_rate + lt_total * lt_rate,
-        class_values_after=class_values_after,
-        weights_after=weights_of(class_values_after),
-        notes=np.array([" ".join(n) for n in notes], dtype=object),
+    total_cost = (
+        np.where(sell_qty > 0, costs.commission + bps * sell_amount, 0.0)
+        + np.where(buy_qty > 0, costs.commission + bps * buy_amount, 0.0)
+    ).sum(axis=1)
+    return assemble(
+        book,
+        lots,
+        take=take,
+        st_lot=np.where(chosen_lot & ~long_term, gain, 0.0),
+        lt_lot=np.where(chosen_lot & long_term, gain, 0.0),
+        sell_qty=sell_qty,
+        buy_qty=buy_qty,
+        cash_after=book.cash + sell_amount.sum(axis=1) - buy_amount.sum(axis=1) - total_cost,
+        costs=costs,
+        notes=notes,
     )

@@ -470,6 +470,36 @@ def _generate(
     # Gains per lot, then assemble the rows.
     st_lot = np.where(~long_term, take * gain_per_share, 0.0)
     lt_lot = np.where(long_term, take * gain_per_share, 0.0)
+    return assemble(
+        book, lots, take=take, st_lot=st_lot, lt_lot=lt_lot, sell_qty=sell_qty,
+        buy_qty=buy_qty, cash_after=cash_after, costs=costs, notes=notes,
+    )  # fmt: skip
+
+
+def assemble(
+    book: Book,
+    lots: Lots,
+    *,
+    take: np.ndarray,
+    st_lot: np.ndarray,
+    lt_lot: np.ndarray,
+    sell_qty: np.ndarray,
+    buy_qty: np.ndarray,
+    cash_after: np.ndarray,
+    costs: CostModel,
+    notes: list[list[str]],
+) -> Trades:
+    """The trade rows and per-portfolio totals of a decided set of trades: `take` [L] shares
+    sold from each lot with its short/long-term gain (`st_lot`, `lt_lot` [L]), `sell_qty` and
+    `buy_qty` [P, S] shares per (portfolio, security), `cash_after` [P]. Sells are listed
+    before buys; costs per `costs`."""
+    n_p, n_s = book.quantity.shape
+    lp, ls = lots.portfolio.astype(int), lots.security.astype(int)
+    bps = costs.slippage_bps / 1e4
+    sell_amount = sell_qty * book.prices[None, :]
+    buy_amount = buy_qty * book.prices[None, :]
+    sell_cost = np.where(sell_qty > 0, costs.commission + bps * sell_amount, 0.0)
+    buy_cost = np.where(buy_qty > 0, costs.commission + bps * buy_amount, 0.0)
     st_matrix, lt_matrix = np.zeros((n_p, n_s)), np.zeros((n_p, n_s))
     np.add.at(st_matrix, (lp, ls), st_lot)
     np.add.at(lt_matrix, (lp, ls), lt_lot)
@@ -477,16 +507,15 @@ def _generate(
     bp, bs = np.nonzero(buy_qty > 0)
     row_of_sell = np.full((n_p, n_s), -1)
     row_of_sell[sp, ss] = np.arange(len(sp))
-    sell_cost = np.where(sell_qty > 0, costs.commission + bps * sell_amount, 0.0)
-    buy_cost = np.where(buy_qty > 0, costs.commission + bps * buy_amount, 0.0)
-    portfolio = np.r_[sp, bp]
     security = np.r_[ss, bs]
     taken = np.flatnonzero(take > 0)
-    quantity_after = book.quantity - sell_qty + buy_qty
-    class_values_after = (quantity_after * book.prices[None, :]) @ book.class_matrix
+    class_values_after = ((book.quantity - sell_qty + buy_qty) * book.prices[None, :]) @ (
+        book.class_matrix
+    )
     st_total, lt_total = st_matrix.sum(axis=1), lt_matrix.sum(axis=1)
+    st_rate, lt_rate = costs.rates(n_p)
     return Trades(
-        portfolio=portfolio,
+        portfolio=np.r_[sp, bp],
         security=security,
         side=np.r_[np.full(len(sp), SELL), np.full(len(bp), BUY)],
         quantity=np.r_[sell_qty[sp, ss], buy_qty[bp, bs]],
@@ -501,7 +530,7 @@ def _generate(
         lot_short_term_gain=st_lot[taken],
         lot_long_term_gain=lt_lot[taken],
         cash_after=cash_after,
-        total_cost=total_cost,
+        total_cost=(sell_cost + buy_cost).sum(axis=1),
         total_short_term_gain=st_total,
         total_long_term_gain=lt_total,
         tax=st_total * st_rate + lt_total * lt_rate,
