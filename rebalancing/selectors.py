@@ -288,12 +288,19 @@ def load_for_trading(batch: DriftBatch, rows: np.ndarray, *, today: dt.date) -> 
     """What only the portfolios that may trade (`rows`, indices into the batch; a small share
     of a scan batch) need, for their households: the wash-sale guard (`blocked_sells`,
     `no_buy`) and the investors' tax rates (`short_term_rate`, `long_term_rate` [P], the
-    profile defaults elsewhere). Four to six queries, none when `rows` is empty."""
+    profile defaults elsewhere). Six to nine queries, none when `rows` is empty."""
     households = sorted(set(batch.owners[rows].tolist()))
     if not households:
         return
     accounts = selectors_harvest.household_accounts(households)
-    batch.blocked_sells = _recent_purchases(accounts, today)
+    # A purchase in the household in the past 30 days, or a dividend reinvested from now on,
+    # of the security or one substantially identical to it: a loss sale would be a wash sale.
+    purchases = _recent_purchases(accounts, today) | set(
+        selectors_harvest.dividend_reinvestments(households, accounts=accounts)
+    )
+    batch.blocked_sells = selectors_harvest.expand_identical(
+        purchases, *selectors_harvest.group_members()
+    )
     batch.no_buy = selectors_harvest.blocked_purchases(households, today, accounts=accounts)
     rates = {
         user: (float(st), float(lt))

@@ -43,9 +43,11 @@ def group_members() -> tuple[dict[int, int], dict[int, list[int]]]:
     return key_of, members
 
 
-def _expand(
+def expand_identical(
     pairs: Iterable[tuple[int, int]], key_of: dict[int, int], members: dict[int, list[int]]
 ) -> set[tuple[int, int]]:
+    """The (household, security) pairs plus every security substantially identical to each
+    (`key_of`, `members` from `group_members`)."""
     out: set[tuple[int, int]] = set()
     for uid, sid in pairs:
         key = key_of.get(sid)
@@ -133,7 +135,7 @@ def blocked_purchases(
         pairs = list(pending_sells.values_list("proposal__portfolio__owner_id", "security_id"))
     pairs += list(blocks.values_list("household_id", "security_id"))
     key_of, members = group_members()
-    return _expand(pairs, key_of, members)
+    return expand_identical(pairs, key_of, members)
 
 
 def dividend_reinvestments(

@@ -367,7 +367,11 @@ def _generate(
     )
 
     for i in np.unique(lp[wanted & wash]):
-        notes[i].append("Loss lots bought back within 30 days were not sold (wash-sale rule).")
+        notes[i].append(
+            "Lots at a loss were not sold: the security (or a substantially identical one) was "
+            "bought in your household in the past 30 days or its dividends are reinvested, which "
+            "would make the loss a wash sale."
+        )
     for i in np.unique(lp[wanted & held_back_st]):
         notes[i].append("Lots with short-term gains were not sold (policy).")
 

@@ -12,7 +12,6 @@ policy's `switch_back_max_gain`. The result becomes a rebalance proposal with ru
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -59,13 +58,6 @@ def _max_gains(portfolio_ids: np.ndarray) -> np.ndarray:
     )
 
 
-def _expand(
-    pairs: Iterable[tuple[int, int]], key_of: dict[int, int], members: dict[int, list[int]]
-) -> set[tuple[int, int]]:
-    """The pairs plus every substantially identical security of each."""
-    return {(h, m) for h, s in pairs for m in members.get(key_of.get(s, s), [s])}
-
-
 def add_switches(
     batch: selectors.DriftBatch,
     state: drift.Drift,
@@ -80,7 +72,8 @@ def add_switches(
     `nothing_needed` without those portfolios.
 
     No query unless a switchable portfolio holds a lot of a security other than its class's
-    preferred one; then three (the policies' limits, dividend reinvestment, identical groups).
+    preferred one; then two (the policies' limits, identical groups). The wash-sale guard of
+    those portfolios' households is already in the batch (`selectors.load_for_trading`).
     """
     book, lots = batch.book, batch.lots
     by_id = {r.portfolio_id: r for r in results}
@@ -102,15 +95,7 @@ def add_switches(
     max_gain = np.full(len(book.portfolio_ids), np.nan)
     where = np.unique(lots.portfolio[candidate])
     max_gain[where] = _max_gains(book.portfolio_ids[where])
-    households = sorted(set(batch.owners[where].tolist()))
-    key_of, members = selectors_harvest.group_members()
-    # A purchase in the household (past 30 days, or a dividend reinvested from now on) makes a
-    # loss sale of the replacement a wash sale.
-    blocked = _expand(
-        set(batch.blocked_sells) | set(selectors_harvest.dividend_reinvestments(households)),
-        key_of,
-        members,
-    )
+    key_of, _members = selectors_harvest.group_members()
     result = switch_back.propose(
         book,
         lots,
@@ -119,7 +104,9 @@ def add_switches(
         allow_short_term_gains=batch.policies.allow_short_term_gains,
         min_trade=batch.policies.min_trade,
         costs=costs,
-        blocked=blocked,
+        # A purchase in the household (past 30 days, or a dividend reinvested from now on,
+        # identical funds included) makes a loss sale of the replacement a wash sale.
+        blocked=batch.blocked_sells,
         no_buy=batch.no_buy,
         group=np.array([key_of.get(int(s), int(s)) for s in book.security_ids], dtype=np.int64),
     )

@@ -197,7 +197,7 @@ def test_wash_sale_blocked_loss_lot_is_not_sold():
     _, t = run(b, lots, blocked={(7, 101)})
     assert t.lot.tolist() == [1]
     assert t.total_long_term_gain[0] == pytest.approx(500)
-    assert "wash-sale" in t.notes[0]
+    assert "wash sale" in t.notes[0]
     _, other = run(b, lots, blocked={(8, 101)})  # another household's purchase does not matter
     assert other.lot.tolist() == [0]
 

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from accounts.models import AuditEvent, InvestorProfile, User
-from portfolios.models import Price, TaxLot
+from portfolios.models import Portfolio, Price, TaxLot
 from rebalancing import tasks
 from rebalancing.models import Notification, Proposal, RebalancePolicy, ScanBatch, ScanRun
 from rebalancing.services import drift, notifications, proposals
@@ -24,6 +24,28 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     return make_world()
+
+
+def test_a_loss_lot_is_kept_while_the_household_reinvests_its_dividends(world, user):
+    """The rebalancer never sells at a loss what another account of the household is about
+    to buy back through dividend reinvestment (an IRA included)."""
+    (taxable,) = make_portfolios(world, 1, owner=user)
+    # VTI bought at 120 a share, now at 100: selling realises a loss.
+    TaxLot.objects.filter(portfolio=taxable, security=world.equity).update(
+        cost_basis=Decimal("8400")
+    )
+    before = drift.run_drift_check(taxable, today=TODAY, dry_run=True)
+    first = before.draft.trades[0]
+    assert (first.side, first.security_id) == ("sell", world.equity.pk)
+
+    (ira,) = make_portfolios(world, 1, owner=user, equity_shares=1, bond_shares=0)
+    Portfolio.objects.filter(pk=ira.pk).update(
+        tax_treatment=Portfolio.TaxTreatment.TRADITIONAL_IRA, reinvest_dividends=True
+    )
+    after = drift.run_drift_check(taxable, today=TODAY, dry_run=True)
+    trades = after.draft.trades if after.draft else []
+    assert ("sell", world.equity.pk) not in [(t.side, t.security_id) for t in trades]
+    assert "dividends are reinvested" in after.notes
 
 
 def test_the_tax_estimate_uses_the_investors_own_rates(world, user):
