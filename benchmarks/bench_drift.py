@@ -161,6 +161,7 @@ def ensure_data(today: dt.date) -> tuple[ModelPortfolio, list[Security]]:
                 "cash",
                 "model_id",
                 "is_active",
+                "reinvest_dividends",
                 "created_at",
                 "updated_at",
             ],
@@ -175,6 +176,7 @@ def ensure_data(today: dt.date) -> tuple[ModelPortfolio, list[Security]]:
                     "cash": [f"{c:.2f}" for c in cash],
                     "m": model.pk,
                     "act": "t",
+                    "drip": "f",
                     "ca": now,
                     "ua": now,
                 }
