@@ -196,8 +196,9 @@ def _targets(portfolios: list[tuple[int, int, Decimal, int | None]], span: IdRan
 
 def _policies(
     portfolios: list[tuple[int, int, Decimal, int | None]], span: IdRange
-) -> list[RebalancePolicy]:
-    """The policy that applies to each portfolio: its own, its model's, or the defaults."""
+) -> tuple[list[RebalancePolicy], np.ndarray]:
+    """The policy that applies to each portfolio (its own, its model's, or the defaults), as
+    the batch's few distinct policies and, per portfolio, the index of its policy."""
     models = {p[3] for p in portfolios if p[3] is not None}
     rows = RebalancePolicy.objects.filter(
         Q(portfolio_id__gte=span[0], portfolio_id__lte=span[1]) | Q(model_id__in=models)
@@ -205,24 +206,27 @@ def _policies(
     own = {r.portfolio_id: r for r in rows if r.portfolio_id is not None}
     by_model = {r.model_id: r for r in rows if r.model_id is not None}
     default = RebalancePolicy()
-    return [own.get(pk) or by_model.get(model) or default for pk, _, _, model in portfolios]
-
-
-def _distinct(rows: list[RebalancePolicy]) -> tuple[list[RebalancePolicy], np.ndarray]:
-    """The distinct policy objects of `rows` and, per row, the index of its policy."""
-    position: dict[int, int] = {}
-    index = np.array([position.setdefault(id(r), len(position)) for r in rows], dtype=np.intp)
-    return list({id(r): r for r in rows}.values()), index
+    unique: list[RebalancePolicy] = []
+    slot: dict[int, int] = {}
+    index = np.empty(len(portfolios), dtype=np.intp)
+    for i, (pk, _, _, model) in enumerate(portfolios):
+        chosen = own.get(pk) or by_model.get(model) or default
+        if id(chosen) not in slot:
+            slot[id(chosen)] = len(unique)
+            unique.append(chosen)
+        index[i] = slot[id(chosen)]
+    return unique, index
 
 
 def _float_or_nan(value: Decimal | None) -> float:
     return float(value) if value is not None else np.nan
 
 
-def _policy_arrays(rows: list[RebalancePolicy], last_calendar: np.ndarray) -> policy.Policies:
-    """Per-portfolio arrays from the policy of each portfolio. A batch shares a handful of
-    policies (its models' and the defaults), so each distinct one is converted once."""
-    unique, index = _distinct(rows)
+def _policy_arrays(
+    unique: list[RebalancePolicy], index: np.ndarray, last_calendar: np.ndarray
+) -> policy.Policies:
+    """Per-portfolio arrays from the distinct policies and each portfolio's `index` into them
+    (each distinct policy is converted once)."""
 
     def arr(values: Iterable[object], dtype: object = float) -> np.ndarray:
         return np.array(list(values), dtype=dtype)[index]
@@ -397,16 +401,15 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         target=target,
         target_security=target_security,
     )
-    policy_rows = _policies(portfolios, span)
-    calendars = any(
-        r.calendar_frequency != RebalancePolicy.Frequency.NONE for r in _distinct(policy_rows)[0]
-    )
+    unique_policies, policy_index = _policies(portfolios, span)
+    calendars = any(r.calendar_frequency != RebalancePolicy.Frequency.NONE for r in unique_policies)
     last = _last_calendar(span) if calendars else {}
     last_calendar = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[D]")
-    for i, pk in enumerate(ids):
-        if pk in last:
-            last_calendar[i] = np.datetime64(last[pk], "D")
-    policies = _policy_arrays(policy_rows, last_calendar)
+    if last:
+        for i, pk in enumerate(ids):
+            if pk in last:
+                last_calendar[i] = np.datetime64(last[pk], "D")
+    policies = _policy_arrays(unique_policies, policy_index, last_calendar)
     engine_lots = trades.Lots(
         portfolio=lp,
         security=ls,
@@ -419,8 +422,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     vol_scale = None
     if policies.volatility_adjusted.any() and n_k:
         vol_scale = _volatility_scale(codes, target_security, security_arr, today)
-    unique, index = _distinct(policy_rows)
-    auto = np.array([_float_or_nan(r.auto_approve_cash_flow_below) for r in unique])[index]
+    auto = np.array([_float_or_nan(r.auto_approve_cash_flow_below) for r in unique_policies])[
+        policy_index
+    ]
     return DriftBatch(
         book=book,
         policies=policies,

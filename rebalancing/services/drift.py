@@ -145,7 +145,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         result.lot_trade[lot_order], np.arange(len(result.portfolio) + 1)
     ).tolist()
     lot_order = lot_order.tolist()
-    columns = _TradeColumns(result, batch.lots)
+    columns = _TradeColumns(result, batch.lots, book, batch.price_dates)
     nothing_needed: list[int] = []
 
     fired = decision.fired.tolist()
@@ -196,7 +196,9 @@ class _TradeColumns:
     """The batch's trade and lot-relief arrays as Python lists, converted once: indexing a
     numpy array element by element costs more than the formatting done with the value."""
 
-    def __init__(self, result: trades.Trades, lots: trades.Lots) -> None:
+    def __init__(
+        self, result: trades.Trades, lots: trades.Lots, book: drift.Book, price_dates: np.ndarray
+    ) -> None:
         self.security = result.security.tolist()
         self.buy = (result.side > 0).tolist()
         self.quantity = result.quantity.tolist()
@@ -208,6 +210,11 @@ class _TradeColumns:
         self.lot_quantity = result.lot_quantity.tolist()
         self.lot_short_term_gain = result.lot_short_term_gain.tolist()
         self.lot_long_term_gain = result.lot_long_term_gain.tolist()
+        # [price, date] each security's proposal records (one entry per security of the batch)
+        self.price_used = [
+            [f"{price:.6f}", str(day)]
+            for price, day in zip(book.prices.tolist(), price_dates.tolist(), strict=True)
+        ]
 
 
 def _draft(
@@ -249,7 +256,7 @@ def _draft(
                 sequence=sequence,
             )
         )
-        prices_used[batch.tickers[s]] = [f"{book.prices[s]:.6f}", str(batch.price_dates[s])]
+        prices_used[batch.tickers[s]] = c.price_used[s]
     fired = [
         name
         for name, flag in (
@@ -266,6 +273,8 @@ def _draft(
     classes = book.classes
     target = book.target[i].tolist()
     held = state.class_values[i].tolist()
+    totals = result.total_short_term_gain, result.total_long_term_gain, result.tax
+    short_term, long_term, tax = (float(a[i]) for a in totals)
     return proposals.ProposalDraft(
         portfolio_id=batch.portfolio_id_list[i],
         rule=str(decision.rule[i]),
@@ -290,15 +299,15 @@ def _draft(
                 if t > 0 or v > 0
             },
             "prices": prices_used,
-            "cash_before": f"{book.cash[i]:.2f}",
-            "cash_after": f"{result.cash_after[i]:.2f}",
+            "cash_before": f"{float(book.cash[i]):.2f}",
+            "cash_after": f"{float(result.cash_after[i]):.2f}",
             "notes": notes,
         },
-        total_value=proposals.money(state.total[i]),
-        est_short_term_gain=proposals.money(result.total_short_term_gain[i]),
-        est_long_term_gain=proposals.money(result.total_long_term_gain[i]),
-        est_tax=proposals.money(result.tax[i]),
-        est_cost=proposals.money(result.total_cost[i]),
+        total_value=proposals.money(float(state.total[i])),
+        est_short_term_gain=proposals.money(short_term),
+        est_long_term_gain=proposals.money(long_term),
+        est_tax=proposals.money(tax),
+        est_cost=proposals.money(float(result.total_cost[i])),
     )
 
 
