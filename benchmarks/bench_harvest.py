@@ -6,9 +6,9 @@ that a realistic minority of positions are under water; about 3% of lots were bo
 past 30 days (the guard skips those positions).
 
 Measured in the same run:
-- the scan: every batch of households (10,000 per batch, as the Celery fan-out does) loaded,
-  computed, guarded and its proposals written (first run: proposals inserted; second run: the
-  idempotent re-run that keeps them);
+- the scan: every batch of households (10,000 per batch) loaded, computed, guarded and its
+  proposals written (first run: proposals inserted; re-run: the idempotent re-run that keeps
+  them); each the best of two runs (the first run again after deleting its proposals);
 - (a) the floor: a raw COPY of the same lot rows to the client (no parsing, no computation);
 - (b) the naive implementation: a per-portfolio ORM loop (lots, latest price per lot, recent
   purchases in the household per position) on a sample of 300 portfolios, extrapolated.
@@ -202,8 +202,12 @@ def run(report: Report) -> None:
 
     owners, taxable = _setup()
     lo, hi = owners[0], owners[-1]
-    Proposal.objects.filter(portfolio_id__in=taxable, kind="harvest").delete()
-    vacuum()
+
+    def clear() -> None:
+        Proposal.objects.filter(portfolio_id__in=taxable, kind="harvest").delete()
+        vacuum()
+
+    clear()
     batches = [
         (owners[i], owners[min(i + BATCH, len(owners)) - 1]) for i in range(0, len(owners), BATCH)
     ]
@@ -221,9 +225,15 @@ def run(report: Report) -> None:
                 lots += result.lots
         return elapsed(), created, kept, lots
 
+    # Each timing is the best of two, as the floor is the best of three.
     first, created, _, lots = scan()
+    clear()
+    first_again, created_again, _, _ = scan()
+    first = min(first, first_again)
     second, created2, kept, _ = scan()
+    second = min(second, scan()[0])
     assert lots == N_HOUSEHOLDS * LOTS_PER_TAXABLE, lots
+    assert created_again == created, (created_again, created)
     assert created2 == 0 and kept == created, (created2, kept, created)
     skipped = harvest.scan_for_harvest(owner_range=batches[0], on=ON, dry_run=True).skipped
 
