@@ -121,6 +121,7 @@ def _detail_context(request: HttpRequest, proposal: Proposal, **extra: object) -
         "buys_total": buys,
         "chart": _chart(proposal),
         "harvest_value": details.get("harvest_value") or details.get("tax_value"),
+        "harvests": details.get("harvests", []) if proposal.kind == Proposal.Kind.HARVEST else [],
         "wash_sale_check": harvest.wash_sale_check(details)
         if proposal.kind == Proposal.Kind.HARVEST and details.get("scanned_on")
         else details.get("wash_sale_check"),

@@ -110,6 +110,11 @@ def test_the_proposal_page_shows_the_wash_sale_check_that_passed(household, clie
     page = client.get(reverse("rebalancing:detail", args=[proposal.pk])).content.decode()
     assert "Wash-sale check: No purchase of VTI or a substantially identical security" in page
     assert "ITOT was not sold at a loss in the past 30 days" in page
+    # the losses harvested, in place of an allocation chart (a swap keeps the allocation)
+    assert (
+        'data-testid="harvests"' in page and "<strong>VTI</strong> → <strong>ITOT</strong>" in page
+    )
+    assert 'id="alloc-chart"' not in page
 
 
 def test_scan_proposes_selling_the_loss_lots_and_buying_the_replacement(household) -> None:
