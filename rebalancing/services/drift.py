@@ -271,8 +271,20 @@ def _draft(
     if notes:
         reason += " " + notes
     classes = book.classes
-    target = book.target[i].tolist()
-    held = state.class_values[i].tolist()
+    # before, after, target, drift, band, held: rounded to 6 places in one numpy call
+    before, after, target, drifted, band, held = np.round(
+        np.vstack(
+            [
+                state.weights[i],
+                result.weights_after[i],
+                book.target[i],
+                state.drift[i],
+                decision.band[i],
+                state.class_values[i],
+            ]
+        ),
+        6,
+    ).tolist()
     totals = result.total_short_term_gain, result.total_long_term_gain, result.tax
     short_term, long_term, tax = (float(a[i]) for a in totals)
     return proposals.ProposalDraft(
@@ -282,15 +294,15 @@ def _draft(
         prices_as_of=batch.prices_as_of[i].astype(dt.date),
         holdings_fingerprint=batch.fingerprint(batch.portfolio_id_list[i]),
         trades=drafts,
-        before_weights=proposals.weights(classes, state.weights[i].tolist()),
-        after_weights=proposals.weights(classes, result.weights_after[i].tolist()),
+        before_weights=proposals.weights(classes, before),
+        after_weights=proposals.weights(classes, after),
         target_weights=proposals.weights(classes, target),
-        drift=proposals.weights(classes, state.drift[i].tolist()),
+        drift=proposals.weights(classes, drifted),
         details={
             "rules_fired": fired,
             "bands": {
-                code: round(b, 6)
-                for code, b, t in zip(classes, decision.band[i].tolist(), target, strict=True)
+                code: b
+                for code, b, t in zip(classes, band, target, strict=True)
                 if t > 0 and math.isfinite(b)
             },
             "class_names": {
