@@ -75,7 +75,14 @@ def account_overview(portfolio: Portfolio, *, today: dt.date) -> AccountOverview
             current[p["asset_class"]] += float(p["market_value"])
     if out.cash:
         current["cash"] = current.get("cash", 0.0) + out.cash
-    weights = current / out.total if out.total else current * 0.0
+    # Asset classes as shares of the invested value, as the drift check weighs them (so the
+    # drift shown here is the drift a rebalance acts on); cash as a share of the whole.
+    whole = pd.Series(
+        [out.total if code == "cash" else out.invested for code in current.index],
+        index=current.index,
+        dtype=float,
+    )
+    weights = (current / whole.where(whole > 0)).fillna(0.0)
     target_frame = selectors.targets([portfolio.pk])
     target = (
         target_frame.groupby("asset_class")["weight"].sum()

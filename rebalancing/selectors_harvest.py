@@ -98,78 +98,47 @@ def _open_trades(
 
 
 def blocked_purchases(
-    user_ids: Iterable[int] | Ids | None,
-    on: dt.date,
-    *,
-    owner_range: tuple[int, int] | None = None,
-    accounts: dict[int, int] | None = None,
+    user_ids: Iterable[int] | Ids, on: dt.date, *, accounts: dict[int, int] | None = None
 ) -> set[tuple[int, int]]:
     """(user_id, security_id) pairs that may not be bought on `on` (see the module docstring).
 
-    `user_ids=None` means every household (or those with ids in the inclusive `owner_range`,
-    which a scan batch passes instead of a long id list). `accounts` ({portfolio id:
-    household}, from `household_accounts(user_ids)`) saves a query when the caller has it.
-    Four or five queries.
+    `accounts` ({portfolio id: household}, from `household_accounts(user_ids)`) saves a query
+    when the caller has it. Four or five queries.
     """
-    blocks = WashSaleBlock.objects.filter(until__gte=on).order_by()
-    pending_sells = ProposedTrade.objects.filter(
-        side=ProposedTrade.Side.SELL,
-        proposal__kind=Proposal.Kind.HARVEST,
-        proposal__status__in=OPEN_STATUSES,
-    ).order_by()
-    if user_ids is not None:
-        ids = Ids(user_ids)
-        if accounts is None:
-            accounts = household_accounts(ids)
-        blocks = blocks.filter(household_id__any=ids)
-        # By the accounts' ids: joining back to the portfolio table for its owner makes
-        # PostgreSQL scan it whole for a batch of thousands of households.
-        pairs = _open_trades(accounts, ProposedTrade.Side.SELL, kind=Proposal.Kind.HARVEST)
-    else:
-        if owner_range is not None:
-            lo, hi = owner_range
-            blocks = blocks.filter(household_id__gte=lo, household_id__lte=hi)
-            pending_sells = pending_sells.filter(
-                proposal__portfolio__owner_id__gte=lo, proposal__portfolio__owner_id__lte=hi
-            )
-        pairs = list(pending_sells.values_list("proposal__portfolio__owner_id", "security_id"))
+    ids = Ids(user_ids)
+    if accounts is None:
+        accounts = household_accounts(ids)
+    # By the accounts' ids: joining back to the portfolio table for its owner makes
+    # PostgreSQL scan it whole for a batch of thousands of households.
+    pairs = _open_trades(accounts, ProposedTrade.Side.SELL, kind=Proposal.Kind.HARVEST)
+    blocks = WashSaleBlock.objects.filter(until__gte=on, household_id__any=ids).order_by()
     pairs += list(blocks.values_list("household_id", "security_id"))
-    key_of, members = group_members()
-    return expand_identical(pairs, key_of, members)
+    return expand_identical(pairs, *group_members())
 
 
 def dividend_reinvestments(
-    user_ids: Iterable[int] | Ids | None,
-    *,
-    owner_range: tuple[int, int] | None = None,
-    accounts: dict[int, int] | None = None,
+    user_ids: Iterable[int] | Ids, *, accounts: dict[int, int] | None = None
 ) -> dict[tuple[int, int], str]:
     """(user_id, security_id) -> name of an account of that household that holds the security
     and reinvests its dividends automatically (`Portfolio.reinvest_dividends`); the first name
-    in alphabetical order when several do. One query (with `accounts`, as in
-    `blocked_purchases`: one, and a second when one of them reinvests).
+    in alphabetical order when several do. Two queries, one when no account reinvests
+    (`accounts` as in `blocked_purchases`).
 
     Ex-dividend calendars are not modelled: conservatively, every security held in such an
     account counts as bought within the next 30 days (a reinvested dividend is a purchase, and
     would make a loss sale of the security anywhere in the household a wash sale).
     """
-    lots = TaxLot.objects.filter(quantity__gt=0, portfolio__reinvest_dividends=True)
-    if accounts is not None:
-        # The few reinvesting accounts first, then only their lots (usually there are none).
-        reinvesting = list(
-            Portfolio.objects.filter(pk__any=Ids(accounts), reinvest_dividends=True)
-            .order_by()
-            .values_list("id", flat=True)
-        )
-        if not reinvesting:
-            return {}
-        lots = lots.filter(portfolio_id__any=Ids(reinvesting))
-    elif user_ids is not None:
-        lots = lots.filter(portfolio__owner_id__any=Ids(user_ids))
-    elif owner_range is not None:
-        lots = lots.filter(
-            portfolio__owner_id__gte=owner_range[0], portfolio__owner_id__lte=owner_range[1]
-        )
+    if accounts is None:
+        accounts = household_accounts(user_ids)
+    # The few reinvesting accounts first, then only their lots (usually there are none).
+    reinvesting = list(
+        Portfolio.objects.filter(pk__any=Ids(accounts), reinvest_dividends=True)
+        .order_by()
+        .values_list("id", flat=True)
+    )
+    if not reinvesting:
+        return {}
+    lots = TaxLot.objects.filter(quantity__gt=0, portfolio_id__any=Ids(reinvesting))
     out: dict[tuple[int, int], str] = {}
     for uid, sid, name in (
         lots.order_by("portfolio__owner_id", "security_id", "portfolio__name")
@@ -181,10 +150,9 @@ def dividend_reinvestments(
 
 
 def scheduled_purchases(
-    user_ids: Iterable[int] | Ids | None,
+    user_ids: Iterable[int] | Ids,
     *,
     exclude_pending_harvest_of: Iterable[int] = (),
-    owner_range: tuple[int, int] | None = None,
     accounts: dict[int, int] | None = None,
 ) -> dict[tuple[int, int], str]:
     """(user_id, security_id) the household is due to buy within 30 days -> why: the name of
@@ -194,29 +162,13 @@ def scheduled_purchases(
 
     Pending harvest proposals of the portfolios in `exclude_pending_harvest_of` are left out (a
     scan that is about to replace them)."""
-    excluded = list(exclude_pending_harvest_of)
-    if user_ids is not None:
-        if accounts is None:
-            accounts = household_accounts(user_ids)
-        buys = _open_trades(accounts, ProposedTrade.Side.BUY, exclude_pending_harvest_of=excluded)
-        out = dict.fromkeys(buys, "")
-    else:
-        rows = ProposedTrade.objects.filter(
-            side=ProposedTrade.Side.BUY, proposal__status__in=OPEN_STATUSES
-        ).order_by()
-        if excluded:
-            rows = rows.exclude(
-                proposal__kind=Proposal.Kind.HARVEST,
-                proposal__status=Proposal.Status.PENDING,
-                proposal__portfolio_id__any=Ids(excluded),
-            )
-        if owner_range is not None:
-            rows = rows.filter(
-                proposal__portfolio__owner_id__gte=owner_range[0],
-                proposal__portfolio__owner_id__lte=owner_range[1],
-            )
-        out = dict.fromkeys(rows.values_list("proposal__portfolio__owner_id", "security_id"), "")
-    out.update(dividend_reinvestments(user_ids, owner_range=owner_range, accounts=accounts))
+    if accounts is None:
+        accounts = household_accounts(user_ids)
+    buys = _open_trades(
+        accounts, ProposedTrade.Side.BUY, exclude_pending_harvest_of=exclude_pending_harvest_of
+    )
+    out = dict.fromkeys(buys, "")
+    out.update(dividend_reinvestments(user_ids, accounts=accounts))
     return out
 
 

@@ -226,11 +226,6 @@ def generate(
     """
     active = np.flatnonzero(decision.fired)
     n_p = len(book.portfolio_ids)
-    if len(active) == n_p:
-        return _generate(
-            book, drift, decision, policies, lots, today=today, costs=costs, blocked=blocked,
-            withdrawal=withdrawal, no_buy=no_buy, households=households,
-        )  # fmt: skip
     position = np.full(n_p, -1)
     position[active] = np.arange(len(active))
     kept = np.flatnonzero(position[lots.portfolio] >= 0)
@@ -239,15 +234,7 @@ def generate(
         _rows(drift, active),
         _rows(decision, active),
         _rows(policies, active),
-        Lots(
-            portfolio=position[lots.portfolio[kept]],
-            security=lots.security[kept],
-            lot_id=lots.lot_id[kept],
-            quantity=lots.quantity[kept],
-            cost_basis=lots.cost_basis[kept],
-            holding_start=lots.holding_start[kept],
-            household=lots.household[kept],
-        ),
+        replace(_rows(lots, kept), portfolio=position[lots.portfolio[kept]]),
         today=today,
         costs=(costs or CostModel()).take(active, n_p),
         blocked=blocked,
@@ -292,13 +279,13 @@ def _generate(
     lots: Lots,
     *,
     today: dt.date,
-    costs: CostModel | None = None,
-    blocked: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
-    withdrawal: np.ndarray | None = None,
-    no_buy: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
-    households: np.ndarray | None = None,
+    costs: CostModel,
+    blocked: set[tuple[int, int]] | frozenset[tuple[int, int]],
+    withdrawal: np.ndarray | None,
+    no_buy: set[tuple[int, int]] | frozenset[tuple[int, int]],
+    households: np.ndarray | None,
 ) -> Trades:
-    costs = costs or CostModel()
+    """`generate` for portfolios that all fired (the arguments as there)."""
     bps = costs.slippage_bps / 1e4
     n_p, n_s, n_k = len(book.portfolio_ids), len(book.security_ids), len(book.classes)
     withdrawal = np.zeros(n_p) if withdrawal is None else np.asarray(withdrawal, dtype=float)

@@ -576,8 +576,9 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
     trades = list(proposal.trades.select_related("security"))
     key_of, _members = selectors_harvest.group_members()
     sold_lots = {int(p["lot"]) for t in trades if t.side == ProposedTrade.Side.SELL for p in t.lots}
-    recent = _recent_purchases(selectors_harvest.household_accounts([owner]), on, key_of)
-    scheduled = selectors_harvest.scheduled_purchases([owner])
+    accounts = selectors_harvest.household_accounts([owner])
+    recent = _recent_purchases(accounts, on, key_of)
+    scheduled = selectors_harvest.scheduled_purchases([owner], accounts=accounts)
     own = set(
         proposal.trades.filter(side=ProposedTrade.Side.BUY).values_list("security_id", flat=True)
     )
@@ -598,7 +599,7 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
         others = {(u, key_of.get(s, s)) for u, s in scheduled if s not in own}
         if (owner, group) in others:
             return "Another proposal waiting in the household buys the security this harvest sells."
-    blocks = selectors_harvest.blocked_purchases([owner], on)
+    blocks = selectors_harvest.blocked_purchases([owner], on, accounts=accounts)
     for t in trades:
         if t.side == ProposedTrade.Side.BUY and (owner, t.security_id) in blocks:
             return "The replacement was sold at a loss in the household in the past 30 days."

@@ -54,6 +54,16 @@ def test_pages_render_with_positions_gains_and_weights(
     weights = {c["code"]: round(c["weight"], 4) for c in data.classes}
     assert weights == {"us-stocks": round(2500 / 3950, 4), "us-bonds": round(1450 / 3950, 4)}
     assert b"allocation-chart" in page.content
+    # With cash: classes stay shares of the invested value (as the drift check weighs them),
+    # cash is a share of the whole.
+    Portfolio.objects.filter(pk=account.pk).update(cash=Decimal("50.00"))
+    data = c.get(reverse("portfolios:detail", args=[account.pk])).context["data"]
+    weights = {c["code"]: round(c["weight"], 4) for c in data.classes}
+    assert weights == {
+        "us-stocks": round(2500 / 3950, 4),
+        "us-bonds": round(1450 / 3950, 4),
+        "cash": round(50 / 4000, 4),
+    }
 
 
 def test_creating_an_account_records_the_opening_cash_in_the_ledger(
