@@ -9,11 +9,10 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
 from django.db.models import Max
-from django.utils import timezone
 
-from portfolios import providers
+from advisor.core import clock
+from portfolios import market_calendar, providers
 from portfolios.models import Price, Security
 
 DEFAULT_LOOKBACK_DAYS = 30
@@ -64,7 +63,7 @@ def refresh_prices(
     provider does not know, or answers with garbage for, is reported and not retried.
     """
     provider = provider or providers.get_provider()
-    today = today or timezone.localdate()
+    today = today or clock.today()
     securities = list(Security.objects.filter(is_active=True).values_list("id", "ticker"))
     newest = dict(
         Price.objects.filter(security_id__in=[s for s, _ in securities])
@@ -88,8 +87,8 @@ def refresh_prices(
         result = provider.daily_closes(list(ids), start, today)
         summary.errors.update(result.errors)
         transient |= result.transient
-        # Weekdays before today that the provider skipped (holidays included): reported only.
-        expected = np.busday_count(np.datetime64(start, "D"), np.datetime64(today, "D"))
+        # Sessions before today that the provider skipped: reported only.
+        expected = market_calendar.sessions_between(start, today)
         for ticker, bars in result.bars.items():
             if ticker not in ids:
                 continue

@@ -23,5 +23,5 @@ class Command(BaseCommand):
             self.stderr.write(f"{ticker}: {error}")
         for ticker, days in summary.missing_days.items():
             self.stdout.write(
-                f"{ticker}: {days} weekday(s) without a close (holidays or provider gaps)"
+                f"{ticker}: {days} trading day(s) without a close (provider gaps)"
             )
