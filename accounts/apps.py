@@ -8,6 +8,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.db import install_audit_guard
-        from advisor import lookups  # noqa: F401  (registers the `__any` lookup)
+        from advisor.core import lookups  # noqa: F401  (registers the `__any` lookup)
 
         post_migrate.connect(install_audit_guard, sender=self, dispatch_uid="accounts.audit_guard")

@@ -161,13 +161,18 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Longer than any task's time limit (below), so Redis never hands a running task to a
+    # second worker; a task lost with a worker killed whole is re-sent by the sweeper long
+    # before this runs out.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 1800}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 270
+CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
@@ -193,6 +198,11 @@ ADVISOR_BROKER_TIMEOUT = env.float("ADVISOR_BROKER_TIMEOUT", default=10.0)
 ADVISOR_PROPOSAL_TTL_HOURS = env.int("ADVISOR_PROPOSAL_TTL_HOURS", default=72)
 ADVISOR_MAX_PRICE_AGE_DAYS = env.int("ADVISOR_MAX_PRICE_AGE_DAYS", default=3)
 ADVISOR_SCAN_BATCH_SIZE = env.int("ADVISOR_SCAN_BATCH_SIZE", default=5000)
+# The sweeper re-sends a scan batch unfinished this long after it was sent (longer than the
+# task time limit), at most this many times, and other undone work after the grace period.
+ADVISOR_SCAN_BATCH_LEASE_SECONDS = env.int("ADVISOR_SCAN_BATCH_LEASE_SECONDS", default=360)
+ADVISOR_SCAN_BATCH_ATTEMPTS = env.int("ADVISOR_SCAN_BATCH_ATTEMPTS", default=3)
+ADVISOR_SWEEP_GRACE_SECONDS = env.int("ADVISOR_SWEEP_GRACE_SECONDS", default=60)
 ADVISOR_SITE_URL = env("ADVISOR_SITE_URL", default="http://127.0.0.1:8000")
 # CSV imports larger than this are refused before they are parsed (bytes).
 ADVISOR_IMPORT_MAX_BYTES = env.int("ADVISOR_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)

@@ -6,20 +6,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts import scoring
 from accounts import selectors as account_selectors
 from accounts.models import InvestorProfile
 from advisor import dashboard as dashboard_data
 from advisor.core import clock
+from portfolios.goals import selectors as goals
+from rebalancing.engine import wash_sales
 from rebalancing.models import RebalancePolicy
-
-
-def _goals(user: object) -> list[object] | None:
-    """Goals with their probability of success (None when the goal projections are absent)."""
-    try:
-        from portfolios import goal_selectors
-    except ImportError:
-        return None
-    return list(goal_selectors.goal_success_probabilities(user))
+from rebalancing.services import proposals
 
 
 @login_required
@@ -33,7 +28,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "nav": "dashboard",
             **data,
-            "goals": _goals(request.user),
+            "goals": goals.goal_success_probabilities(request.user),
             "assessment": assessment,
             "profile_needs_review": assessment is None or assessment.is_stale(clock.now()),
         },
@@ -46,10 +41,6 @@ def _default(model: type, name: str) -> object:
 
 def methodology(request: HttpRequest) -> HttpResponse:
     """Every number on this page is read from the configuration and the model defaults."""
-    from accounts import scoring
-    from rebalancing.engine import wash_sales
-    from rebalancing.services import proposals
-
     policy = RebalancePolicy()
     harvest = None
     try:

@@ -30,6 +30,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import audit
 from advisor.core import clock
+from advisor.core.chunks import chunks
 from benchmarks import Report, timer, vacuum
 from portfolios.models import (
     AssetClass,
@@ -41,7 +42,7 @@ from portfolios.models import (
     TaxLot,
 )
 from rebalancing.models import Proposal, ProposedTrade, RebalancePolicy, ScanBatch, ScanRun
-from rebalancing.services import drift
+from rebalancing.services import drift, scans
 
 N_PORTFOLIOS = int(os.environ.get("ADVISOR_BENCH_DRIFT_PORTFOLIOS", "100000"))
 NAIVE_SAMPLE = 500
@@ -267,11 +268,11 @@ def scan(batches: list[list[int]], today: dt.date) -> tuple[float, ScanRun]:
         run = ScanRun.objects.create(
             kind=ScanRun.Kind.DRIFT, as_of=today, batches_total=len(batches)
         )
-        ScanBatch.objects.bulk_create(
-            [ScanBatch(scan_run=run, number=n, portfolio_ids=ids) for n, ids in enumerate(batches)]
+        created = ScanBatch.objects.bulk_create(
+            [ScanBatch(scan_run=run, number=n, ids=ids) for n, ids in enumerate(batches)]
         )
-        for n, ids in enumerate(batches):
-            drift.check_drift_batch(run.pk, ids, n)
+        for batch in created:
+            scans.run_batch(batch.pk)
     run.refresh_from_db()
     return elapsed(), run
 
@@ -355,7 +356,7 @@ def run(report: Report) -> None:
     model, _ = ensure_data(today)
     ids = list(Portfolio.objects.filter(model=model).order_by("pk").values_list("pk", flat=True))
     size = settings.ADVISOR_SCAN_BATCH_SIZE
-    batches = [ids[i : i + size] for i in range(0, len(ids), size)]
+    batches = [list(part) for part in chunks(ids, size)]
     clear_results(model)
 
     # (b) the naive loop on a sample spread over the whole range.

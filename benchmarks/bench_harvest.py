@@ -22,6 +22,7 @@ import numpy as np
 from django.db import connection
 
 from advisor.core import clock
+from advisor.core.chunks import chunks
 from benchmarks import Report, timer, vacuum
 
 N_HOUSEHOLDS = 50_000
@@ -147,11 +148,11 @@ def _setup() -> tuple[list[int], list[int]]:
 
 def _floor(lo: int, hi: int) -> float:
     """Seconds to COPY the scan's lot rows to the client, unparsed."""
-    from rebalancing.services import harvest
+    from rebalancing.selectors import lots
 
     with timer() as elapsed, connection.cursor() as cursor:
         raw = cursor.connection.cursor()
-        query = raw.mogrify(harvest.lots_sql(owner_range=True), [lo, hi])
+        query = raw.mogrify(lots.sql(households=True), [lo, hi, 0, 2**62])
         size = 0
         with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
             for chunk in copy:
@@ -161,10 +162,10 @@ def _floor(lo: int, hi: int) -> float:
 
 
 def _fetchall(lo: int, hi: int) -> float:
-    from rebalancing.services import harvest
+    from rebalancing.selectors import lots
 
     with timer() as elapsed, connection.cursor() as cursor:
-        cursor.execute(harvest.lots_sql(owner_range=True), [lo, hi])
+        cursor.execute(lots.sql(households=True), [lo, hi, 0, 2**62])
         rows = cursor.fetchall()
     assert rows
     return elapsed()
@@ -209,9 +210,7 @@ def run(report: Report) -> None:
         vacuum()
 
     clear()
-    batches = [
-        (owners[i], owners[min(i + BATCH, len(owners)) - 1]) for i in range(0, len(owners), BATCH)
-    ]
+    batches = [(part[0], part[-1]) for part in chunks(owners, BATCH)]
 
     floor = min(_floor(lo, hi) for _ in range(3))
     fetch = min(_fetchall(lo, hi) for _ in range(2))

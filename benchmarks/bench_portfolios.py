@@ -105,8 +105,8 @@ def bench_import(report: Report) -> None:
 
 
 def bench_price_history(report: Report) -> None:
+    from advisor.core.copy import copy_rows
     from portfolios import selectors
-    from portfolios.imports.services import copy_rows
     from portfolios.models import Price
 
     _, ids = _fixtures()

@@ -3,6 +3,7 @@ from django.contrib import admin
 from portfolios.models import (
     AssetClass,
     Goal,
+    IdenticalGroupMember,
     ImportBatch,
     LotSale,
     ModelAllocation,
@@ -10,9 +11,12 @@ from portfolios.models import (
     Portfolio,
     Price,
     Security,
+    SubstantiallyIdenticalGroup,
     TargetAllocation,
     TaxLot,
     Transaction,
+    WashSaleBlock,
+    WashSaleMatch,
 )
 
 
@@ -162,3 +166,47 @@ class ImportBatchAdmin(admin.ModelAdmin):
     search_fields = ["filename", "owner__email", "sha256"]
     raw_id_fields = ["owner", "portfolio"]
     readonly_fields = ["sha256", "rows", "file_errors", "created_at", "imported_at"]
+
+
+# --- wash sales ----------------------------------------------------------------------------
+
+
+class IdenticalGroupMemberInline(admin.TabularInline):
+    model = IdenticalGroupMember
+    extra = 1
+    autocomplete_fields = ["security"]
+
+
+@admin.register(SubstantiallyIdenticalGroup)
+class SubstantiallyIdenticalGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "note"]
+    search_fields = ["name", "members__security__ticker"]
+    inlines = [IdenticalGroupMemberInline]
+
+
+@admin.register(WashSaleBlock)
+class WashSaleBlockAdmin(admin.ModelAdmin):
+    list_display = ["household", "security", "until", "reason", "created_at"]
+    list_filter = ["until"]
+    search_fields = ["household__email", "security__ticker"]
+    raw_id_fields = ["household", "security", "source_transaction"]
+
+
+@admin.register(WashSaleMatch)
+class WashSaleMatchAdmin(admin.ModelAdmin):
+    """The record of each wash sale the ledger applied (read-only: it mirrors lot adjustments)."""
+
+    list_display = [
+        "lot_sale",
+        "replacement_lot",
+        "quantity",
+        "disallowed",
+        "permanent",
+        "holding_days_added",
+        "created_at",
+    ]
+    list_filter = ["permanent"]
+    readonly_fields = [f.name for f in WashSaleMatch._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -2,7 +2,6 @@
 
 from rest_framework import serializers, viewsets
 
-from advisor.api import router
 from portfolios.models import Portfolio, TaxLot, Transaction
 
 
@@ -66,6 +65,9 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
         return txns.order_by("-trade_date", "-id")
 
 
-router.register("portfolios", PortfolioViewSet, basename="portfolio")
-router.register("lots", TaxLotViewSet, basename="lot")
-router.register("transactions", TransactionViewSet, basename="transaction")
+# The project's router (advisor/api.py) registers these under /api/.
+ROUTES = [
+    ("portfolios", PortfolioViewSet, "portfolio"),
+    ("lots", TaxLotViewSet, "lot"),
+    ("transactions", TransactionViewSet, "transaction"),
+]

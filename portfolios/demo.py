@@ -1,6 +1,6 @@
 """Demo data: asset classes, ~17 common ETFs with synthetic daily prices, five model
-portfolios, a demo investor with three accounts whose lots give the drift check and the
-harvest scan real work, and a staff user. `seed_demo` is idempotent: a second run on the same
+portfolios, and the demo investor's accounts and lots (seeded by `rebalancing.demo.seed_demo`,
+which adds the scans' reference data and schedules). Idempotent: a second run on the same
 day changes nothing; a run on a later day only adds the new days' prices. Prices reach the last
 trading session before `today`, whatever day it is run (weekend, holiday), so the scans always
 find fresh prices; the embedded provider's daily refresh extends them as days pass.
@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from django.db import connection, transaction
+from allauth.account.models import EmailAddress
+from django.db import connection
 
-from portfolios import ledger, market_calendar, synthetic
-from portfolios.imports.services import copy_rows
+from accounts.models import User
+from advisor.core.copy import copy_rows
+from portfolios import synthetic
 from portfolios.models import (
     AssetClass,
     ModelAllocation,
@@ -22,7 +24,6 @@ from portfolios.models import (
     Portfolio,
     Price,
     Security,
-    Transaction,
 )
 
 DEMO_EMAIL = "demo@example.com"
@@ -192,11 +193,7 @@ def models_max(field: str):
     return Max(field)
 
 
-def _user(email: str, password: str, **extra: object):
-    from allauth.account.models import EmailAddress
-
-    from accounts.models import User
-
+def user(email: str, password: str, **extra: object) -> User:
     user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(email=email, password=password, **extra)
@@ -206,7 +203,7 @@ def _user(email: str, password: str, **extra: object):
     return user
 
 
-def _lot_price(
+def lot_price(
     ticker: str, when: str, dates: np.ndarray, closes: np.ndarray, end: dt.date
 ) -> tuple[dt.date, Decimal]:
     j = [f.ticker for f in FUNDS].index(ticker)
@@ -221,53 +218,3 @@ def _lot_price(
         i = int(np.searchsorted(dates, np.datetime64(when)))
         price = series[i]
     return dates[i].astype(dt.date), Decimal(f"{price:.2f}")
-
-
-@transaction.atomic
-def seed_demo(*, today: dt.date) -> dict[str, int]:
-    """Everything `make run` needs; safe to run again (returns counts of what exists)."""
-    from accounts.models import InvestorProfile
-    from advisor import schedules
-    from rebalancing.services import harvest
-
-    end = market_calendar.previous_session(today)
-    securities = seed_reference_data()
-    dates, closes = seed_prices(securities, end)
-    investor = _user(DEMO_EMAIL, DEMO_PASSWORD, first_name="Dana", last_name="Demo")
-    _user(
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-        first_name="Alex",
-        last_name="Adviser",
-        is_staff=True,
-        is_superuser=True,
-    )
-    InvestorProfile.objects.get_or_create(user=investor)
-    models = {m.slug: m for m in ModelPortfolio.objects.all()}
-    for name, treatment, slug, deposit, lots in ACCOUNTS:
-        portfolio, _ = Portfolio.objects.get_or_create(
-            owner=investor, name=name,
-            defaults={"tax_treatment": treatment, "model": models[slug], "broker_name": "Paper broker"},
-        )  # fmt: skip
-        buys = [(lot, *_lot_price(lot.ticker, lot.when, dates, closes, end)) for lot in lots]
-        first = min(day for _, day, _ in buys) - dt.timedelta(days=3)
-        total = sum(Decimal(lot.dollars) for lot in lots) + deposit
-        ledger.record_cash(
-            portfolio, kind=Transaction.Kind.DEPOSIT, amount=total, trade_date=first,
-            source=Transaction.Source.SEED, external_id="seed:deposit", note="Initial deposit",
-        )  # fmt: skip
-        for n, (lot, day, price) in enumerate(buys):
-            quantity = (Decimal(lot.dollars) / price).quantize(Decimal("0.0001"))
-            ledger.record_buy(
-                portfolio, security=securities[lot.ticker], quantity=quantity, price=price, trade_date=day,
-                source=Transaction.Source.SEED, external_id=f"seed:buy:{n}",
-            )  # fmt: skip
-    schedules.ensure_default_schedules()
-    harvest.seed_default_replacements()  # replacement pairs and identical groups for the scan
-    return {
-        "securities": Security.objects.count(),
-        "prices": Price.objects.count(),
-        "models": ModelPortfolio.objects.count(),
-        "portfolios": Portfolio.objects.filter(owner=investor).count(),
-        "lots": sum(p.lots.count() for p in Portfolio.objects.filter(owner=investor)),
-    }

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.db.models import F
 
 from advisor.core import clock
+from portfolios import wash_sales
 from portfolios.models import LotSale, Portfolio, Security, TaxLot, Transaction
 from rebalancing.engine.lots import ReliefMethod, relief_order
-from rebalancing.services import wash_sales
 
 CENT = Decimal("0.01")
 SHARE = Decimal("0.00000001")

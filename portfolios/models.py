@@ -418,6 +418,105 @@ class LotSale(models.Model):
         return f"{self.quantity} of lot {self.lot_id} (gain {self.gain})"
 
 
+# --- wash sales: which securities count as one, and what the ledger recorded ------------------
+# (tables named rebalancing_* because they were created there; the ledger owns them now)
+
+
+class SubstantiallyIdenticalGroup(models.Model):
+    """Securities the wash-sale rule treats as one (e.g. share classes of the same fund, or two
+    funds tracking the SAME index). Harvesting never swaps between members, and a loss sale of
+    one member is washed by a purchase of any member."""
+
+    name = models.CharField(max_length=100, unique=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        db_table = "rebalancing_substantiallyidenticalgroup"  # kept when it moved here
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IdenticalGroupMember(models.Model):
+    group = models.ForeignKey(
+        SubstantiallyIdenticalGroup, on_delete=models.CASCADE, related_name="members"
+    )
+    # A security belongs to at most one group: "identical" is an equivalence relation.
+    security = models.OneToOneField(
+        Security, on_delete=models.CASCADE, related_name="identical_group_member"
+    )
+
+    class Meta:
+        db_table = "rebalancing_identicalgroupmember"
+
+    def __str__(self) -> str:
+        return f"{self.security_id} in {self.group_id}"
+
+
+class WashSaleBlock(models.Model):
+    """No purchase of `security` (or anything substantially identical to it) in any account of
+    `household` through `until` (inclusive): a loss sale on day D blocks D .. D+30."""
+
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wash_sale_blocks"
+    )
+    security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="+")
+    until = models.DateField()
+    reason = models.CharField(max_length=300)
+    source_transaction = models.ForeignKey(
+        Transaction, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "rebalancing_washsaleblock"
+        ordering = ["-until"]
+        indexes = [models.Index(fields=["household", "until"], name="washblock_household_until")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_transaction", "security"], name="washblock_one_per_sale_security"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Block {self.security_id} for {self.household_id} until {self.until}"
+
+
+class WashSaleMatch(models.Model):
+    """One wash sale: `quantity` shares of a loss sale (`lot_sale`) replaced by shares of
+    `replacement_lot`. `disallowed` was added back to the sale's gain; unless `permanent`
+    (replacement in an IRA), it was added to the replacement lot's basis and the sold shares'
+    holding period (`holding_days_added`) carried over to it."""
+
+    lot_sale = models.ForeignKey(
+        LotSale, on_delete=models.CASCADE, related_name="wash_matches"
+    )
+    replacement_lot = models.ForeignKey(
+        TaxLot, on_delete=models.PROTECT, related_name="wash_matches"
+    )
+    quantity = models.DecimalField(**QUANTITY)
+    disallowed = models.DecimalField(**MONEY)
+    permanent = models.BooleanField(default=False)
+    holding_days_added = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "rebalancing_washsalematch"
+        ordering = ["lot_sale", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="wash_match_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(disallowed__gte=0), name="wash_match_disallowed_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"wash sale: {self.quantity} shares, {self.disallowed} disallowed"
+
+
 class Goal(models.Model):
     class Kind(models.TextChoices):
         RETIREMENT = "retirement", "Retirement"

@@ -4,51 +4,23 @@ Each function runs a fixed number of queries however many portfolios or securiti
 """
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from django.db import connection
 from django.db.models import Max, OuterRef, Subquery
 
-from portfolios.models import ModelAllocation, Portfolio, Price, TargetAllocation, TaxLot
-
-COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-
-
-def copy_frame(sql: str, params: Sequence[object], dtypes: dict[str, object]) -> pd.DataFrame:
-    """Run `sql` on PostgreSQL and return its rows as a DataFrame with the columns (and dtypes)
-    of `dtypes`, each of which the query must give as a NOT NULL int8 (bigint) or float8.
-
-    The rows stream through COPY ... TO STDOUT in PostgreSQL's binary format. With only
-    8-byte columns every row has the same layout (a field count, then a length and the value
-    per column, big-endian), so numpy reads the whole stream as one structured array: no
-    per-row parsing at all, several times faster than fetching tuples or parsing CSV.
-    """
-    buffer = bytearray()
-    with connection.cursor() as cursor:
-        raw = cursor.connection.cursor()
-        query = raw.mogrify(sql, params)
-        with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT binary)") as copy:
-            for chunk in copy:
-                buffer += chunk
-    names = list(dtypes)
-    layout: list[tuple[str, str]] = [("_fields", ">i2")]
-    for i, name in enumerate(names):
-        kind = "i" if np.dtype(dtypes[name]).kind in "iu" else "f"  # type: ignore[call-overload]
-        layout += [(f"_length{i}", ">i4"), (name, f">{kind}8")]
-    row = np.dtype(layout)
-    if buffer[:11] != COPY_SIGNATURE:
-        raise ValueError("COPY did not return PostgreSQL's binary format.")
-    start = 19 + int.from_bytes(buffer[15:19], "big")  # signature, flags, header extension
-    body = memoryview(buffer)[start : len(buffer) - 2]  # the trailer is a field count of -1
-    if len(body) % row.itemsize:
-        raise ValueError("COPY rows are not all 8-byte, non-null columns.")
-    data = np.frombuffer(body, dtype=row)
-    lengths = [data[f"_length{i}"] for i in range(len(names))]
-    if not ((data["_fields"] == len(names)).all() and all((n == 8).all() for n in lengths)):
-        raise ValueError("COPY rows are not all 8-byte, non-null columns.")
-    return pd.DataFrame({name: data[name].astype(dtypes[name]) for name in names})
+from portfolios.models import (
+    IdenticalGroupMember,
+    ModelAllocation,
+    Portfolio,
+    Price,
+    Security,
+    TargetAllocation,
+    TaxLot,
+)
 
 
 def _ids(values: Iterable[int] | None) -> list[int] | None:
@@ -260,8 +232,6 @@ def price_frame(
         matrix[np.searchsorted(all_days, days), j] = np.asarray(values, dtype=float)
     security_ids_found = [sid for sid, _, _ in rows]
     if columns == "ticker":
-        from portfolios.models import Security
-
         ticker_of = dict(
             Security.objects.filter(pk__in=security_ids_found).values_list("pk", "ticker")
         )
@@ -270,3 +240,34 @@ def price_frame(
         labels = security_ids_found
     index = pd.DatetimeIndex(all_days.astype("datetime64[D]").astype("datetime64[ns]"), name="date")
     return pd.DataFrame(matrix, index=index, columns=labels).sort_index(axis=1)
+
+
+@dataclass(frozen=True)
+class IdenticalGroups:
+    """Securities the wash-sale rule treats as one. `key_of`: security -> group key (-group id)
+    for group members; `members`: group key -> its securities. A security in no group is its
+    own key."""
+
+    key_of: dict[int, int] = field(default_factory=dict)
+    members: dict[int, list[int]] = field(default_factory=dict)
+
+    def key(self, security_id: int) -> int:
+        return self.key_of.get(security_id, security_id)
+
+    def identical_to(self, security_id: int) -> list[int]:
+        """The security and every security substantially identical to it."""
+        return list(self.members.get(self.key_of.get(security_id, 0), [security_id]))
+
+    def expand(self, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+        """(household, security) pairs plus, for each, every security identical to it."""
+        return {(uid, member) for uid, sid in pairs for member in self.identical_to(sid)}
+
+
+def identical_groups() -> IdenticalGroups:
+    """Every group of substantially identical securities (one query; a few dozen rows)."""
+    key_of: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    for sid, gid in IdenticalGroupMember.objects.values_list("security_id", "group_id"):
+        key_of[sid] = -gid
+        members.setdefault(-gid, []).append(sid)
+    return IdenticalGroups(key_of, members)

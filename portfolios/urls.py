@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portfolios import api, views  # noqa: F401 - importing api registers its viewsets on the router
+from portfolios import views
 
 app_name = "portfolios"
 

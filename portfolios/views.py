@@ -11,11 +11,11 @@ from django.views.decorators.http import require_POST
 
 from accounts import audit
 from advisor.core import clock
-from portfolios import ledger, overview
+from portfolios import ledger, overview, services
 from portfolios.forms import ImportUploadForm, PortfolioForm, TransactionForm
 from portfolios.imports import services as imports
 from portfolios.imports.parse import Row
-from portfolios.models import ImportBatch, Portfolio, Transaction
+from portfolios.models import ImportBatch, Portfolio
 
 PREVIEW_ROW_LIMIT = 2000
 
@@ -52,18 +52,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
 def account_create(request: HttpRequest) -> HttpResponse:
     form = PortfolioForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            portfolio = form.save(commit=False)
-            portfolio.owner = request.user
-            portfolio.save()
-            opening = form.cleaned_data.get("opening_cash")
-            if opening:
-                ledger.record_cash(
-                    portfolio, kind=Transaction.Kind.DEPOSIT, amount=opening,
-                    trade_date=clock.today(), note="Opening cash balance",
-                )  # fmt: skip
-            audit.record("portfolio.created", household=request.user, actor=request.user, obj=portfolio,
-                         summary=f"Created account {portfolio.name}")  # fmt: skip
+        portfolio = services.open_account(
+            form.save(commit=False), by=request.user, opening_cash=form.cleaned_data.get("opening_cash")
+        )
         messages.success(request, f"Account “{portfolio.name}” created.")
         return redirect("portfolios:detail", pk=portfolio.pk)
     return render(

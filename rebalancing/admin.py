@@ -3,27 +3,10 @@ from django.contrib import admin
 from rebalancing.models import (
     HarvestSettings,
     HarvestSkip,
-    IdenticalGroupMember,
     ReplacementPair,
-    SubstantiallyIdenticalGroup,
-    WashSaleBlock,
-    WashSaleMatch,
 )
 
-# --- tax-loss harvesting and wash sales (issue 6) --------------------------------------------
-
-
-class IdenticalGroupMemberInline(admin.TabularInline):
-    model = IdenticalGroupMember
-    extra = 1
-    autocomplete_fields = ["security"]
-
-
-@admin.register(SubstantiallyIdenticalGroup)
-class SubstantiallyIdenticalGroupAdmin(admin.ModelAdmin):
-    list_display = ["name", "note"]
-    search_fields = ["name", "members__security__ticker"]
-    inlines = [IdenticalGroupMemberInline]
+# --- tax-loss harvesting ----------------------------------------------------------------------
 
 
 @admin.register(ReplacementPair)
@@ -47,34 +30,6 @@ class HarvestSettingsAdmin(admin.ModelAdmin):
     ]
     search_fields = ["user__email"]
     raw_id_fields = ["user"]
-
-
-@admin.register(WashSaleBlock)
-class WashSaleBlockAdmin(admin.ModelAdmin):
-    list_display = ["household", "security", "until", "reason", "created_at"]
-    list_filter = ["until"]
-    search_fields = ["household__email", "security__ticker"]
-    raw_id_fields = ["household", "security", "source_transaction"]
-
-
-@admin.register(WashSaleMatch)
-class WashSaleMatchAdmin(admin.ModelAdmin):
-    """The record of each wash sale the ledger applied (read-only: it mirrors lot adjustments)."""
-
-    list_display = [
-        "lot_sale",
-        "replacement_lot",
-        "quantity",
-        "disallowed",
-        "permanent",
-        "holding_days_added",
-        "created_at",
-    ]
-    list_filter = ["permanent"]
-    readonly_fields = [f.name for f in WashSaleMatch._meta.fields]
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
 
 
 @admin.register(HarvestSkip)

@@ -3,6 +3,7 @@
 Weights and bands are fractions (0.05 == 5 percentage points).
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -108,7 +109,10 @@ class RebalancePolicy(models.Model):
 
 
 class ScanRun(models.Model):
-    """One scheduled (or manual) scan: drift or harvest, with its statistics for the admin."""
+    """One scheduled (or manual) scan: drift or harvest, with its statistics for the admin.
+
+    running -> finished (every batch checked) | abandoned (a batch raised, or the sweeper gave
+    up on it after its workers kept dying; see services/scans.py)."""
 
     class Kind(models.TextChoices):
         DRIFT = "drift", "Drift check"
@@ -116,8 +120,8 @@ class ScanRun(models.Model):
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
-        FINISHED = "finished", "Finished"
-        FAILED = "failed", "Failed"
+        FINISHED = "finished", "Completed"
+        ABANDONED = "abandoned", "Abandoned"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     as_of = models.DateField()
@@ -139,13 +143,20 @@ class ScanRun(models.Model):
 
 
 class ScanBatch(models.Model):
-    """One batch of a scan run. `finished_at` is set once (conditional UPDATE), so a retried or
-    redelivered batch adds its statistics to the run exactly once."""
+    """One batch of a scan run: the portfolio ids (drift) or household ids (harvest) it checks.
+
+    `finished_at` is set once (a conditional UPDATE in the transaction that writes the
+    batch's proposals), so a retried or redelivered batch adds its statistics to the run
+    exactly once. `dispatched_at` / `attempts`: when the batch was last handed to a worker and
+    how often; the sweeper re-sends a batch whose lease ran out and gives up after a few."""
 
     scan_run = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="batches")
     number = models.PositiveIntegerField()
-    portfolio_ids = models.JSONField(default=list)
+    ids = models.JSONField(default=list)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
+    failed = models.BooleanField(default=False)
     portfolios_checked = models.PositiveIntegerField(default=0)
     proposals_created = models.PositiveIntegerField(default=0)
 
@@ -165,6 +176,13 @@ class ProposalQuerySet(models.QuerySet["Proposal"]):
 
     def pending(self) -> "ProposalQuerySet":
         return self.filter(status=Proposal.Status.PENDING)
+
+    def expire_pending(self, note: str, *, now: dt.datetime) -> int:
+        """Mark the pending proposals of this queryset expired, saying why; returns how many.
+        The status guard makes it safe against a concurrent decision."""
+        return self.filter(status=Proposal.Status.PENDING).update(
+            status=Proposal.Status.EXPIRED, decided_at=now, decision_note=note[:500]
+        )
 
 
 # The rule a proposal was made by, in words (unknown names are shown as they are stored).
@@ -394,34 +412,6 @@ class Notification(models.Model):
 # --- tax-loss harvesting and wash sales ------------------------------------------------------
 
 
-class SubstantiallyIdenticalGroup(models.Model):
-    """Securities the wash-sale rule treats as one (e.g. share classes of the same fund, or two
-    funds tracking the SAME index). Harvesting never swaps between members, and a loss sale of
-    one member is washed by a purchase of any member."""
-
-    name = models.CharField(max_length=100, unique=True)
-    note = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class IdenticalGroupMember(models.Model):
-    group = models.ForeignKey(
-        SubstantiallyIdenticalGroup, on_delete=models.CASCADE, related_name="members"
-    )
-    # A security belongs to at most one group: "identical" is an equivalence relation.
-    security = models.OneToOneField(
-        Security, on_delete=models.CASCADE, related_name="identical_group_member"
-    )
-
-    def __str__(self) -> str:
-        return f"{self.security_id} in {self.group_id}"
-
-
 class ReplacementPair(models.Model):
     """When `security` is harvested, buy `replacement` (same asset-class exposure, a different
     index so it is not substantially identical). Lower `priority` is tried first."""
@@ -490,67 +480,6 @@ class HarvestSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Harvest settings of {self.user}"
-
-
-class WashSaleBlock(models.Model):
-    """No purchase of `security` (or anything substantially identical to it) in any account of
-    `household` through `until` (inclusive): a loss sale on day D blocks D .. D+30."""
-
-    household = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wash_sale_blocks"
-    )
-    security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="+")
-    until = models.DateField()
-    reason = models.CharField(max_length=300)
-    source_transaction = models.ForeignKey(
-        "portfolios.Transaction", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-until"]
-        indexes = [models.Index(fields=["household", "until"], name="washblock_household_until")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["source_transaction", "security"], name="washblock_one_per_sale_security"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Block {self.security_id} for {self.household_id} until {self.until}"
-
-
-class WashSaleMatch(models.Model):
-    """One wash sale: `quantity` shares of a loss sale (`lot_sale`) replaced by shares of
-    `replacement_lot`. `disallowed` was added back to the sale's gain; unless `permanent`
-    (replacement in an IRA), it was added to the replacement lot's basis and the sold shares'
-    holding period (`holding_days_added`) carried over to it."""
-
-    lot_sale = models.ForeignKey(
-        "portfolios.LotSale", on_delete=models.CASCADE, related_name="wash_matches"
-    )
-    replacement_lot = models.ForeignKey(
-        "portfolios.TaxLot", on_delete=models.PROTECT, related_name="wash_matches"
-    )
-    quantity = models.DecimalField(**QUANTITY)
-    disallowed = models.DecimalField(**MONEY)
-    permanent = models.BooleanField(default=False)
-    holding_days_added = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["lot_sale", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(quantity__gt=0), name="wash_match_quantity_positive"
-            ),
-            models.CheckConstraint(
-                condition=Q(disallowed__gte=0), name="wash_match_disallowed_not_negative"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"wash sale: {self.quantity} shares, {self.disallowed} disallowed"
 
 
 class HarvestSkip(models.Model):

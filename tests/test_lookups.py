@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from advisor.lookups import Ids
+from advisor.core.lookups import Ids
 from portfolios.models import Portfolio, TaxLot
 from tests.factories import PortfolioFactory, TaxLotFactory
 

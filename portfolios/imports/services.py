@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from accounts import audit
 from advisor.core import clock
-from portfolios import ledger
+from advisor.core.copy import copy_rows
+from portfolios import ledger, selectors, wash_sales
 from portfolios.imports import layouts
 from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
 from portfolios.models import ImportBatch, LotSale, Portfolio, Price, Security, TaxLot, Transaction
@@ -269,15 +270,6 @@ def write_rows(result: ParseResult, *, portfolio: Portfolio | None, tag: str) ->
     return _write_prices(rows)
 
 
-def copy_rows(table: str, columns: list[str], records: Iterable[tuple[object, ...]]) -> None:
-    """COPY FROM STDIN on PostgreSQL: the fastest bulk insert (no ON CONFLICT, no returned ids)."""
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for record in records:
-                copy.write_row(record)
-
-
 def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> int:
     """Positions arrive with their own basis and dates: one transfer-in transaction per security
     (no cash moves; dated on its newest lot's acquisition), and every lot opened by it.
@@ -320,8 +312,6 @@ def _apply_wash_sales(portfolio: Portfolio, security_ids: list[int], days: list[
     """Imported lots can be replacement shares for a loss sale in the household (a wash sale).
     The ledger checks every buy; here only (security, acquisition day) pairs within 30 days of
     one of the household's taxable loss sales are checked, which for most imports is none."""
-    from rebalancing.services import wash_sales
-
     losses = list(
         LotSale.objects.filter(
             transaction__portfolio__owner_id=portfolio.owner_id,
@@ -331,12 +321,13 @@ def _apply_wash_sales(portfolio: Portfolio, security_ids: list[int], days: list[
     )
     if not losses:
         return
-    window = dt.timedelta(days=30)
+    window = wash_sales.WINDOW
+    groups = selectors.identical_groups()
     days_of: dict[int, set[str]] = defaultdict(set)
     for sid, day in zip(security_ids, days, strict=True):
         days_of[sid].add(day)
     for sid, lot_days in days_of.items():
-        related = set(wash_sales.identical_to(sid))
+        related = set(groups.identical_to(sid))
         sale_dates = [d for s, d in losses if s in related]
         for text in sorted(lot_days):
             day = dt.date.fromisoformat(text)

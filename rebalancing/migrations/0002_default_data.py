@@ -8,7 +8,7 @@ from django.db import migrations
 
 def create_defaults(apps, schema_editor):
     from accounts.questionnaire import ensure_default_questionnaire
-    from advisor.schedules import ensure_default_schedules
+    from advisor.core.schedules import ensure_default_schedules
 
     ensure_default_schedules(apps)
     ensure_default_questionnaire()

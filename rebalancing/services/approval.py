@@ -4,7 +4,8 @@ Approval re-checks freshness (`proposals.is_stale`) and, for a harvest, the wash
 (`harvest.wash_sale_conflict`) inside the same transaction that locks the proposal row and
 changes its state, so a proposal can never be approved on numbers that
 changed under it. A stale proposal is marked expired (committed) and the caller gets the
-reason to show. Execution is queued after the commit.
+reason to show. Execution is sent after the commit (`dispatch`): with the broker down the
+approval still stands and the sweeper sends the execution once the broker is back.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from django.db import transaction
 from accounts import audit
 from accounts.models import User
 from advisor.core import clock
-from rebalancing.models import Notification, Proposal, RebalancePolicy
-from rebalancing.services import harvest, notifications, proposals
+from rebalancing.models import Notification, Proposal
+from rebalancing.selectors import policies
+from rebalancing.services import dispatch, harvest, notifications, proposals
 
 APPROVED_OR_LATER = {
     Proposal.Status.APPROVED,
@@ -42,10 +44,8 @@ def _lock(proposal_id: int) -> Proposal:
 
 
 def _expire(proposal: Proposal, reason: str, *, by: User | None) -> None:
-    proposal.status = Proposal.Status.EXPIRED
-    proposal.decided_at = clock.now()
-    proposal.decision_note = reason[:500]
-    proposal.save(update_fields=["status", "decided_at", "decision_note"])
+    Proposal.objects.filter(pk=proposal.pk).expire_pending(reason, now=clock.now())
+    proposal.refresh_from_db(fields=["status", "decided_at", "decision_note"])
     audit.record(
         "proposal.expired",
         household=proposal.portfolio.owner,
@@ -76,8 +76,6 @@ def approve_proposal(
     Idempotent: approving an approved proposal again (double click, second tab) changes
     nothing. A stale proposal is expired instead, and `Decision.stale` is True.
     """
-    from rebalancing import tasks
-
     with transaction.atomic():
         proposal = _lock(proposal_id)
         if proposal.status != Proposal.Status.PENDING:
@@ -111,7 +109,7 @@ def approve_proposal(
             note=note,
             total_value=str(proposal.total_value),
         )
-        tasks.execute_proposal.delay_on_commit(proposal.pk)
+        dispatch.send_on_commit(dispatch.EXECUTE_PROPOSAL, proposal.pk)
     return Decision(proposal, True, "Approved. The trades are being sent to the broker.")
 
 
@@ -139,21 +137,13 @@ def reject_proposal(proposal_id: int, *, by: User, note: str = "") -> Decision:
     return Decision(proposal, True, "Rejected. Nothing will be traded.")
 
 
-def _policy_for(proposal: Proposal) -> RebalancePolicy | None:
-    portfolio = proposal.portfolio
-    policy = RebalancePolicy.objects.filter(portfolio_id=portfolio.pk).first()
-    if policy is None and portfolio.model_id:
-        policy = RebalancePolicy.objects.filter(model_id=portfolio.model_id).first()
-    return policy
-
-
 def auto_approvable(proposal: Proposal) -> bool:
     """True when the account's policy opted into auto-approval and this proposal is a cash
     deployment (rule "cash_flow", buys only) whose total is under the policy's limit."""
     if proposal.kind != Proposal.Kind.REBALANCE or proposal.rule != "cash_flow":
         return False
-    policy = _policy_for(proposal)
-    if policy is None or policy.auto_approve_cash_flow_below is None:
+    policy = policies.policy_for(proposal.portfolio)
+    if policy.auto_approve_cash_flow_below is None:
         return False
     trades = list(proposal.trades.all())
     if not trades or any(t.side != "buy" for t in trades):

@@ -19,7 +19,6 @@ refused) or failed (nothing traded), with what happened in `failure_reason`.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
@@ -368,18 +367,3 @@ def give_up(proposal_id: int, reason: str) -> str:
         )
         notifications.notify(proposal, Notification.Kind.FAILED, body=proposal.failure_reason)
     return Proposal.Status.FAILED
-
-
-def resume_interrupted(*, older_than_seconds: int = 120) -> list[int]:
-    """Queue the execution of approved/executing proposals left behind by a crashed worker."""
-    from rebalancing import tasks
-
-    cutoff = clock.now() - dt.timedelta(seconds=older_than_seconds)
-    ids = list(
-        Proposal.objects.filter(
-            status__in=[Proposal.Status.APPROVED, Proposal.Status.EXECUTING], decided_at__lte=cutoff
-        ).values_list("pk", flat=True)
-    )
-    for pk in ids:
-        tasks.execute_proposal.delay(pk)
-    return ids

@@ -24,29 +24,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import transaction
 from django.db.models import Max, Min
 
 from advisor.core import clock
-from advisor.lookups import Ids
-from portfolios import selectors
-from portfolios.models import Portfolio, Security, TaxLot
-from rebalancing import selectors_harvest
+from portfolios import selectors as portfolio_selectors
+from portfolios.models import Portfolio, Security
 from rebalancing.engine import harvest as engine
-from rebalancing.models import (
-    HarvestSkip,
-    IdenticalGroupMember,
-    Proposal,
-    ProposedTrade,
-    ReplacementPair,
-    ScanRun,
-    SubstantiallyIdenticalGroup,
-)
+from rebalancing.engine.wash_sales import WINDOW_DAYS
+from rebalancing.models import HarvestSkip, Proposal, ProposedTrade
+from rebalancing.selectors import harvest as selectors
+from rebalancing.selectors import lots as lot_selectors
+from rebalancing.selectors.holdings import holdings_fingerprint
+from rebalancing.services import drafts as draft_types
 from rebalancing.services import proposals
 
 SHARE = Decimal("0.00000001")
-WINDOW = dt.timedelta(days=30)
-EPOCH = dt.date(1970, 1, 1)
 
 SKIP_MESSAGES = {
     engine.RECENT_PURCHASE: "Not harvested: {ticker} (or a substantially identical fund) was bought in one of "
@@ -69,103 +62,39 @@ def trading_costs() -> tuple[float, float]:
 
 # --- loading ---------------------------------------------------------------------------------
 
-LOT_DTYPES = {
-    "lot_id": np.int64,
-    "portfolio_id": np.int64,
-    "owner_id": np.int64,
-    "security_id": np.int64,
-    "quantity": np.float64,
-    "cost_basis": np.float64,
-    "holding_start": np.int64,
-}
-LOT_COLUMNS = list(LOT_DTYPES)
-
-
-def lots_sql(*, owner_range: bool) -> str:
-    """Open lots of active taxable portfolios (dates as days since 1970-01-01, money as float8)."""
-    where = (
-        "AND p.owner_id BETWEEN %s AND %s"
-        if owner_range
-        else "AND p.owner_id IN (SELECT unnest(%s::bigint[]))"
-    )
-    return (
-        "SELECT l.id, l.portfolio_id, p.owner_id, l.security_id, l.quantity::float8, "
-        "l.cost_basis::float8, (l.holding_start - DATE '1970-01-01')::int8 "
-        f"FROM {TaxLot._meta.db_table} l JOIN {Portfolio._meta.db_table} p ON p.id = l.portfolio_id "
-        f"WHERE l.quantity > 0 AND p.is_active AND p.tax_treatment = 'taxable' {where}"
-    )
-
 
 def load_lots(
     *, user_ids: list[int] | None = None, owner_range: tuple[int, int] | None = None
 ) -> pd.DataFrame:
-    """Open taxable lots of the given households as a DataFrame (columns LOT_COLUMNS).
-
-    On PostgreSQL the rows stream through a binary COPY straight into numpy arrays
-    (`portfolios.selectors.copy_frame`); elsewhere a plain cursor is used.
-    """
-    if owner_range is not None:
-        # The span of the households' portfolio ids is redundant for the result but lets
-        # PostgreSQL read just their lots through the index: on the owner range alone it
-        # scans every lot in the database for each batch.
-        span = Portfolio.objects.filter(
-            owner_id__gte=owner_range[0],
-            owner_id__lte=owner_range[1],
-            is_active=True,
-            tax_treatment=Portfolio.TaxTreatment.TAXABLE,
-        ).aggregate(first=Min("id"), last=Max("id"))
-        if span["first"] is None:
-            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in LOT_DTYPES.items()})
-        params: list[Any] = [*owner_range, span["first"], span["last"]]
-        sql = lots_sql(owner_range=True) + " AND l.portfolio_id BETWEEN %s AND %s"
-    else:
-        params = [list(user_ids or [])]
-        sql = lots_sql(owner_range=False)
-    if connection.vendor == "postgresql":
-        return selectors.copy_frame(sql, params, LOT_DTYPES)
-    # SQLite (the embedded default): portable SQL through the ORM.
-    qs = TaxLot.objects.filter(
-        quantity__gt=0,
-        portfolio__is_active=True,
-        portfolio__tax_treatment=Portfolio.TaxTreatment.TAXABLE,
+    """Open lots of the active taxable accounts of the households given (a list, or an
+    inclusive owner-id range), through the one lot loader (`selectors.lots`)."""
+    if owner_range is None:
+        ids = user_ids or []
+        owner_range = (min(ids), max(ids)) if ids else (0, -1)
+    accounts = Portfolio.objects.filter(
+        owner_id__gte=owner_range[0],
+        owner_id__lte=owner_range[1],
+        is_active=True,
+        tax_treatment=Portfolio.TaxTreatment.TAXABLE,
     )
-    if owner_range is not None:
-        qs = qs.filter(
-            portfolio__owner_id__gte=owner_range[0], portfolio__owner_id__lte=owner_range[1]
-        )
-    else:
-        qs = qs.filter(portfolio__owner_id__in=user_ids or [])
-    rows = list(
-        qs.values_list(
-            "id",
-            "portfolio_id",
-            "portfolio__owner_id",
-            "security_id",
-            "quantity",
-            "cost_basis",
-            "holding_start",
-        )
-    )
-    frame = pd.DataFrame(rows, columns=LOT_COLUMNS)
-    frame["quantity"] = frame["quantity"].astype(float)
-    frame["cost_basis"] = frame["cost_basis"].astype(float)
-    frame["holding_start"] = [(d - EPOCH).days for d in frame["holding_start"]]
+    if user_ids is not None:
+        accounts = accounts.filter(owner_id__in=user_ids)
+    span = accounts.aggregate(first=Min("id"), last=Max("id"))
+    if span["first"] is None:
+        return lot_selectors.empty()
+    frame = lot_selectors.open_lots((span["first"], span["last"]), households=owner_range)
+    if user_ids is not None:
+        frame = frame[frame["owner_id"].isin(user_ids)].reset_index(drop=True)
     return frame
 
 
 def _recent_purchases(
-    accounts: dict[int, int], on: dt.date, key_of: dict[int, int]
+    accounts: dict[int, int], on: dt.date, groups: portfolio_selectors.IdenticalGroups
 ) -> dict[tuple[int, int], set[int]]:
-    """(household, group key) -> ids of lots acquired in the past 30 days in ANY account of the
-    households (`accounts`: {portfolio id: household}, IRAs included)."""
-    rows = (
-        TaxLot.objects.filter(portfolio_id__any=Ids(accounts), acquired_on__range=(on - WINDOW, on))
-        .order_by()
-        .values_list("id", "portfolio_id", "security_id")
-    )
+    """(household, group key) -> ids of lots acquired in the wash-sale window before `on`."""
     out: dict[tuple[int, int], set[int]] = {}
-    for lot_id, portfolio_id, sid in rows:
-        out.setdefault((accounts[portfolio_id], key_of.get(sid, sid)), set()).add(lot_id)
+    for household, sid, lot_id in selectors.recent_purchases(accounts, on):
+        out.setdefault((household, groups.key(sid)), set()).add(lot_id)
     return out
 
 
@@ -188,7 +117,7 @@ class ScanResult:
     portfolios: int = 0
     lots: int = 0
     candidates: int = 0
-    drafts: list[proposals.ProposalDraft] = field(default_factory=list)
+    drafts: list[draft_types.ProposalDraft] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     created: int = 0
     kept: int = 0
@@ -237,7 +166,7 @@ def scan_for_harvest(
         return result
 
     owner_ids = frame["owner_id"].to_numpy()
-    setting = selectors_harvest.settings_frame(owner_ids, owner_range=owner_range)
+    setting = selectors.settings_frame(owner_ids, owner_range=owner_range)
     # Each lot's row of `setting` (its index is sorted), as plain numpy takes.
     row = np.searchsorted(setting.index.to_numpy(), owner_ids)
     enabled = setting["enabled"].to_numpy(dtype=bool)[row]
@@ -247,7 +176,7 @@ def scan_for_harvest(
     def per_lot(column: str) -> np.ndarray:
         return setting[column].to_numpy(dtype=float)[row]
 
-    prices = selectors.latest_prices(frame["security_id"].unique(), on=on)
+    prices = portfolio_selectors.latest_prices(frame["security_id"].unique(), on=on)
     price = frame["security_id"].map(prices["close"]).to_numpy(dtype=float)
     # A position (security in a portfolio) as one int64 key.
     position = frame["portfolio_id"].to_numpy() * 10_000_000 + frame["security_id"].to_numpy()
@@ -257,7 +186,7 @@ def scan_for_harvest(
         quantity=frame["quantity"].to_numpy(),
         cost_basis=frame["cost_basis"].to_numpy(),
         price=price,
-        holding_start=frame["holding_start"].to_numpy().astype("datetime64[D]"),
+        holding_start=frame["holding_start"].to_numpy(),
         on=np.datetime64(on, "D"),
         taxable=np.ones(len(frame), dtype=bool),
         st_rate=per_lot("st_rate"),
@@ -295,19 +224,20 @@ def scan_for_harvest(
         )
         for a, b in itertools.pairwise(bounds.tolist())
     ]
-    key_of, _members = selectors_harvest.group_members()
+    groups = portfolio_selectors.identical_groups()
+    key_of = groups.key_of
     cand_portfolios = sorted({i.portfolio for i in infos})
     cand_owners = sorted({i.owner for i in infos})
     # The wash-sale guard reads every account of the candidates' households (a few thousand
     # per batch), by their ids.
-    accounts = selectors_harvest.household_accounts(cand_owners)
-    scheduled = selectors_harvest.scheduled_purchases(
+    accounts = selectors.household_accounts(cand_owners)
+    scheduled = selectors.scheduled_purchases(
         cand_owners, accounts=accounts, exclude_pending_harvest_of=cand_portfolios
     )
-    blocked = selectors_harvest.blocked_purchases(cand_owners, on, accounts=accounts)
-    replacements = selectors_harvest.replacements()
+    blocked = selectors.blocked_purchases(cand_owners, on, accounts=accounts, groups=groups)
+    replacements = selectors.replacements()
     needed = {r for rs in replacements.values() for r in rs}
-    repl_prices = selectors.latest_prices(needed, on=on) if needed else prices.iloc[0:0]
+    repl_prices = portfolio_selectors.latest_prices(needed, on=on) if needed else prices.iloc[0:0]
     # (household, group) -> the account reinvesting its dividends (for the skip message).
     reinvesting = {(u, key_of.get(s, s)): name for (u, s), name in scheduled.items() if name}
     candidates = [
@@ -323,7 +253,7 @@ def scan_for_harvest(
     decisions = engine.resolve(
         candidates,
         group_of=key_of,
-        recent_purchases=_recent_purchases(accounts, on, key_of),
+        recent_purchases=_recent_purchases(accounts, on, groups),
         scheduled_purchases={(u, key_of.get(s, s)) for u, s in scheduled},
         blocked_buys={(u, key_of.get(s, s)) for u, s in blocked},
         replacements=replacements,
@@ -358,7 +288,7 @@ def _drafts(
     *,
     key_of: dict[int, int],
     reinvesting: dict[tuple[int, int], str],
-) -> list[proposals.ProposalDraft]:
+) -> list[draft_types.ProposalDraft]:
     index = {(info.portfolio, info.security): i for i, info in enumerate(infos)}
     close = {int(k): v for k, v in prices["close"].items()}
     close |= {int(k): v for k, v in repl_prices["close"].items()}
@@ -385,7 +315,7 @@ def _drafts(
                 "message": SKIP_MESSAGES[reason].format(
                     ticker=tickers.get(sid, sid), account=account
                 ),
-                "loss": proposals.money(pos.loss_short[i] + pos.loss_long[i]),
+                "loss": draft_types.money(pos.loss_short[i] + pos.loss_long[i]),
             }
         )
     per_portfolio: dict[int, list[tuple[int, int]]] = {}
@@ -393,7 +323,7 @@ def _drafts(
         per_portfolio.setdefault(pid, []).append((sid, rid))
     if not per_portfolio:
         return []
-    fingerprints = proposals.holdings_fingerprint(per_portfolio)
+    fingerprints = holdings_fingerprint(per_portfolio)
     owner_of = {pid: infos[index[(pid, items[0][0])]].owner for pid, items in per_portfolio.items()}
     wanted = sorted(set(owner_of.values()))
     st_rate = dict(zip(wanted, setting["st_rate"].reindex(wanted).tolist(), strict=True))
@@ -409,7 +339,7 @@ def _drafts(
         )
     drafts = []
     for pid, items in per_portfolio.items():
-        trades: list[proposals.TradeDraft] = []
+        trades: list[draft_types.TradeDraft] = []
         harvests, reasons = [], []
         totals = {"st": 0.0, "lt": 0.0, "tax": 0.0, "cost": 0.0, "value": 0.0}
         dates: list[dt.date] = []
@@ -435,26 +365,26 @@ def _drafts(
             )
             half_cost = cost[i] / 2
             trades.append(
-                proposals.TradeDraft(
+                draft_types.TradeDraft(
                     security_id=sid,
                     side=ProposedTrade.Side.SELL,
                     quantity=qty,
                     price=sell_price,
                     lots=picks,
-                    est_short_term_gain=proposals.money(-loss_short[i]),
-                    est_long_term_gain=proposals.money(-loss_long[i]),
-                    est_cost=proposals.money(half_cost),
+                    est_short_term_gain=draft_types.money(-loss_short[i]),
+                    est_long_term_gain=draft_types.money(-loss_long[i]),
+                    est_cost=draft_types.money(half_cost),
                     sequence=0,
                 )
             )
             if buy_qty > 0:
                 trades.append(
-                    proposals.TradeDraft(
+                    draft_types.TradeDraft(
                         security_id=rid,
                         side=ProposedTrade.Side.BUY,
                         quantity=buy_qty,
                         price=buy_price,
-                        est_cost=proposals.money(half_cost),
+                        est_cost=draft_types.money(half_cost),
                         sequence=1,
                     )
                 )
@@ -485,7 +415,7 @@ def _drafts(
             totals["cost"] += cost[i]
             totals["value"] += value[i]
         drafts.append(
-            proposals.ProposalDraft(
+            draft_types.ProposalDraft(
                 portfolio_id=pid,
                 rule="harvest",
                 reason=" ".join(reasons),
@@ -499,11 +429,11 @@ def _drafts(
                     "scanned_on": on.isoformat(),
                     "skipped": skipped_by_portfolio.get(pid, []),
                 },
-                total_value=proposals.money(totals["value"]),
-                est_short_term_gain=proposals.money(-totals["st"]),
-                est_long_term_gain=proposals.money(-totals["lt"]),
-                est_tax=proposals.money(-totals["tax"]),
-                est_cost=proposals.money(totals["cost"]),
+                total_value=draft_types.money(totals["value"]),
+                est_short_term_gain=draft_types.money(-totals["st"]),
+                est_long_term_gain=draft_types.money(-totals["lt"]),
+                est_tax=draft_types.money(-totals["tax"]),
+                est_cost=draft_types.money(totals["cost"]),
             )
         )
     return drafts
@@ -511,7 +441,7 @@ def _drafts(
 
 def _write(
     result: ScanResult,
-    drafts: list[proposals.ProposalDraft],
+    drafts: list[draft_types.ProposalDraft],
     pending_portfolios: list[int],
     *,
     dry_run: bool,
@@ -549,18 +479,6 @@ def _write(
             )
 
 
-def wash_sale_check(details: dict[str, Any]) -> str:
-    """The wash-sale check a harvest proposal passed, in words (from its stored details)."""
-    scanned = dt.date.fromisoformat(details["scanned_on"])
-    return " ".join(
-        f"No purchase of {h['security']} or a substantially identical security in any of your "
-        f"accounts since {scanned - WINDOW:%Y-%m-%d}, none scheduled (dividend reinvestment "
-        f"included), and {h['replacement']} was not sold at a loss in the past 30 days. "
-        f"Purchases of {h['security']} are blocked in all your accounts for 31 days after the sale."
-        for h in details.get("harvests", [])
-    )
-
-
 # --- re-check before execution ---------------------------------------------------------------
 
 
@@ -574,11 +492,12 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
     on = on or clock.today()
     owner = proposal.portfolio.owner_id
     trades = list(proposal.trades.select_related("security"))
-    key_of, _members = selectors_harvest.group_members()
+    groups = portfolio_selectors.identical_groups()
+    key_of = groups.key_of
     sold_lots = {int(p["lot"]) for t in trades if t.side == ProposedTrade.Side.SELL for p in t.lots}
-    accounts = selectors_harvest.household_accounts([owner])
-    recent = _recent_purchases(accounts, on, key_of)
-    scheduled = selectors_harvest.scheduled_purchases([owner], accounts=accounts)
+    accounts = selectors.household_accounts([owner])
+    recent = _recent_purchases(accounts, on, groups)
+    scheduled = selectors.scheduled_purchases([owner], accounts=accounts)
     own = set(
         proposal.trades.filter(side=ProposedTrade.Side.BUY).values_list("security_id", flat=True)
     )
@@ -588,7 +507,10 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
             continue
         group = key_of.get(t.security_id, t.security_id)
         if recent.get((owner, group), set()) - sold_lots:
-            return "A purchase of the security to be sold was made in the household in the past 30 days."
+            return (
+                "A purchase of the security to be sold was made in the household in the past "
+                f"{WINDOW_DAYS} days."
+            )
         if (owner, group) in reinvesting:
             return (
                 f"Dividends of {t.security.ticker} (or a substantially identical fund) are "
@@ -599,163 +521,10 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
         others = {(u, key_of.get(s, s)) for u, s in scheduled if s not in own}
         if (owner, group) in others:
             return "Another proposal waiting in the household buys the security this harvest sells."
-    blocks = selectors_harvest.blocked_purchases([owner], on, accounts=accounts)
+    blocks = selectors.blocked_purchases([owner], on, accounts=accounts, groups=groups)
     for t in trades:
         if t.side == ProposedTrade.Side.BUY and (owner, t.security_id) in blocks:
-            return "The replacement was sold at a loss in the household in the past 30 days."
-    return None
-
-
-# --- default replacement pairs and identical groups -----------------------------------------
-
-# Pairs keep the asset-class exposure with funds tracking DIFFERENT indexes (so they are not
-# substantially identical): CRSP vs S&P Total Market, FTSE vs MSCI, Bloomberg float-adjusted vs
-# the Aggregate, and so on. Both directions are seeded, so the investor can harvest back.
-DEFAULT_PAIRS = [
-    ("VTI", "ITOT"),  # CRSP US Total Market vs S&P Total Market
-    ("VTI", "SCHB"),
-    ("ITOT", "SCHB"),
-    ("VEA", "IEFA"),  # FTSE Developed All Cap ex US vs MSCI EAFE IMI
-    ("VWO", "IEMG"),  # FTSE Emerging vs MSCI Emerging IMI
-    ("BND", "AGG"),  # Bloomberg US Aggregate Float Adjusted vs US Aggregate
-    ("BNDX", "IAGG"),
-    ("SCHP", "VTIP"),  # all-maturity vs short-term TIPS
-    ("VNQ", "SCHH"),  # MSCI US IMI Real Estate 25/50 vs Dow Jones Equity All REIT
-    ("SGOV", "BIL"),  # 0-3 month Treasuries vs 1-3 month T-bills
-    ("VOO", "VV"),
-]
-# Funds that hold the same thing (same index, or the same commodity): never swapped.
-DEFAULT_IDENTICAL = [
-    ("S&P 500 index funds", ["VOO", "IVV", "SPY", "SPLG"], "Track the same index."),
-    ("Physical gold trusts", ["GLD", "IAU", "GLDM", "SGOL"], "Hold the same metal."),
-    ("Nasdaq-100 index funds", ["QQQ", "QQQM"], "Track the same index."),
-]
-
-
-@transaction.atomic
-def seed_default_replacements() -> dict[str, int]:
-    """Idempotent: link the default pairs and identical groups for the securities that exist.
-
-    Existing rows are left as staff edited them; missing tickers are skipped.
-    """
-    tickers = {t for pair in DEFAULT_PAIRS for t in pair} | {
-        t for _, members, _ in DEFAULT_IDENTICAL for t in members
-    }
-    ids = dict(Security.objects.filter(ticker__in=tickers).values_list("ticker", "pk"))
-    pairs = 0
-    for a, b in DEFAULT_PAIRS:
-        if a in ids and b in ids:
-            for x, y in ((a, b), (b, a)):
-                _, created = ReplacementPair.objects.get_or_create(
-                    security_id=ids[x], replacement_id=ids[y], defaults={"priority": 1}
-                )
-                pairs += created
-    groups = 0
-    for name, members, note in DEFAULT_IDENTICAL:
-        present = [ids[t] for t in members if t in ids]
-        if not present:
-            continue
-        group, created = SubstantiallyIdenticalGroup.objects.get_or_create(
-            name=name, defaults={"note": note}
-        )
-        groups += created
-        taken = set(
-            IdenticalGroupMember.objects.filter(security_id__in=present).values_list(
-                "security_id", flat=True
+            return (
+                f"The replacement was sold at a loss in the household in the past {WINDOW_DAYS} days."
             )
-        )
-        IdenticalGroupMember.objects.bulk_create(
-            [
-                IdenticalGroupMember(group=group, security_id=sid)
-                for sid in present
-                if sid not in taken
-            ]
-        )
-    return {"pairs_created": pairs, "groups_created": groups}
-
-
-# --- per-investor thresholds, for pages ------------------------------------------------------
-
-
-def describe_thresholds() -> dict[str, str]:
-    """The default thresholds in words (methodology page)."""
-    from rebalancing.models import HarvestSettings
-
-    f = HarvestSettings._meta.get_field
-    commission, bps = trading_costs()
-    return {
-        "min_loss_amount": f"{Decimal(f('min_loss_amount').default):,.2f}",
-        "min_loss_pct": f"{Decimal(f('min_loss_fraction').default) * 100:.1f}%",
-        "min_net_benefit": f"{Decimal(f('min_net_benefit').default):,.2f}",
-        "costs": f"{commission:,.2f} commission per trade and {bps:g} bps spread, each way",
-        "window": "30 days before and after a loss sale, in every account of the household",
-    }
-
-
-# --- the scheduled scan: fan-out over batches of households -----------------------------------
-
-
-def household_batches(size: int) -> list[tuple[int, int]]:
-    """Inclusive owner-id ranges of at most `size` households with an active taxable account."""
-    owners = list(
-        Portfolio.objects.filter(is_active=True, tax_treatment=Portfolio.TaxTreatment.TAXABLE)
-        .order_by("owner_id")
-        .values_list("owner_id", flat=True)
-        .distinct()
-    )
-    return [
-        (owners[i], owners[min(i + size, len(owners)) - 1]) for i in range(0, len(owners), size)
-    ]
-
-
-def start_harvest_scan(
-    *, on: dt.date | None = None, batch_size: int | None = None
-) -> tuple[ScanRun, list[tuple[int, int]]]:
-    """Create the ScanRun of a scheduled scan and split the households into batches."""
-    on = on or clock.today()
-    batches = household_batches(batch_size or settings.ADVISOR_SCAN_BATCH_SIZE)
-    run = ScanRun.objects.create(kind=ScanRun.Kind.HARVEST, as_of=on, batches_total=len(batches))
-    if not batches:
-        _finish(run.pk)
-    return run, batches
-
-
-def run_harvest_batch(run_id: int, lo: int, hi: int, on: dt.date) -> ScanResult | None:
-    """One batch of a scheduled scan (households with owner id in [lo, hi]); safe to retry."""
-    run = ScanRun.objects.filter(pk=run_id).first()
-    if run is None:
-        return None
-    try:
-        result = scan_for_harvest(owner_range=(lo, hi), on=on, scan_run_id=run_id)
-    except Exception as exc:
-        _record_error(run_id, f"households {lo}-{hi}: {exc!r}")
-        raise
-    ScanRun.objects.filter(pk=run_id).update(
-        batches_done=models.F("batches_done") + 1,
-        portfolios_checked=models.F("portfolios_checked") + result.portfolios,
-        proposals_created=models.F("proposals_created") + result.created,
-    )
-    _finish(run_id)
-    return result
-
-
-def _record_error(run_id: int, message: str) -> None:
-    with transaction.atomic():
-        run = ScanRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is not None:
-            run.errors = [*run.errors, message][-100:]
-            run.save(update_fields=["errors"])
-
-
-def _finish(run_id: int) -> None:
-    now = clock.now()
-    run = ScanRun.objects.filter(pk=run_id).first()
-    if run is None:
-        return
-    ScanRun.objects.filter(
-        pk=run_id, status=ScanRun.Status.RUNNING, batches_done__gte=models.F("batches_total")
-    ).update(
-        status=ScanRun.Status.FINISHED,
-        finished_at=now,
-        duration_seconds=(now - run.started_at).total_seconds(),
-    )
+    return None

@@ -1,7 +1,8 @@
 """The notification centre: one Notification per (proposal, event), mailed once.
 
 `notify` is called inside the transaction that changed the proposal, so the notification
-exists exactly when the change committed; the email goes out from a task after the commit.
+exists exactly when the change committed; the email goes out from a task after the commit
+(the sweeper re-sends it while `emailed_at` is empty).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.urls import reverse
 
 from advisor.core import clock
 from rebalancing.models import Notification, Proposal
+from rebalancing.services import dispatch
 
 TITLES = {
     Notification.Kind.WAITING: "A {kind} proposal for {account} is waiting for your approval",
@@ -25,8 +27,6 @@ TITLES = {
 
 def notify(proposal: Proposal, kind: str, *, body: str = "") -> Notification | None:
     """Create the notification for `proposal` and this event (once) and queue its email."""
-    from rebalancing import tasks
-
     portfolio = proposal.portfolio
     title = TITLES[Notification.Kind(kind)].format(
         kind=proposal.get_kind_display().lower(), account=portfolio.name
@@ -43,7 +43,7 @@ def notify(proposal: Proposal, kind: str, *, body: str = "") -> Notification | N
             )
     except IntegrityError:
         return None  # already notified (a retried task)
-    tasks.send_notification_email.delay_on_commit(note.pk)
+    dispatch.send_on_commit(dispatch.SEND_NOTIFICATION_EMAIL, note.pk)
     return note
 
 

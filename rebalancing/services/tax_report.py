@@ -19,8 +19,8 @@ from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from portfolios.models import LotSale, Portfolio
-from rebalancing.models import Proposal, ProposedTrade, WashSaleMatch
+from portfolios.models import LotSale, Portfolio, WashSaleMatch
+from rebalancing.models import Proposal, ProposedTrade
 
 ZERO = Decimal("0.00")
 

@@ -8,9 +8,9 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from accounts import services
 from accounts.models import Questionnaire
 from advisor.core import clock
+from portfolios.onboarding import services
 from tests.accounts.conftest import MIDDLE, selections
 from tests.factories import UserFactory
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from advisor.core import clock
-from portfolios import goal_selectors
 from portfolios.analytics import assumptions, monte_carlo
+from portfolios.goals import selectors as goal_selectors
 from portfolios.models import Goal, ModelPortfolio
 from tests.factories import PortfolioFactory, PriceFactory, SecurityFactory, TaxLotFactory
 

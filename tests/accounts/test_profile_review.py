@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.test import Client
 
-from accounts import services
+from portfolios.onboarding import services
 from tests.accounts.conftest import MIDDLE, selections
 from tests.factories import PASSWORD
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from accounts import services
+from accounts import services as account_services
 from accounts.models import (
     AnswerOption,
     AuditEvent,
@@ -15,6 +15,7 @@ from accounts.models import (
     RiskAssessment,
 )
 from portfolios.models import ModelPortfolio, Portfolio
+from portfolios.onboarding import services
 from tests.accounts.conftest import BOLD, CAUTIOUS, MIDDLE, selections
 from tests.factories import PortfolioFactory
 
@@ -237,7 +238,7 @@ def test_protected_attributes_never_change_the_level_or_recommendation(
 ) -> None:
     outcomes = set()
     for i, (sex, marital) in enumerate([(s, m) for s in SEXES for m in MARITAL]):
-        services.update_profile(
+        account_services.update_profile(
             user, sex=sex, marital_status=marital, date_of_birth=dt.date(1950 + i, 1 + i % 12, 1),
             annual_income=Decimal(10_000 * (i + 1)),
         )  # fmt: skip
@@ -249,11 +250,11 @@ def test_protected_attributes_never_change_the_level_or_recommendation(
 
 
 def test_profile_update_is_audited_and_rejects_unknown_fields(user) -> None:
-    services.update_profile(user, sex="female")
-    services.update_profile(user, sex="female")  # no change: no second event
+    account_services.update_profile(user, sex="female")
+    account_services.update_profile(user, sex="female")  # no change: no second event
     assert AuditEvent.objects.filter(action="profile.updated").count() == 1
     with pytest.raises(services.OnboardingError):
-        services.update_profile(user, short_term_tax_rate=Decimal("0.5"))
+        account_services.update_profile(user, short_term_tax_rate=Decimal("0.5"))
 
 
 def test_only_the_latest_assessment_can_be_accepted(submit, user) -> None:

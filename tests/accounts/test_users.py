@@ -3,7 +3,7 @@ from django.db import connection
 
 from accounts import audit
 from accounts.models import AuditEvent, User
-from advisor.schedules import DEFAULT_SCHEDULES, ensure_default_schedules
+from advisor.core.schedules import DEFAULT_SCHEDULES, ensure_default_schedules
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts import services
 from accounts.models import AuditEvent, RiskAssessment
 from portfolios.models import ModelPortfolio, Portfolio
+from portfolios.onboarding import services
 from tests.accounts.conftest import MIDDLE, selections
 from tests.factories import PortfolioFactory
 
@@ -22,7 +22,7 @@ def logged_in(client: Client, user) -> Client:
 
 
 def step_url(step: int) -> str:
-    return reverse("accounts:questionnaire_step", kwargs={"step": step})
+    return reverse("onboarding:questionnaire_step", kwargs={"step": step})
 
 
 def answer_step(
@@ -39,7 +39,7 @@ def answer_step(
 def test_the_questionnaire_walks_through_four_steps_and_stores_an_assessment(
     logged_in: Client, questionnaire_v1, model_portfolios, user
 ) -> None:
-    response = logged_in.get(reverse("accounts:questionnaire") + "?restart=1")
+    response = logged_in.get(reverse("onboarding:questionnaire") + "?restart=1")
     assert response.status_code == 302 and response["Location"] == step_url(1)
     page = logged_in.get(step_url(1)).content.decode()
     assert "step 1 of 4" in page and "How much do you plan to invest?" in page
@@ -53,7 +53,7 @@ def test_the_questionnaire_walks_through_four_steps_and_stores_an_assessment(
     assert "$80,000" in page and "$60,000" in page and "$20,000" in page
     response = answer_step(logged_in, questionnaire_v1, 4, MIDDLE, action="submit")
     assessment = RiskAssessment.objects.get(user=user)
-    assert response["Location"] == reverse("accounts:assessment", kwargs={"pk": assessment.pk})
+    assert response["Location"] == reverse("onboarding:assessment", kwargs={"pk": assessment.pk})
     assert assessment.risk_level == 6 and assessment.amount == Decimal("80000.00")
     result = logged_in.get(response["Location"]).content.decode()
     assert "Why this level" in result and "Recommended: Balanced" in result
@@ -101,7 +101,7 @@ def test_accepting_on_the_result_page(
         amount=Decimal("10000"),
     )
     account = PortfolioFactory(owner=user, name="Brokerage")
-    url = reverse("accounts:accept", kwargs={"pk": assessment.pk})
+    url = reverse("onboarding:accept", kwargs={"pk": assessment.pk})
     aggressive = ModelPortfolio.objects.get(slug="aggressive")
     refused = logged_in.post(
         url,
@@ -140,10 +140,10 @@ def test_another_users_assessment_is_a_404(
     mine = PortfolioFactory(owner=user)
     client.force_login(other_user)
     assert (
-        client.get(reverse("accounts:assessment", kwargs={"pk": assessment.pk})).status_code == 404
+        client.get(reverse("onboarding:assessment", kwargs={"pk": assessment.pk})).status_code == 404
     )
     response = client.post(
-        reverse("accounts:accept", kwargs={"pk": assessment.pk}),
+        reverse("onboarding:accept", kwargs={"pk": assessment.pk}),
         {
             "model": assessment.recommended_model.pk,
             "portfolios": [mine.pk],
@@ -166,7 +166,7 @@ def test_another_users_account_cannot_be_chosen(
     )
     theirs = PortfolioFactory(owner=other_user)
     response = logged_in.post(
-        reverse("accounts:accept", kwargs={"pk": assessment.pk}),
+        reverse("onboarding:accept", kwargs={"pk": assessment.pk}),
         {
             "model": assessment.recommended_model.pk,
             "portfolios": [theirs.pk],

@@ -21,6 +21,7 @@ from portfolios.models import (
     TaxLot,
     Transaction,
 )
+from rebalancing import demo as seeding
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 11, 25)
@@ -60,14 +61,14 @@ def test_seeding_twice_changes_nothing() -> None:
 
 
 def test_prices_end_on_the_last_session_and_a_later_run_only_appends() -> None:
-    demo.seed_demo(today=TODAY)  # a Wednesday
+    seeding.seed_demo(today=TODAY)  # a Wednesday
     assert Price.objects.order_by("-date").first().date == dt.date(2026, 11, 24)
     before = dict(
         Price.objects.filter(date__lte=dt.date(2026, 11, 24)).values_list(
             "security__ticker", "close"
         )[:50]
     )
-    demo.seed_demo(today=dt.date(2026, 11, 30))  # the next Monday: adds Wed 25 and Fri 27
+    seeding.seed_demo(today=dt.date(2026, 11, 30))  # the next Monday: adds Wed 25 and Fri 27
     assert Price.objects.order_by("-date").first().date == dt.date(2026, 11, 27)
     assert not Price.objects.filter(date=dt.date(2026, 11, 26)).exists()  # Thanksgiving
     assert (
@@ -81,7 +82,7 @@ def test_prices_end_on_the_last_session_and_a_later_run_only_appends() -> None:
 
 
 def test_model_weights_sum_to_one_with_preferred_and_alternate_securities() -> None:
-    demo.seed_demo(today=TODAY)
+    seeding.seed_demo(today=TODAY)
     assert ModelPortfolio.objects.count() == 5
     levels = sorted(ModelPortfolio.objects.values_list("risk_level", flat=True))
     assert levels[0] <= 2 and levels[-1] >= 9
@@ -145,7 +146,7 @@ def _local(moment: str) -> dt.datetime:
 
 
 def test_the_demo_household_has_harvestable_losses_and_drift() -> None:
-    demo.seed_demo(today=TODAY)
+    seeding.seed_demo(today=TODAY)
     investor = Portfolio.objects.filter(owner__email=demo.DEMO_EMAIL)
     assert set(investor.values_list("tax_treatment", flat=True)) == {
         "taxable",
@@ -167,7 +168,7 @@ def test_the_demo_household_has_harvestable_losses_and_drift() -> None:
 
 
 def test_the_demo_users_can_sign_in() -> None:
-    demo.seed_demo(today=TODAY)
+    seeding.seed_demo(today=TODAY)
     client = Client()
     assert client.login(email=demo.DEMO_EMAIL, password=demo.DEMO_PASSWORD)
     client = Client()

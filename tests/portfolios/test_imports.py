@@ -315,7 +315,7 @@ def test_imported_lots_that_replace_a_recent_loss_sale_are_wash_sales(
     account: Portfolio, securities: dict
 ) -> None:
     from portfolios import ledger
-    from rebalancing.models import WashSaleMatch
+    from portfolios.models import WashSaleMatch
     from tests.factories import PortfolioFactory
 
     # Taxable: bought 10 VTI at 300, sold them at 250 on 2026-10-01: a 500.00 loss.

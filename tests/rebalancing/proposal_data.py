@@ -11,7 +11,8 @@ from advisor.core import clock
 from portfolios import ledger, market_calendar
 from portfolios.models import Portfolio, Price, Security
 from rebalancing.models import Proposal
-from rebalancing.services import proposals
+from rebalancing.selectors import holdings
+from rebalancing.services import drafts, proposals
 from tests.factories import (
     AssetClassFactory,
     ModelAllocationFactory,
@@ -92,15 +93,15 @@ def drifted_household(owner, *, name: str = "Brokerage", cash: str = "500.00") -
 def make_proposal(
     portfolio: Portfolio, stocks: Security, bonds: Security, lot_id: int, day: dt.date
 ) -> Proposal:
-    fingerprint = proposals.holdings_fingerprint([portfolio.pk])[portfolio.pk]
-    draft = proposals.ProposalDraft(
+    fingerprint = holdings.holdings_fingerprint([portfolio.pk])[portfolio.pk]
+    draft = drafts.ProposalDraft(
         portfolio_id=portfolio.pk,
         rule="threshold",
         reason="US stocks are 20.0 points above target (80.0% vs 60.0%), beyond your 5-point band.",
         prices_as_of=day,
         holdings_fingerprint=fingerprint,
         trades=[
-            proposals.TradeDraft(
+            drafts.TradeDraft(
                 security_id=stocks.pk,
                 side="sell",
                 quantity=Decimal("20"),
@@ -109,7 +110,7 @@ def make_proposal(
                 est_short_term_gain=Decimal("-200"),
                 sequence=0,
             ),
-            proposals.TradeDraft(
+            drafts.TradeDraft(
                 security_id=bonds.pk,
                 side="buy",
                 quantity=Decimal("48"),

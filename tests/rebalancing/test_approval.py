@@ -12,7 +12,8 @@ from advisor.core import clock
 from portfolios import ledger
 from portfolios.models import Price
 from rebalancing.models import Notification, Proposal, RebalancePolicy
-from rebalancing.services import approval, proposals
+from rebalancing.selectors import holdings
+from rebalancing.services import approval, drafts, proposals
 from tests.rebalancing.proposal_data import drifted_household, last_weekday
 
 pytestmark = pytest.mark.django_db
@@ -78,16 +79,16 @@ def test_reject_is_idempotent_and_blocks_approval(user):
 def _cash_flow_proposal(user, amount: str = "480"):
     house = drifted_household(user, cash="1000.00")
     Proposal.objects.filter(pk=house.proposal.pk).update(status=Proposal.Status.SUPERSEDED)
-    draft = proposals.ProposalDraft(
+    draft = drafts.ProposalDraft(
         portfolio_id=house.portfolio.pk,
         rule="cash_flow",
         reason="$1,000 cash is waiting above your 1% buffer: invest it in bonds, the most underweight class.",
         prices_as_of=last_weekday(),
-        holdings_fingerprint=proposals.holdings_fingerprint([house.portfolio.pk])[
+        holdings_fingerprint=holdings.holdings_fingerprint([house.portfolio.pk])[
             house.portfolio.pk
         ],
         trades=[
-            proposals.TradeDraft(
+            drafts.TradeDraft(
                 security_id=house.bonds.pk,
                 side="buy",
                 quantity=Decimal(amount) / 50,

@@ -15,7 +15,8 @@ from advisor.core import clock
 from portfolios.models import Portfolio, Price, TaxLot
 from rebalancing import tasks
 from rebalancing.models import Notification, Proposal, RebalancePolicy, ScanBatch, ScanRun
-from rebalancing.services import drift, notifications, proposals
+from rebalancing.selectors import holdings
+from rebalancing.services import drift, notifications, proposals, scans
 from tests.factories import PASSWORD
 from tests.rebalancing.drift_world import TODAY, make_portfolios, make_world
 
@@ -223,13 +224,11 @@ def test_scan_records_batches_and_statistics_once(world, django_capture_on_commi
     portfolios = make_portfolios(world, 5)
     make_portfolios(world, 2, equity_shares=62, bond_shares=76)
     with django_capture_on_commit_callbacks() as callbacks:
-        run = drift.run_drift_scan(today=TODAY, batch_size=3)
+        run = scans.start_scan(ScanRun.Kind.DRIFT, as_of=TODAY, batch_size=3)
     assert run.batches_total == 3 and len(callbacks) == 3
     for batch in ScanBatch.objects.filter(scan_run=run):
-        drift.check_drift_batch(run.pk, batch.portfolio_ids, batch.number)
-    drift.check_drift_batch(
-        run.pk, ScanBatch.objects.get(scan_run=run, number=0).portfolio_ids, 0
-    )  # a retry
+        scans.run_batch(batch.pk)
+    scans.run_batch(ScanBatch.objects.get(scan_run=run, number=0).pk)  # a redelivery
     run.refresh_from_db()
     assert run.status == "finished" and run.batches_done == 3
     assert run.portfolios_checked == 7 and run.proposals_created == 5
@@ -238,21 +237,23 @@ def test_scan_records_batches_and_statistics_once(world, django_capture_on_commi
     assert {p.portfolio_id for p in Proposal.objects.all()} == {p.pk for p in portfolios}
 
 
-def test_failed_batch_is_recorded_for_the_admin(world):
+def test_failed_batch_is_recorded_for_the_admin_and_the_run_ends_abandoned(world):
     make_portfolios(world, 2)
-    run = drift.run_drift_scan(today=TODAY, batch_size=10)
-    drift.check_drift_batch(run.pk, ["not-an-id"], 0)
+    run = scans.start_scan(ScanRun.Kind.DRIFT, as_of=TODAY, batch_size=10)
+    batch = ScanBatch.objects.get(scan_run=run)
+    ScanBatch.objects.filter(pk=batch.pk).update(ids=["not-an-id"])
+    scans.run_batch(batch.pk)
     run.refresh_from_db()
-    assert run.status == "finished" and run.batches_done == 1
+    assert run.status == "abandoned" and run.batches_done == 1
     assert run.errors and "Batch 0 failed" in run.errors[0]
 
 
-def test_abandoned_running_scan_is_marked_failed(world):
+def test_a_running_scan_from_before_batch_leases_is_closed_by_the_sweeper(world):
     old = ScanRun.objects.create(kind="drift", as_of=TODAY)
     ScanRun.objects.filter(pk=old.pk).update(started_at=old.started_at - dt.timedelta(hours=7))
-    drift.run_drift_scan(today=TODAY)
+    scans.resend_stalled_batches()
     old.refresh_from_db()
-    assert old.status == "failed"
+    assert old.status == "abandoned"
 
 
 def test_drift_check_command(world):
@@ -309,7 +310,7 @@ def test_proposal_fingerprint_matches_the_holdings_it_was_built_on(world):
     )
     result = drift.run_drift_check(portfolio, today=TODAY)
     proposal = Proposal.objects.get(pk=result.proposal_id)
-    expected = proposals.holdings_fingerprint([portfolio.pk])[portfolio.pk]
+    expected = holdings.holdings_fingerprint([portfolio.pk])[portfolio.pk]
     assert proposal.holdings_fingerprint == expected
     assert proposals.is_stale(proposal) is None or "prices" in proposals.is_stale(proposal)
 

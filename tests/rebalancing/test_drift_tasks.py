@@ -1,11 +1,13 @@
 """The drift scan on real Celery workers and Redis: concurrent scans and a SIGKILL mid-scan."""
 
+import datetime as dt
+
 import pytest
 from django.db.models import Count
 
-from rebalancing import tasks
+from advisor.core import clock
 from rebalancing.models import Notification, Proposal, ScanRun
-from rebalancing.services import drift
+from rebalancing.services import scans, sweeper
 from tests.conftest import wait_for
 from tests.rebalancing.drift_world import TODAY, make_portfolios, make_world
 
@@ -33,8 +35,8 @@ def test_two_concurrent_scans_create_each_proposal_exactly_once(start_celery_wor
     start_celery_worker(concurrency=2)
 
     # Both scans are started at once; their 2 x 7 batches race on four worker processes.
-    first = drift.run_drift_scan(today=TODAY)
-    second = drift.run_drift_scan(today=TODAY)
+    first = scans.start_scan(ScanRun.Kind.DRIFT, as_of=TODAY)
+    second = scans.start_scan(ScanRun.Kind.DRIFT, as_of=TODAY)
     wait_for(lambda: _finished([first.pk, second.pk]), timeout=120)
 
     counts = _per_portfolio()
@@ -48,14 +50,12 @@ def test_two_concurrent_scans_create_each_proposal_exactly_once(start_celery_wor
     wait_for(lambda: Notification.objects.filter(kind="waiting").count() == 30, timeout=60)
 
 
-def test_worker_killed_mid_scan_leaves_no_duplicates_and_the_next_run_completes(
-    start_celery_worker,
-):
+def test_worker_killed_whole_mid_scan_the_sweeper_finishes_the_run(start_celery_worker, settings):
     world = make_world()
     portfolios = make_portfolios(world, 80)
     worker = start_celery_worker(concurrency=1)
 
-    run = drift.run_drift_scan(today=TODAY, batch_size=2)  # 40 batches, one at a time
+    run = scans.start_scan(ScanRun.Kind.DRIFT, as_of=TODAY, batch_size=2)  # 40 batches
     wait_for(lambda: Proposal.objects.exists(), timeout=60, interval=0.02)
     worker.kill()  # SIGKILL to the whole process group, mid-batch or between batches
 
@@ -67,15 +67,16 @@ def test_worker_killed_mid_scan_leaves_no_duplicates_and_the_next_run_completes(
     # A batch's proposals and its statistics commit together.
     assert run.proposals_created == Proposal.objects.filter(scan_run=run).count()
 
-    # Restarted: the worker goes on with the batches still queued; the batch the killed worker
-    # held is lost until Redis' visibility timeout, so the next scheduled run covers it.
+    # Restarted, the worker goes on with the batches still queued; the one the killed worker
+    # held stays invisible in Redis until its visibility timeout. The sweeper's next pass
+    # after the batch lease re-sends every unfinished batch (duplicates count nothing twice).
     start_celery_worker(concurrency=2)
-    tasks.run_drift_scan.delay(TODAY.isoformat())  # the next scheduled run, through the broker
-    wait_for(lambda: ScanRun.objects.filter(pk__gt=run.pk, status="finished").exists(), timeout=180)
+    lease = dt.timedelta(seconds=settings.ADVISOR_SCAN_BATCH_LEASE_SECONDS)
+    assert sweeper.sweep(now=clock.now() + lease)["scan_batches"] > 0
+    wait_for(lambda: _finished([run.pk]), timeout=180)
+    run.refresh_from_db()
+    assert run.batches_done == 40 and run.portfolios_checked == 80
     counts = _per_portfolio()
     assert set(counts) == {p.pk for p in portfolios}
-    assert set(counts.values()) == {1}  # earlier proposals kept, the missing ones written
-    assert Proposal.objects.filter(status="pending").count() == 80
-    wait_for(
-        lambda: sum(ScanRun.objects.values_list("proposals_created", flat=True)) == 80, timeout=60
-    )
+    assert set(counts.values()) == {1}
+    assert run.proposals_created == 80 == Proposal.objects.filter(status="pending").count()

@@ -1,6 +1,7 @@
 """Executing an approved proposal exactly once: fills through the ledger, resumes after
 crashes and timeouts, partial fills and rejects end in a clear state, never a second order."""
 
+import datetime as dt
 import os
 import threading
 from decimal import Decimal
@@ -9,12 +10,13 @@ import pytest
 from django.db import connection
 
 from accounts.models import AuditEvent
+from advisor.core import clock
 from portfolios.models import LotSale, TaxLot, Transaction
 from rebalancing import tasks
 from rebalancing.brokers import BrokerTimeout, OrderRequest
 from rebalancing.brokers.paper import PaperBroker
 from rebalancing.models import Notification, PaperOrder, Proposal, ProposedTrade
-from rebalancing.services import approval, execution
+from rebalancing.services import approval, execution, sweeper
 from tests.conftest import wait_for
 from tests.rebalancing.proposal_data import drifted_household, expected_after_execution
 
@@ -248,7 +250,7 @@ def test_a_worker_killed_mid_execution_resumes_without_a_second_order(
 
     monkeypatch.delenv("ADVISOR_PAPER_DELAY_SECONDS")
     start_celery_worker(concurrency=2)
-    tasks.resume_interrupted_executions.delay(0)  # what the beat sweep does after a crash
+    sweeper.sweep(now=clock.now() + dt.timedelta(minutes=2))  # the beat sweep after a crash
     tasks.execute_proposal.delay(house.proposal.pk)  # and a redelivery at the same time
 
     status = wait_for(

@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from portfolios import demo, selectors
+from portfolios import selectors
 from portfolios.models import Portfolio
+from rebalancing import demo
 from rebalancing.models import HarvestSkip, Proposal, ReplacementPair
-from rebalancing.services import harvest
+from rebalancing.services import replacements
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_harvest_scan_after_seed_demo_creates_harvest_proposals(capsys) -> None:
     today = dt.date(2026, 11, 25)
     demo.seed_demo(today=today)
-    harvest.seed_default_replacements()
+    replacements.seed_default_replacements()
     call_command("harvest_scan", "--date", str(today))
     taxable = Portfolio.objects.get(name="Taxable brokerage")
     proposal = Proposal.objects.get(kind=Proposal.Kind.HARVEST, status=Proposal.Status.PENDING)

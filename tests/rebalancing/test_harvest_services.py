@@ -16,21 +16,31 @@ from hypothesis import strategies as st
 
 from accounts.models import AuditEvent, InvestorProfile
 from portfolios import ledger
-from portfolios.models import LotSale, Portfolio, Price, Security, TaxLot
-from rebalancing import selectors_harvest, tasks
-from rebalancing.models import (
-    HarvestSettings,
-    HarvestSkip,
+from portfolios.models import (
     IdenticalGroupMember,
-    Proposal,
-    ProposedTrade,
-    ReplacementPair,
-    ScanRun,
+    LotSale,
+    Portfolio,
+    Price,
+    Security,
     SubstantiallyIdenticalGroup,
+    TaxLot,
     WashSaleBlock,
     WashSaleMatch,
 )
-from rebalancing.services import approval, harvest, proposals, tax_report
+from rebalancing import tasks
+from rebalancing.models import (
+    HarvestSettings,
+    HarvestSkip,
+    Proposal,
+    ProposedTrade,
+    ReplacementPair,
+    ScanBatch,
+    ScanRun,
+)
+from rebalancing.selectors import harvest as selectors_harvest
+from rebalancing.selectors import holdings
+from rebalancing.services import approval, drafts, harvest, proposals, replacements, tax_report
+from rebalancing.views import proposals as proposal_views
 from tests.factories import AssetClassFactory, PortfolioFactory, SecurityFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +160,7 @@ def test_scan_proposes_selling_the_loss_lots_and_buying_the_replacement(househol
         Decimal("4000.00"),
     )
     assert proposal.details["loss_harvested"] == "800.00"
-    assert harvest.wash_sale_check(proposal.details).startswith(
+    assert proposal_views.wash_sale_check(proposal.details).startswith(
         f"No purchase of VTI or a substantially identical security in any of your accounts since "
         f"{ON - dt.timedelta(days=30):%Y-%m-%d}"
     )
@@ -205,13 +215,13 @@ def test_a_substantially_identical_purchase_blocks(household) -> None:
 
 
 def test_a_pending_buy_in_another_account_blocks(household) -> None:
-    fp = proposals.holdings_fingerprint([household["ira"].pk])[household["ira"].pk]
+    fp = holdings.holdings_fingerprint([household["ira"].pk])[household["ira"].pk]
     proposals.write_proposals(
         [
-            proposals.ProposalDraft(
+            drafts.ProposalDraft(
                 portfolio_id=household["ira"].pk, rule="cash_flow", reason="Deploy cash.", prices_as_of=ON,
                 holdings_fingerprint=fp,
-                trades=[proposals.TradeDraft(security_id=household["VTI"].pk, side="buy", quantity=Decimal("5"), price=Decimal("200"))],
+                trades=[drafts.TradeDraft(security_id=household["VTI"].pk, side="buy", quantity=Decimal("5"), price=Decimal("200"))],
             )
         ],
         kind=Proposal.Kind.REBALANCE,
@@ -416,8 +426,8 @@ def test_the_task_fans_out_in_batches_and_the_command_runs(
     assert len(callbacks) == 2  # one batch per household
     run = ScanRun.objects.get(pk=run_id)
     assert (run.kind, run.batches_total) == (ScanRun.Kind.HARVEST, 2)
-    for lo, hi in harvest.household_batches(1):
-        tasks.harvest_scan_batch(run_id, lo, hi, ON.isoformat())
+    for batch in ScanBatch.objects.filter(scan_run_id=run_id):
+        tasks.run_scan_batch(batch.pk)
     run.refresh_from_db()
     assert run.status == ScanRun.Status.FINISHED and run.proposals_created == 2
     assert Proposal.objects.filter(kind="harvest", status="pending").count() == 2
@@ -429,8 +439,8 @@ def test_seed_default_replacements_is_idempotent(db) -> None:
     us = AssetClassFactory(code="us")
     for t in ("VTI", "ITOT", "GLD", "IAU", "BND", "AGG"):
         SecurityFactory(ticker=t, asset_class=us)
-    first = harvest.seed_default_replacements()
-    second = harvest.seed_default_replacements()
+    first = replacements.seed_default_replacements()
+    second = replacements.seed_default_replacements()
     assert first["pairs_created"] == 4 and second == {"pairs_created": 0, "groups_created": 0}
     pairs = set(ReplacementPair.objects.values_list("security__ticker", "replacement__ticker"))
     assert pairs == {("VTI", "ITOT"), ("ITOT", "VTI"), ("BND", "AGG"), ("AGG", "BND")}

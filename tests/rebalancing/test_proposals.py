@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from rebalancing.models import Proposal, ProposedTrade
-from rebalancing.services import proposals
+from rebalancing.selectors import holdings
+from rebalancing.services import drafts, proposals
 from tests.factories import PortfolioFactory, PriceFactory, SecurityFactory, TaxLotFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,15 +21,15 @@ TODAY = dt.date(2026, 11, 25)  # a Wednesday
 
 def _draft(
     portfolio, fingerprint: str, security, *, qty: str = "2", rule: str = "threshold"
-) -> proposals.ProposalDraft:
-    return proposals.ProposalDraft(
+) -> drafts.ProposalDraft:
+    return drafts.ProposalDraft(
         portfolio_id=portfolio.pk,
         rule=rule,
         reason="Equity drifted 7.0 points above target (band 5.0).",
         prices_as_of=dt.date(2026, 11, 24),
         holdings_fingerprint=fingerprint,
         trades=[
-            proposals.TradeDraft(
+            drafts.TradeDraft(
                 security_id=security.pk,
                 side="buy",
                 quantity=Decimal(qty),
@@ -52,18 +53,18 @@ def test_fingerprint_is_stable_and_tracks_lots_and_cash(django_assert_num_querie
         original_quantity=Decimal("5"),
     )
     with django_assert_num_queries(1):
-        first = proposals.holdings_fingerprint([a.pk, b.pk, 999_999])
+        first = holdings.holdings_fingerprint([a.pk, b.pk, 999_999])
     assert set(first) == {a.pk, b.pk}
     assert first[a.pk] != first[b.pk]
-    assert proposals.holdings_fingerprint([a.pk]) == {a.pk: first[a.pk]}
+    assert holdings.holdings_fingerprint([a.pk]) == {a.pk: first[a.pk]}
 
     lot.quantity = Decimal("9.5")
     lot.save()
-    after_sale = proposals.holdings_fingerprint([a.pk])[a.pk]
+    after_sale = holdings.holdings_fingerprint([a.pk])[a.pk]
     assert after_sale != first[a.pk]
     a.cash = Decimal("100.01")
     a.save()
-    assert proposals.holdings_fingerprint([a.pk])[a.pk] not in {after_sale, first[a.pk]}
+    assert holdings.holdings_fingerprint([a.pk])[a.pk] not in {after_sale, first[a.pk]}
 
 
 def test_database_fingerprint_equals_the_python_hash_of_the_same_holdings():
@@ -75,12 +76,12 @@ def test_database_fingerprint_equals_the_python_hash_of_the_same_holdings():
         TaxLotFactory(portfolio=a, quantity=Decimal(q), original_quantity=Decimal("900000"))
         for q in ("10", "0.00000001", "123456.12345678", "7.5")
     ]
-    expected = proposals.fingerprint_of(
+    expected = holdings.fingerprint_of(
         "1234.5", [(lot.pk, str(lot.quantity)) for lot in reversed(lots)]
     )
-    got = proposals.holdings_fingerprint([a.pk, empty.pk])
+    got = holdings.holdings_fingerprint([a.pk, empty.pk])
     assert got[a.pk] == expected
-    assert got[empty.pk] == proposals.fingerprint_of(Decimal("0"), [])
+    assert got[empty.pk] == holdings.fingerprint_of(Decimal("0"), [])
 
 
 @pytest.mark.parametrize(
@@ -100,7 +101,7 @@ def test_prices_older_than_max_trading_days_are_too_old(settings, prices_as_of, 
 def test_writer_creates_keeps_identical_and_supersedes_changed(django_assert_max_num_queries):
     security = SecurityFactory()
     portfolios = [PortfolioFactory(cash=Decimal("1000")) for _ in range(3)]
-    fps = proposals.holdings_fingerprint(p.pk for p in portfolios)
+    fps = holdings.holdings_fingerprint(p.pk for p in portfolios)
     drafts = [_draft(p, fps[p.pk], security) for p in portfolios]
 
     with django_assert_max_num_queries(8):
@@ -142,7 +143,7 @@ def test_writer_creates_keeps_identical_and_supersedes_changed(django_assert_max
 def test_database_refuses_a_second_pending_proposal_of_a_kind():
     portfolio = PortfolioFactory()
     security = SecurityFactory()
-    fp = proposals.holdings_fingerprint([portfolio.pk])[portfolio.pk]
+    fp = holdings.holdings_fingerprint([portfolio.pk])[portfolio.pk]
     proposals.write_proposals([_draft(portfolio, fp, security)], kind="rebalance", now=NOW)
     with pytest.raises(IntegrityError), transaction.atomic():
         Proposal.objects.create(
@@ -164,7 +165,7 @@ def test_is_stale_gives_the_reason(settings):
     security = SecurityFactory()
     PriceFactory(security=security, date=dt.date(2026, 11, 24), close=Decimal("100"))
     portfolio = PortfolioFactory(cash=Decimal("1000"))
-    fp = proposals.holdings_fingerprint([portfolio.pk])[portfolio.pk]
+    fp = holdings.holdings_fingerprint([portfolio.pk])[portfolio.pk]
     proposal = proposals.write_proposals(
         [_draft(portfolio, fp, security)], kind="rebalance", now=NOW
     ).created[0]
@@ -185,7 +186,7 @@ def test_is_stale_on_old_prices(settings):
     settings.ADVISOR_PROPOSAL_TTL_HOURS = 24 * 30
     portfolio = PortfolioFactory()
     security = SecurityFactory()
-    fp = proposals.holdings_fingerprint([portfolio.pk])[portfolio.pk]
+    fp = holdings.holdings_fingerprint([portfolio.pk])[portfolio.pk]
     created = proposals.write_proposals(
         [_draft(portfolio, fp, security)], kind="rebalance", now=NOW
     ).created[0]
@@ -202,7 +203,7 @@ def test_sweep_expires_each_kind_of_stale_once(settings):
     settings.ADVISOR_MAX_PRICE_AGE_DAYS = 3
     security = SecurityFactory()
     fresh, old, changed, aged = (PortfolioFactory(cash=Decimal("10")) for _ in range(4))
-    fps = proposals.holdings_fingerprint([fresh.pk, old.pk, changed.pk, aged.pk])
+    fps = holdings.holdings_fingerprint([fresh.pk, old.pk, changed.pk, aged.pk])
     drafts = [_draft(p, fps[p.pk], security) for p in (fresh, old, changed)]
     drafts[1].prices_as_of = dt.date(2026, 11, 16)
     proposals.write_proposals(drafts, kind="rebalance", now=NOW)

@@ -17,8 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portfolios import ledger
-from portfolios.models import AssetClass, Portfolio, Price, Security, TaxLot
-from rebalancing.models import Proposal, RebalancePolicy, ReplacementPair, WashSaleBlock
+from portfolios.models import AssetClass, Portfolio, Price, Security, TaxLot, WashSaleBlock
+from rebalancing.models import Proposal, RebalancePolicy, ReplacementPair
 from rebalancing.services import drift, harvest
 from tests.rebalancing.drift_world import TODAY, make_world
 

@@ -13,27 +13,18 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from django.db import connection
-from django.db.models import Max, Q
+from django.db.models import Max
 
 from accounts.models import InvestorProfile
 from advisor.core import clock
-from advisor.lookups import Ids
+from advisor.core.lookups import Ids
 from portfolios import selectors as portfolio_selectors
-from portfolios.models import (
-    AssetClass,
-    ModelAllocation,
-    Portfolio,
-    Security,
-    TargetAllocation,
-    TaxLot,
-)
-from rebalancing import selectors_harvest
+from portfolios.models import AssetClass, ModelAllocation, Portfolio, Security, TargetAllocation
 from rebalancing.engine import drift, policy, trades
 from rebalancing.models import Proposal, RebalancePolicy
-from rebalancing.services import proposals as proposal_services
+from rebalancing.selectors import harvest, holdings, lots
+from rebalancing.selectors import policies as policy_selectors
 
-WASH_WINDOW_DAYS = 30
 # An investor without a profile is taxed at the profile's default rates.
 DEFAULT_SHORT_TERM_RATE = float(InvestorProfile._meta.get_field("short_term_tax_rate").default)
 DEFAULT_LONG_TERM_RATE = float(InvestorProfile._meta.get_field("long_term_tax_rate").default)
@@ -54,6 +45,9 @@ class DriftBatch:
     prices_as_of: np.ndarray  # [P] oldest price date among the portfolio's securities (NaT: none)
     missing_price: np.ndarray  # [P] bool: a held or target security has no price
     blocked_sells: set[tuple[int, int]] = field(default_factory=set)
+    groups: portfolio_selectors.IdenticalGroups = field(
+        default_factory=portfolio_selectors.IdenticalGroups
+    )
     no_buy: set[tuple[int, int]] = field(default_factory=set)
     vol_scale: np.ndarray | None = None
     cash_text: dict[int, Decimal] = field(default_factory=dict)
@@ -74,10 +68,10 @@ class DriftBatch:
         Quantities were read as float8: formatted with 8 decimals they give back the stored
         numeric(20, 8) exactly below 2**52 x 1e-8 (45 million shares in one lot). Above that
         the hash differs and the proposal reads as stale: refused, never executed wrongly."""
-        lots: list[tuple[int, str]] = []
+        held: list[tuple[int, str]] = []
         if self.lot_portfolio is not None and len(self.lot_portfolio):
             lo, hi = np.searchsorted(self.lot_portfolio, [portfolio_id, portfolio_id + 1])
-            lots = [
+            held = [
                 (lot_id, f"{q:.8f}")
                 for lot_id, q in zip(
                     self.lots.lot_id[lo:hi].tolist(),
@@ -85,15 +79,12 @@ class DriftBatch:
                     strict=True,
                 )
             ]
-        return proposal_services.fingerprint_of(self.cash_text[portfolio_id], lots)
+        return holdings.fingerprint_of(self.cash_text[portfolio_id], held)
 
     auto_approve_below: np.ndarray | None = None
+    switch_back_max_gain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P] NaN: never
     short_term_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
     long_term_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
-
-
-def _float(column: str) -> str:
-    return f"{column}::float8" if connection.vendor == "postgresql" else f"CAST({column} AS REAL)"
 
 
 # Batches are runs of consecutive ids, so every query filters on the id RANGE of the batch
@@ -112,40 +103,10 @@ def _portfolios(ids: Sequence[int], span: IdRange) -> list[tuple[int, int, Decim
     return [row for row in rows if row[0] in wanted]
 
 
-LOT_DTYPES = {
-    "lot_id": np.int64,
-    "portfolio_id": np.int64,
-    "security_id": np.int64,
-    "quantity": np.float64,
-    "cost_basis": np.float64,
-    "holding_start": np.int64,  # days since 1970-01-01 (PostgreSQL) or a date (SQLite)
-}
-
-
 def _lots(ids: Sequence[int], span: IdRange) -> pd.DataFrame:
-    """Open lots as floats, one raw query (the ORM's Decimal conversion is the slow part),
-    ordered by (portfolio, lot id): sorted here, which is cheaper than in the database."""
-    table = TaxLot._meta.db_table
-    postgres = connection.vendor == "postgresql"
-    start = (
-        "(holding_start - DATE '1970-01-01')::int8" if postgres else "holding_start"
-    )  # days, on PostgreSQL
-    sql = (
-        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, {start} "
-        f"FROM {table} WHERE quantity > 0 AND portfolio_id BETWEEN %s AND %s"
-    )
-    if postgres:
-        frame = portfolio_selectors.copy_frame(sql, list(span), LOT_DTYPES)
-        frame["holding_start"] = frame["holding_start"].to_numpy().astype("datetime64[D]")
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, list(span))
-            frame = pd.DataFrame(cursor.fetchall(), columns=list(LOT_DTYPES)).astype(
-                {k: v for k, v in LOT_DTYPES.items() if k != "holding_start"}
-            )
-        frame["holding_start"] = pd.to_datetime(frame["holding_start"]).to_numpy(
-            dtype="datetime64[D]"
-        )
+    """Open lots of the batch, ordered by (portfolio, lot id): sorted here, which is cheaper
+    than in the database."""
+    frame = lots.open_lots(span)
     if span[1] - span[0] + 1 != len(ids):  # the range holds other portfolios too
         frame = frame[frame["portfolio_id"].isin(ids)]
     order = np.lexsort((frame["lot_id"].to_numpy(), frame["portfolio_id"].to_numpy()))
@@ -192,30 +153,6 @@ def _targets(portfolios: list[tuple[int, int, Decimal, int | None]], span: IdRan
         pd.DataFrame(records, columns=["portfolio_id", "asset_class", "weight", "security_id"])
     )
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-
-
-def _policies(
-    portfolios: list[tuple[int, int, Decimal, int | None]], span: IdRange
-) -> tuple[list[RebalancePolicy], np.ndarray]:
-    """The policy that applies to each portfolio (its own, its model's, or the defaults), as
-    the batch's few distinct policies and, per portfolio, the index of its policy."""
-    models = {p[3] for p in portfolios if p[3] is not None}
-    rows = RebalancePolicy.objects.filter(
-        Q(portfolio_id__gte=span[0], portfolio_id__lte=span[1]) | Q(model_id__in=models)
-    )
-    own = {r.portfolio_id: r for r in rows if r.portfolio_id is not None}
-    by_model = {r.model_id: r for r in rows if r.model_id is not None}
-    default = RebalancePolicy()
-    unique: list[RebalancePolicy] = []
-    slot: dict[int, int] = {}
-    index = np.empty(len(portfolios), dtype=np.intp)
-    for i, (pk, _, _, model) in enumerate(portfolios):
-        chosen = own.get(pk) or by_model.get(model) or default
-        if id(chosen) not in slot:
-            slot[id(chosen)] = len(unique)
-            unique.append(chosen)
-        index[i] = slot[id(chosen)]
-    return unique, index
 
 
 def _float_or_nan(value: Decimal | None) -> float:
@@ -272,22 +209,6 @@ def _last_calendar(span: IdRange) -> dict[int, dt.date]:
     return {pid: clock.local_date(newest) for pid, newest in rows}
 
 
-def _recent_purchases(accounts: dict[int, int], today: dt.date) -> set[tuple[int, int]]:
-    """(household, security) with a lot acquired in the past 30 days in any of its accounts
-    (`accounts`: {portfolio id: household}): selling a lot of that security at a loss now
-    would be a wash sale."""
-    since = today - dt.timedelta(days=WASH_WINDOW_DAYS)
-    rows = (
-        TaxLot.objects.filter(
-            portfolio_id__any=Ids(accounts), acquired_on__gte=since, acquired_on__lte=today
-        )
-        .order_by()
-        .values_list("portfolio_id", "security_id")
-        .distinct()
-    )
-    return {(accounts[pid], sid) for pid, sid in rows}
-
-
 def load_for_trading(batch: DriftBatch, rows: np.ndarray, *, today: dt.date) -> None:
     """What only the portfolios that may trade (`rows`, indices into the batch; a small share
     of a scan batch) need, for their households: the wash-sale guard (`blocked_sells`,
@@ -296,16 +217,15 @@ def load_for_trading(batch: DriftBatch, rows: np.ndarray, *, today: dt.date) -> 
     households = sorted(set(batch.owners[rows].tolist()))
     if not households:
         return
-    accounts = selectors_harvest.household_accounts(households)
+    accounts = harvest.household_accounts(households)
     # A purchase in the household in the past 30 days, or a dividend reinvested from now on,
     # of the security or one substantially identical to it: a loss sale would be a wash sale.
-    purchases = _recent_purchases(accounts, today) | set(
-        selectors_harvest.dividend_reinvestments(households, accounts=accounts)
-    )
-    batch.blocked_sells = selectors_harvest.expand_identical(
-        purchases, *selectors_harvest.group_members()
-    )
-    batch.no_buy = selectors_harvest.blocked_purchases(households, today, accounts=accounts)
+    groups = portfolio_selectors.identical_groups()
+    purchases = {(u, s) for u, s, _ in harvest.recent_purchases(accounts, today)}
+    purchases |= set(harvest.dividend_reinvestments(households, accounts=accounts))
+    batch.groups = groups
+    batch.blocked_sells = groups.expand(purchases)
+    batch.no_buy = harvest.blocked_purchases(households, today, accounts=accounts, groups=groups)
     rates = {
         user: (float(st), float(lt))
         for user, st, lt in InvestorProfile.objects.filter(user_id__any=Ids(households))
@@ -401,7 +321,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         target=target,
         target_security=target_security,
     )
-    unique_policies, policy_index = _policies(portfolios, span)
+    unique_policies, policy_index = policy_selectors.distinct_policies(
+        [(p[0], p[3]) for p in portfolios], span=span
+    )
     calendars = any(r.calendar_frequency != RebalancePolicy.Frequency.NONE for r in unique_policies)
     last = _last_calendar(span) if calendars else {}
     last_calendar = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[D]")
@@ -422,9 +344,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     vol_scale = None
     if policies.volatility_adjusted.any() and n_k:
         vol_scale = _volatility_scale(codes, target_security, security_arr, today)
-    auto = np.array([_float_or_nan(r.auto_approve_cash_flow_below) for r in unique_policies])[
-        policy_index
-    ]
+    def per_portfolio(name: str) -> np.ndarray:
+        return np.array([_float_or_nan(getattr(r, name)) for r in unique_policies])[policy_index]
+
     return DriftBatch(
         book=book,
         policies=policies,
@@ -438,7 +360,8 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         vol_scale=vol_scale,
         cash_text={p[0]: p[2] for p in portfolios},
         lot_portfolio=lots["portfolio_id"].to_numpy(dtype=np.int64),
-        auto_approve_below=auto,
+        auto_approve_below=per_portfolio("auto_approve_cash_flow_below"),
+        switch_back_max_gain=per_portfolio("switch_back_max_gain"),
         short_term_rate=np.full(len(ids), DEFAULT_SHORT_TERM_RATE),
         long_term_rate=np.full(len(ids), DEFAULT_LONG_TERM_RATE),
     )

@@ -27,9 +27,10 @@ from django.core.cache import cache
 from accounts import selectors as account_selectors
 from accounts.models import User
 from advisor.core import clock
-from portfolios import selectors
+from portfolios import selectors as portfolio_selectors
 from portfolios.analytics import glide_path, monte_carlo
 from portfolios.models import Goal, Portfolio
+from portfolios.onboarding import selectors as onboarding
 
 SUCCESS_TARGET = 0.8
 CACHE_SECONDS = 6 * 3600
@@ -78,7 +79,7 @@ def linked_value(goal: Goal) -> float:
     accounts = list(goal.portfolios.filter(is_active=True).values_list("pk", "cash"))
     if not accounts:
         return 0.0
-    positions = selectors.holdings([pk for pk, _ in accounts])
+    positions = portfolio_selectors.holdings([pk for pk, _ in accounts])
     invested = (
         float(np.nansum(positions["market_value"].to_numpy(dtype=float)))
         if not positions.empty
@@ -111,7 +112,7 @@ def goal_inputs(goal: Goal, *, today: dt.date) -> GoalInputs:
     if goal.kind == Goal.Kind.EMERGENCY:
         level = min(level, EMERGENCY_MAX_LEVEL)
     levels = glide_path.monthly_levels(level, months)
-    estimates = {lv: account_selectors.level_estimate(lv)[1] for lv in set(levels) | {level}}
+    estimates = {lv: onboarding.level_estimate(lv)[1] for lv in set(levels) | {level}}
     return GoalInputs(
         initial=linked_value(goal),
         contribution=float(goal.monthly_contribution),

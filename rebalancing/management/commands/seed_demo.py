@@ -3,7 +3,8 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandParser
 
 from advisor.core import clock
-from portfolios import demo
+from portfolios import demo as market
+from rebalancing import demo
 
 
 class Command(BaseCommand):
@@ -22,5 +23,5 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(
-            f"Sign in as {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD} (staff: {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD})"
+            f"Sign in as {market.DEMO_EMAIL} / {market.DEMO_PASSWORD} (staff: {market.ADMIN_EMAIL} / {market.ADMIN_PASSWORD})"
         )

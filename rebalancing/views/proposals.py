@@ -6,8 +6,9 @@ changes go through rebalancing.services.approval.
 
 from __future__ import annotations
 
-import importlib
+import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.decorators import reauthentication_required
@@ -15,16 +16,18 @@ from allauth.core.exceptions import ReauthenticationRequired
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from advisor.core import clock
 from portfolios.models import AssetClass, TaxLot
+from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.models import Notification, Proposal, ProposedTrade
-from rebalancing.services import approval, harvest, notifications, proposals
+from rebalancing.services import approval, drift, notifications, proposals
 
 LIVE = {Proposal.Status.APPROVED, Proposal.Status.EXECUTING}
 
@@ -108,6 +111,19 @@ def _trades_with_lots(proposal: Proposal) -> list[ProposedTrade]:
     return trades
 
 
+def wash_sale_check(details: dict[str, Any]) -> str:
+    """The wash-sale check a harvest proposal passed, in words (from its stored details)."""
+    since = dt.date.fromisoformat(details["scanned_on"]) - dt.timedelta(days=WINDOW_DAYS)
+    return " ".join(
+        f"No purchase of {h['security']} or a substantially identical security in any of your "
+        f"accounts since {since:%Y-%m-%d}, none scheduled (dividend reinvestment "
+        f"included), and {h['replacement']} was not sold at a loss in the past {WINDOW_DAYS} "
+        f"days. Purchases of {h['security']} are blocked in all your accounts for "
+        f"{WINDOW_DAYS + 1} days after the sale."
+        for h in details.get("harvests", [])
+    )
+
+
 def _detail_context(request: HttpRequest, proposal: Proposal, **extra: object) -> dict[str, object]:
     trades = _trades_with_lots(proposal)
     sells = sum((t.amount for t in trades if t.side == "sell"), Decimal("0"))
@@ -122,7 +138,7 @@ def _detail_context(request: HttpRequest, proposal: Proposal, **extra: object) -
         "chart": _chart(proposal),
         "harvest_value": details.get("harvest_value") or details.get("tax_value"),
         "harvests": details.get("harvests", []) if proposal.kind == Proposal.Kind.HARVEST else [],
-        "wash_sale_check": harvest.wash_sale_check(details)
+        "wash_sale_check": wash_sale_check(details)
         if proposal.kind == Proposal.Kind.HARVEST and details.get("scanned_on")
         else details.get("wash_sale_check"),
         "live": proposal.status in LIVE,
@@ -215,23 +231,14 @@ def status(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _run_check_now(portfolio_id: int) -> bool:
-    """Run the drift check for one account now (the same service as the scheduled scan)."""
-    try:
-        drift = importlib.import_module("rebalancing.services.drift")
-    except ImportError:
-        return False
-    drift.run_drift_check(portfolio_id)
-    return True
-
-
 @login_required
 @require_POST
 def recheck(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Re-check now" on a stale proposal: run the drift check again for its account."""
     proposal = _proposal(request, pk)
-    proposals.expire_stale_proposals()
-    ran = _run_check_now(proposal.portfolio_id)
+    if proposal.is_pending and (reason := proposals.is_stale(proposal)) is not None:
+        Proposal.objects.filter(pk=proposal.pk).expire_pending(reason, now=clock.now())
+    drift.run_drift_check(proposal.portfolio_id)
     newer = (
         Proposal.objects.for_user(request.user)
         .pending()
@@ -245,12 +252,7 @@ def recheck(request: HttpRequest, pk: int) -> HttpResponse:
         )
         target = reverse("rebalancing:detail", args=[newer.pk])
     else:
-        messages.info(
-            request,
-            "Checked again: the account needs no trades right now."
-            if ran
-            else "The account will be checked again with the next scheduled scan.",
-        )
+        messages.info(request, "Checked again: the account needs no trades right now.")
         target = reverse("rebalancing:inbox")
     if _is_htmx(request):
         response = HttpResponse(status=204)
@@ -278,19 +280,3 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
     if _is_htmx(request):
         return HttpResponse('<span class="badge">0 unread</span>')
     return redirect("rebalancing:notifications")
-
-
-def pending_summary(user_id: int) -> dict[str, object]:
-    """Count and total of the trades waiting for approval (dashboard)."""
-    agg = Proposal.objects.filter(
-        portfolio__owner_id=user_id, status=Proposal.Status.PENDING
-    ).aggregate(
-        count=Count("id", distinct=True),
-        total=Sum("trades__amount"),
-        harvest=Count("id", filter=Q(kind="harvest"), distinct=True),
-    )
-    return {
-        "count": agg["count"] or 0,
-        "total": agg["total"] or Decimal("0"),
-        "harvest": agg["harvest"] or 0,
-    }

@@ -1,6 +1,6 @@
 """Wash sales in the ledger: detect them when trades are recorded and apply the adjustments.
 
-`portfolios.ledger` calls `after_trade(txn)` at the end of every buy, sell and transfer-in,
+The ledger (`portfolios.ledger`) calls `after_trade(txn)` at the end of every buy, sell and transfer-in,
 inside the same database transaction, so a wash sale caused by an imported transaction or a
 trade outside the product is corrected the moment it is recorded:
 
@@ -17,16 +17,15 @@ trade outside the product is corrected the moment it is recorded:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from portfolios.models import LotSale, Portfolio, TaxLot, Transaction
+from portfolios import selectors
+from portfolios.models import LotSale, Portfolio, TaxLot, Transaction, WashSaleBlock, WashSaleMatch
 from rebalancing.engine import wash_sales as engine
-from rebalancing.models import IdenticalGroupMember, WashSaleBlock, WashSaleMatch
 
 CENT = Decimal("0.01")
 SHARE = Decimal("0.00000001")
@@ -40,31 +39,6 @@ TAX_ADVANTAGED = {
 
 def _money(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def group_keys(security_ids: Iterable[int]) -> dict[int, int]:
-    """Substantially-identical key per security: -group_id for group members, else the id."""
-    ids = set(security_ids)
-    keys = {sid: sid for sid in ids}
-    for sid, gid in IdenticalGroupMember.objects.filter(security_id__in=ids).values_list(
-        "security_id", "group_id"
-    ):
-        keys[sid] = -gid
-    return keys
-
-
-def identical_to(security_id: int) -> list[int]:
-    """The security and every security substantially identical to it."""
-    gid = (
-        IdenticalGroupMember.objects.filter(security_id=security_id)
-        .values_list("group_id", flat=True)
-        .first()
-    )
-    if gid is None:
-        return [security_id]
-    return list(
-        IdenticalGroupMember.objects.filter(group_id=gid).values_list("security_id", flat=True)
-    )
 
 
 def after_trade(txn: Transaction) -> list[WashSaleMatch]:
@@ -89,7 +63,7 @@ def after_trade(txn: Transaction) -> list[WashSaleMatch]:
                     "household_id": portfolio.owner_id,
                     "until": txn.trade_date + WINDOW,
                     "reason": f"Sold at a loss on {txn.trade_date:%Y-%m-%d}: buying it back within "
-                    "30 days would be a wash sale.",
+                    f"{engine.WINDOW_DAYS} days would be a wash sale.",
                 },
             )
     return apply_wash_sales(
@@ -103,7 +77,7 @@ def apply_wash_sales(*, household_id: int, security_id: int, on: dt.date) -> lis
 
     Runs inside the caller's transaction; idempotent (matched shares are never matched again).
     """
-    securities = identical_to(security_id)
+    securities = selectors.identical_groups().identical_to(security_id)
     matched_qty = (
         WashSaleMatch.objects.filter(lot_sale=OuterRef("pk"))
         .values("lot_sale")

@@ -8,14 +8,16 @@ from decimal import Decimal
 import pytest
 
 from portfolios import ledger
-from portfolios.models import LotSale, Portfolio, TaxLot
-from rebalancing import selectors_harvest
-from rebalancing.models import (
+from portfolios.models import (
     IdenticalGroupMember,
+    LotSale,
+    Portfolio,
     SubstantiallyIdenticalGroup,
+    TaxLot,
     WashSaleBlock,
     WashSaleMatch,
 )
+from rebalancing.selectors import harvest as selectors_harvest
 from tests.factories import PortfolioFactory, SecurityFactory
 
 pytestmark = pytest.mark.django_db

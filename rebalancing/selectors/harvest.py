@@ -10,50 +10,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from accounts.models import InvestorProfile
-from advisor.lookups import Ids
-from portfolios.models import Portfolio, TaxLot
-from rebalancing.models import (
-    HarvestSettings,
-    IdenticalGroupMember,
-    Proposal,
-    ProposedTrade,
-    ReplacementPair,
-    WashSaleBlock,
-)
+from advisor.core.lookups import Ids
+from portfolios import selectors as portfolio_selectors
+from portfolios.models import Portfolio, TaxLot, WashSaleBlock
+from rebalancing.engine.wash_sales import WINDOW_DAYS
+from rebalancing.models import HarvestSettings, Proposal, ProposedTrade, ReplacementPair
 
 # Proposals whose trades have not happened yet but will unless someone says no.
 OPEN_STATUSES = (Proposal.Status.PENDING, Proposal.Status.APPROVED, Proposal.Status.EXECUTING)
 
 
-def group_members() -> tuple[dict[int, int], dict[int, list[int]]]:
-    """(security -> group key, group key -> member securities) over every identical group.
-
-    The key is -group_id; securities in no group are their own key (not listed here)."""
-    key_of: dict[int, int] = {}
-    members: dict[int, list[int]] = {}
-    for sid, gid in IdenticalGroupMember.objects.values_list("security_id", "group_id"):
-        key_of[sid] = -gid
-        members.setdefault(-gid, []).append(sid)
-    return key_of, members
-
-
-def expand_identical(
-    pairs: Iterable[tuple[int, int]], key_of: dict[int, int], members: dict[int, list[int]]
-) -> set[tuple[int, int]]:
-    """The (household, security) pairs plus every security substantially identical to each
-    (`key_of`, `members` from `group_members`)."""
-    out: set[tuple[int, int]] = set()
-    for uid, sid in pairs:
-        key = key_of.get(sid)
-        for member in members.get(key, [sid]) if key is not None else [sid]:
-            out.add((uid, member))
-    return out
+def recent_purchases(accounts: dict[int, int], on: dt.date) -> list[tuple[int, int, int]]:
+    """(household, security, lot id) of every lot acquired in the past 30 days (the wash-sale
+    window, `on` included) in any of the `accounts` ({portfolio id: household}, IRAs
+    included): selling that security at a loss on `on` would be a wash sale. One query."""
+    rows = (
+        TaxLot.objects.filter(
+            portfolio_id__any=Ids(accounts),
+            acquired_on__range=(on - dt.timedelta(days=WINDOW_DAYS), on),
+        )
+        .order_by()
+        .values_list("portfolio_id", "security_id", "id")
+    )
+    return [(accounts[pid], sid, lot_id) for pid, sid, lot_id in rows]
 
 
 def household_accounts(user_ids: Iterable[int] | Ids) -> dict[int, int]:
@@ -98,7 +82,11 @@ def _open_trades(
 
 
 def blocked_purchases(
-    user_ids: Iterable[int] | Ids, on: dt.date, *, accounts: dict[int, int] | None = None
+    user_ids: Iterable[int] | Ids,
+    on: dt.date,
+    *,
+    accounts: dict[int, int] | None = None,
+    groups: portfolio_selectors.IdenticalGroups | None = None,
 ) -> set[tuple[int, int]]:
     """(user_id, security_id) pairs that may not be bought on `on` (see the module docstring).
 
@@ -113,7 +101,7 @@ def blocked_purchases(
     pairs = _open_trades(accounts, ProposedTrade.Side.SELL, kind=Proposal.Kind.HARVEST)
     blocks = WashSaleBlock.objects.filter(until__gte=on, household_id__any=ids).order_by()
     pairs += list(blocks.values_list("household_id", "security_id"))
-    return expand_identical(pairs, *group_members())
+    return (groups or portfolio_selectors.identical_groups()).expand(pairs)
 
 
 def dividend_reinvestments(
@@ -188,38 +176,6 @@ def _default(model: type, name: str) -> float:
     return float(model._meta.get_field(name).default)
 
 
-def settings_for(user_ids: Iterable[int]) -> dict[int, dict[str, float | bool]]:
-    """Per user: enabled, min_loss_amount, min_loss_fraction, min_net_benefit, st_rate, lt_rate
-    (defaults from the model fields where the user has no row). Two queries."""
-    ids = list(user_ids)
-
-    def base() -> dict[str, float | bool]:
-        return {
-            "enabled": True,
-            "min_loss_amount": _default(HarvestSettings, "min_loss_amount"),
-            "min_loss_fraction": _default(HarvestSettings, "min_loss_fraction"),
-            "min_net_benefit": _default(HarvestSettings, "min_net_benefit"),
-            "st_rate": _default(InvestorProfile, "short_term_tax_rate"),
-            "lt_rate": _default(InvestorProfile, "long_term_tax_rate"),
-        }
-
-    out = {uid: base() for uid in ids}
-    for uid, enabled, amount, fraction, benefit in HarvestSettings.objects.filter(
-        user_id__in=ids
-    ).values_list("user_id", "enabled", "min_loss_amount", "min_loss_fraction", "min_net_benefit"):
-        out[uid].update(
-            enabled=enabled,
-            min_loss_amount=float(amount),
-            min_loss_fraction=float(fraction),
-            min_net_benefit=float(benefit),
-        )
-    for uid, st, lt in InvestorProfile.objects.filter(user_id__in=ids).values_list(
-        "user_id", "short_term_tax_rate", "long_term_tax_rate"
-    ):
-        out[uid].update(st_rate=float(st or Decimal(0)), lt_rate=float(lt or Decimal(0)))
-    return out
-
-
 SETTING_COLUMNS = [
     "enabled",
     "min_loss_amount",
@@ -233,8 +189,9 @@ SETTING_COLUMNS = [
 def settings_frame(
     owner_ids: Iterable[int], *, owner_range: tuple[int, int] | None = None
 ) -> pd.DataFrame:
-    """`settings_for` as a DataFrame indexed by owner id (vectorised: a scan batch covers
-    thousands of households). Two queries; `owner_range` (inclusive) replaces a long id list."""
+    """Per household: enabled, min_loss_amount, min_loss_fraction, min_net_benefit, st_rate,
+    lt_rate (the model fields' defaults where the investor has no row), indexed by owner id.
+    Two queries; `owner_range` (inclusive) replaces a long id list."""
     index = pd.Index(np.unique(np.asarray(list(owner_ids), dtype=np.int64)), name="owner_id")
     frame = pd.DataFrame(
         {

@@ -9,23 +9,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from advisor.core import clock
-from portfolios import goal_forms, goal_selectors, goal_services
 from portfolios.analytics import glide_path
+from portfolios.goals import forms, selectors, services
 from portfolios.models import Goal
 
 
 @login_required
 def goal_list(request: HttpRequest) -> HttpResponse:
-    summaries = goal_selectors.goal_success_probabilities(request.user, today=clock.today())  # type: ignore[arg-type]
+    summaries = selectors.goal_success_probabilities(request.user, today=clock.today())  # type: ignore[arg-type]
     return render(request, "goals/list.html", {"nav": "goals", "summaries": summaries})
 
 
 @login_required
 def goal_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     goal = get_object_or_404(Goal, pk=pk, user=request.user) if pk is not None else None
-    form = goal_forms.GoalForm(request.POST or None, instance=goal, user=request.user)
+    form = forms.GoalForm(request.POST or None, instance=goal, user=request.user)
     if request.method == "POST" and form.is_valid():
-        saved = goal_services.save_goal(
+        saved = services.save_goal(
             request.user,  # type: ignore[arg-type]
             goal=goal,
             data=form.cleaned_data,
@@ -44,7 +44,7 @@ def goal_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @login_required
 def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     goal = get_object_or_404(Goal.objects.prefetch_related("portfolios"), pk=pk, user=request.user)
-    projection = goal_selectors.project_goal(goal, today=clock.today())
+    projection = selectors.project_goal(goal, today=clock.today())
     return render(
         request,
         "goals/detail.html",
@@ -52,7 +52,7 @@ def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "goals",
             "goal": goal,
             "p": projection,
-            "target": goal_selectors.SUCCESS_TARGET,
+            "target": selectors.SUCCESS_TARGET,
             "chart": {
                 "labels": projection.fan_labels,
                 "target": float(goal.target_amount),
@@ -67,6 +67,6 @@ def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def goal_delete(request: HttpRequest, pk: int) -> HttpResponse:
     goal = get_object_or_404(Goal, pk=pk, user=request.user)
-    goal_services.delete_goal(request.user, goal=goal)  # type: ignore[arg-type]
+    services.delete_goal(request.user, goal=goal)  # type: ignore[arg-type]
     messages.success(request, "Goal deleted.")
     return redirect("goals:list")

@@ -33,12 +33,12 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "expire_seconds": 1800,
     },
     {
-        # A worker killed mid-execution leaves its task unacknowledged until the broker's
-        # visibility timeout; this re-queues it sooner (the execution resumes, never re-sends).
-        "name": "Resume interrupted executions",
-        "task": "rebalancing.tasks.resume_interrupted_executions",
-        "crontab": {"minute": "*/5", "hour": "*", "day_of_week": "*"},
-        "expire_seconds": 240,
+        # Work recorded in the database but not done (the broker was down, or a worker was
+        # killed whole): executions, notifications, scan batches. See services/sweeper.py.
+        "name": "Re-send unfinished work",
+        "task": "rebalancing.tasks.sweep",
+        "crontab": {"minute": "*", "hour": "*", "day_of_week": "*"},
+        "expire_seconds": 50,
     },
 ]
 

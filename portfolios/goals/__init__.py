@@ -1,0 +1,1 @@
+"""Goals: retirement, a home, an emergency fund; their Monte Carlo projections and pages."""
