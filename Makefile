@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/advisor} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: run install install-dev test test-clock lint fmt migrations-check check validate bench up clean
+.PHONY: run install install-dev test test-clock lint fmt types imports migrations-check check validate bench up clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,10 +54,18 @@ fmt: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# mypy with django-stubs; strict on the pure computation packages (see [tool.mypy]).
+types: install-dev
+	$(VENV)/bin/mypy accounts portfolios rebalancing advisor
+
+# The import ladder and its contracts (see [tool.importlinter] and docs/architecture.md).
+imports: install-dev
+	$(VENV)/bin/lint-imports
+
 migrations-check: install
 	$(PY) manage.py makemigrations --check --dry-run
 
-check: lint migrations-check test
+check: lint imports migrations-check test
 
 # Needs ../shared/data (real market data); not part of `make test`.
 validate: install-dev

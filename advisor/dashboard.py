@@ -17,13 +17,16 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from django.core.cache import cache
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Sum
 
 from accounts.models import AuditEvent, User
 from portfolios import selectors
 from portfolios.models import AssetClass, Portfolio, Price
+from rebalancing.engine import policy as rules
 from rebalancing.models import Notification, Proposal, RebalancePolicy
-from rebalancing.services import proposals
+from rebalancing.selectors import drift as drift_selectors
+from rebalancing.selectors import policies as policy_selectors
+from rebalancing.selectors.holdings import holdings_fingerprint
 
 CASH = "cash"
 HISTORY_DAYS = 365
@@ -45,7 +48,7 @@ class ClassRow:
 
     @property
     def outside(self) -> bool:
-        return self.band is not None and abs(self.drift) > self.band + 1e-12
+        return self.band is not None and abs(self.drift) > self.band + rules.TOLERANCE
 
     @property
     def weight_pct(self) -> float:
@@ -83,15 +86,32 @@ class AccountBlock:
         return sum(1 for r in self.rows if r.outside)
 
 
-def band(policy: RebalancePolicy, target: float) -> float | None:
-    """The tolerance around `target` (fraction): the narrower of the absolute band and the
-    relative band x target (a "5/25" rule); None when the policy has no threshold rule."""
-    options = []
-    if policy.absolute_band is not None:
-        options.append(float(policy.absolute_band))
-    if policy.relative_band is not None and target > 0:
-        options.append(float(policy.relative_band) * target)
-    return min(options) if options else None
+def account_bands(portfolios: list[Portfolio], *, today: dt.date) -> dict[tuple[int, str], float]:
+    """{(portfolio id, class code): band half-width} exactly as the drift check computes it
+    (the engine's `bands` on the batch the check would load: own / model / default policy,
+    relative bands on a zero target, volatility scaling). Classes without a band are absent."""
+    batch = drift_selectors.load_drift_batch([p.pk for p in portfolios], today=today)
+    width = rules.bands(batch.book.target, batch.policies, batch.vol_scale)
+    return {
+        (pid, code): float(width[i, k])
+        for i, pid in enumerate(batch.portfolio_id_list)
+        for k, code in enumerate(batch.book.classes)
+        if np.isfinite(width[i, k])
+    }
+
+
+def default_band(target: float) -> float | None:
+    """The default policy's band around a household-level `target` (the engine's rule)."""
+    default = RebalancePolicy()
+    fraction = {
+        name: float(value) if value is not None else np.nan
+        for name, value in (
+            ("absolute_band", default.absolute_band),
+            ("relative_band", default.relative_band),
+        )
+    }
+    width = float(rules.bands(np.array([[target]]), rules.Policies.uniform(1, **fraction))[0, 0])
+    return width if np.isfinite(width) else None
 
 
 def band_note(policy: RebalancePolicy) -> str:
@@ -101,21 +121,6 @@ def band_note(policy: RebalancePolicy) -> str:
     if policy.relative_band is not None:
         parts.append(f"±{float(policy.relative_band) * 100:g}% of the target")
     return " or ".join(parts) + (" (whichever is narrower)" if len(parts) == 2 else "")
-
-
-def _policies(portfolios: list[Portfolio]) -> dict[int, RebalancePolicy]:
-    model_ids = {p.model_id for p in portfolios if p.model_id}
-    rows = RebalancePolicy.objects.filter(
-        Q(portfolio_id__in=[p.pk for p in portfolios]) | Q(model_id__in=model_ids)
-    )
-    own, by_model = {}, {}
-    for policy in rows:
-        if policy.portfolio_id:
-            own[policy.portfolio_id] = policy
-        else:
-            by_model[policy.model_id] = policy
-    default = RebalancePolicy()
-    return {p.pk: own.get(p.pk) or by_model.get(p.model_id) or default for p in portfolios}
 
 
 def value_history(lots: pd.DataFrame, history: pd.DataFrame, cash: float) -> pd.Series:
@@ -137,7 +142,7 @@ def household(user: User, *, today: dt.date) -> dict[str, object]:
     activity and notifications are always read fresh."""
     portfolios = list(Portfolio.objects.for_user(user).active().order_by("name"))
     ids = [p.pk for p in portfolios]
-    fingerprints = proposals.holdings_fingerprint(ids)
+    fingerprints = holdings_fingerprint(ids)
     newest_price = Price.objects.aggregate(newest=Max("id"))["newest"]
     changed = max((p.updated_at for p in portfolios), default=None)
     digest = hashlib.sha256(
@@ -183,7 +188,8 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
     )
     names = dict(AssetClass.objects.values_list("code", "name"))
     order = {code: i for i, code in enumerate(names)}
-    policies = _policies(portfolios)
+    policies = policy_selectors.policies_for(portfolios)
+    bands = account_bands(portfolios, today=today) if portfolios else {}
 
     if not lots.empty:
         lots["price"] = lots["security_id"].map(prices["close"])
@@ -217,7 +223,7 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
                     values.get(code, 0.0),
                     weight,
                     target,
-                    band(policy, target),
+                    bands.get((p.pk, code)),
                 )
             )
             household_values[code] = household_values.get(code, 0.0) + values.get(code, 0.0)
@@ -246,7 +252,7 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
             value,
             share(code, value),
             share(code, household_targets.get(code, 0.0)),
-            None if code == CASH else band(default, share(code, household_targets.get(code, 0.0))),
+            None if code == CASH else default_band(share(code, household_targets.get(code, 0.0))),
         )
         for code, value in sorted(
             household_values.items(), key=lambda kv: (kv[0] == CASH, order.get(kv[0], 999))

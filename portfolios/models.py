@@ -6,15 +6,16 @@ Money is Decimal: cash and amounts to the cent (2 places), prices to 6 places, q
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-MONEY = {"max_digits": 18, "decimal_places": 2}
-PRICE = {"max_digits": 18, "decimal_places": 6}
-QUANTITY = {"max_digits": 20, "decimal_places": 8}
-WEIGHT = {"max_digits": 7, "decimal_places": 6}
+MONEY: dict[str, Any] = {"max_digits": 18, "decimal_places": 2}
+PRICE: dict[str, Any] = {"max_digits": 18, "decimal_places": 6}
+QUANTITY: dict[str, Any] = {"max_digits": 20, "decimal_places": 8}
+WEIGHT: dict[str, Any] = {"max_digits": 7, "decimal_places": 6}
 
 
 class AssetClass(models.Model):
@@ -489,9 +490,7 @@ class WashSaleMatch(models.Model):
     (replacement in an IRA), it was added to the replacement lot's basis and the sold shares'
     holding period (`holding_days_added`) carried over to it."""
 
-    lot_sale = models.ForeignKey(
-        LotSale, on_delete=models.CASCADE, related_name="wash_matches"
-    )
+    lot_sale = models.ForeignKey(LotSale, on_delete=models.CASCADE, related_name="wash_matches")
     replacement_lot = models.ForeignKey(
         TaxLot, on_delete=models.PROTECT, related_name="wash_matches"
     )

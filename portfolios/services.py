@@ -14,7 +14,9 @@ from portfolios.models import Portfolio, Transaction
 
 
 @transaction.atomic
-def open_account(portfolio: Portfolio, *, by: User, opening_cash: Decimal | None = None) -> Portfolio:
+def open_account(
+    portfolio: Portfolio, *, by: User, opening_cash: Decimal | None = None
+) -> Portfolio:
     """Save a new account of `by` (an unsaved Portfolio with its fields filled in), deposit
     its opening cash through the ledger, and record it in the audit trail."""
     portfolio.owner = by

@@ -53,7 +53,9 @@ def account_create(request: HttpRequest) -> HttpResponse:
     form = PortfolioForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         portfolio = services.open_account(
-            form.save(commit=False), by=request.user, opening_cash=form.cleaned_data.get("opening_cash")
+            form.save(commit=False),
+            by=request.user,
+            opening_cash=form.cleaned_data.get("opening_cash"),
         )
         messages.success(request, f"Account “{portfolio.name}” created.")
         return redirect("portfolios:detail", pk=portfolio.pk)

@@ -177,5 +177,3 @@ def accept_recommendation(
     )
     assessment.save(update_fields=["accepted_model", "accepted_at", "acknowledged_more_aggressive"])
     return accounts
-
-

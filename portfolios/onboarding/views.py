@@ -192,5 +192,3 @@ def accept(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("accounts:profile")
     return _render_assessment(request, assessment, form, status=400)
-
-

@@ -344,6 +344,7 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     vol_scale = None
     if policies.volatility_adjusted.any() and n_k:
         vol_scale = _volatility_scale(codes, target_security, security_arr, today)
+
     def per_portfolio(name: str) -> np.ndarray:
         return np.array([_float_or_nan(getattr(r, name)) for r in unique_policies])[policy_index]
 

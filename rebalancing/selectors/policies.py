@@ -24,7 +24,9 @@ def distinct_policies(
     the portfolios) replaces a long id list in the query."""
     ids = [pk for pk, _ in portfolios]
     models = {model for _, model in portfolios if model is not None}
-    own = Q(portfolio_id__gte=span[0], portfolio_id__lte=span[1]) if span else Q(portfolio_id__in=ids)
+    own = (
+        Q(portfolio_id__gte=span[0], portfolio_id__lte=span[1]) if span else Q(portfolio_id__in=ids)
+    )
     rows = RebalancePolicy.objects.filter(own | Q(model_id__in=models)) if ids else []
     by_portfolio = {r.portfolio_id: r for r in rows if r.portfolio_id is not None}
     by_model = {r.model_id: r for r in rows if r.model_id is not None}

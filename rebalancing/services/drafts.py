@@ -123,7 +123,9 @@ class TradeRows:
         # [price, date] each security's proposal records (one entry per security of the batch)
         self.price_used = [
             [f"{price:.6f}", str(day)]
-            for price, day in zip(batch.book.prices.tolist(), batch.price_dates.tolist(), strict=True)
+            for price, day in zip(
+                batch.book.prices.tolist(), batch.price_dates.tolist(), strict=True
+            )
         ]
 
     def rows(self, i: int) -> list[int]:
@@ -173,7 +175,9 @@ def from_trades(
     and costs. `details` adds what the rule itself records (bands, switches, ...)."""
     book = batch.book
     rows = columns.rows(i)
-    prices_used = {batch.tickers[columns.security[r]]: columns.price_used[columns.security[r]] for r in rows}
+    prices_used = {
+        batch.tickers[columns.security[r]]: columns.price_used[columns.security[r]] for r in rows
+    }
     classes = book.classes
     # before, after, target, drift, held: rounded to 6 places in one numpy call
     before, after, target, drifted, held = np.round(

@@ -524,7 +524,5 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
     blocks = selectors.blocked_purchases([owner], on, accounts=accounts, groups=groups)
     for t in trades:
         if t.side == ProposedTrade.Side.BUY and (owner, t.security_id) in blocks:
-            return (
-                f"The replacement was sold at a loss in the household in the past {WINDOW_DAYS} days."
-            )
+            return f"The replacement was sold at a loss in the household in the past {WINDOW_DAYS} days."
     return None

@@ -56,7 +56,9 @@ def expiry_for(now: dt.datetime) -> dt.datetime:
 
 def prices_too_old(prices_as_of: dt.date, today: dt.date) -> bool:
     """True when prices dated `prices_as_of` are older than ADVISOR_MAX_PRICE_AGE_DAYS trading days."""
-    return market_calendar.sessions_between(prices_as_of, today) > settings.ADVISOR_MAX_PRICE_AGE_DAYS
+    return (
+        market_calendar.sessions_between(prices_as_of, today) > settings.ADVISOR_MAX_PRICE_AGE_DAYS
+    )
 
 
 def _max_price_move() -> float:
@@ -183,11 +185,11 @@ def write_proposals(
                 "No longer needed: the latest check found the account within its policy.",
                 now=now,
             )
-        result.created = _insert(to_write, keys, owners, kind=kind, scan_run_id=scan_run_id, now=now)
+        result.created = _insert(
+            to_write, keys, owners, kind=kind, scan_run_id=scan_run_id, now=now
+        )
         if result.created:
-            dispatch.send_on_commit(
-                dispatch.PROCESS_NEW_PROPOSALS, [c.pk for c in result.created]
-            )
+            dispatch.send_on_commit(dispatch.PROCESS_NEW_PROPOSALS, [c.pk for c in result.created])
     return result
 
 

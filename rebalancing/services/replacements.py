@@ -71,5 +71,3 @@ def seed_default_replacements() -> dict[str, int]:
             ]
         )
     return {"pairs_created": pairs, "groups_created": groups}
-
-

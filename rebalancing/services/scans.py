@@ -87,7 +87,9 @@ KINDS = {
 }
 
 
-def start_scan(kind: str, *, as_of: dt.date | None = None, batch_size: int | None = None) -> ScanRun:
+def start_scan(
+    kind: str, *, as_of: dt.date | None = None, batch_size: int | None = None
+) -> ScanRun:
     """Record a scan over every portfolio (drift) or household (harvest) and send its batches."""
     as_of = as_of or clock.today()
     size = max(1, batch_size or settings.ADVISOR_SCAN_BATCH_SIZE)
@@ -122,7 +124,9 @@ def run_batch(batch_id: int) -> int:
     except Exception as exc:  # recorded for the admin; the next scan checks these again
         log.exception("%s batch %s of scan %s failed", run.kind, batch.number, run.pk)
         with transaction.atomic():
-            _finish(batch, Outcome(errors=[f"Batch {batch.number} failed: {exc!r}"[:500]]), failed=True)
+            _finish(
+                batch, Outcome(errors=[f"Batch {batch.number} failed: {exc!r}"[:500]]), failed=True
+            )
         return 0
     log.info(
         "%s batch %s of scan %s: %s proposals in %.2fs",

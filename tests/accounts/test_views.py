@@ -140,7 +140,8 @@ def test_another_users_assessment_is_a_404(
     mine = PortfolioFactory(owner=user)
     client.force_login(other_user)
     assert (
-        client.get(reverse("onboarding:assessment", kwargs={"pk": assessment.pk})).status_code == 404
+        client.get(reverse("onboarding:assessment", kwargs={"pk": assessment.pk})).status_code
+        == 404
     )
     response = client.post(
         reverse("onboarding:accept", kwargs={"pk": assessment.pk}),
