@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -40,7 +41,7 @@ def funded_goal(user, model_portfolios) -> Goal:
     today = clock.today()
     goal = Goal.objects.create(
         user=user, name="House", kind=Goal.Kind.HOME, target_amount=Decimal("60000"),
-        target_date=today.replace(year=today.year + 10), monthly_contribution=Decimal("300"),
+        target_date=today + relativedelta(years=10), monthly_contribution=Decimal("300"),
     )  # fmt: skip
     goal.portfolios.add(account)
     return goal
@@ -200,7 +201,7 @@ def test_emergency_funds_stay_at_low_risk_whatever_the_profile(user, model_portf
     today = clock.today()
     goal = Goal.objects.create(
         user=user, name="Rainy day", kind=Goal.Kind.EMERGENCY, target_amount=Decimal("15000"),
-        target_date=today.replace(year=today.year + 30), monthly_contribution=Decimal("100"),
+        target_date=today + relativedelta(years=30), monthly_contribution=Decimal("100"),
     )  # fmt: skip
     goal.portfolios.add(account)
     inputs = goal_selectors.goal_inputs(goal, today=today)
