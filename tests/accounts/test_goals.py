@@ -222,3 +222,18 @@ def test_a_goal_whose_date_has_passed_still_renders(client: Client, user, model_
     assert projection.required_contribution is None
     client.force_login(user)
     assert client.get(reverse("goals:detail", kwargs={"pk": goal.pk})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("today", "target", "months"),
+    [
+        (dt.date(2026, 11, 29), dt.date(2036, 11, 29), 120),
+        (dt.date(2026, 11, 29), dt.date(2036, 11, 28), 119),
+        (dt.date(2028, 2, 29), dt.date(2038, 2, 28), 120),  # a leap day to the end of February
+        (dt.date(2027, 1, 31), dt.date(2027, 2, 28), 1),
+        (dt.date(2027, 1, 31), dt.date(2027, 3, 30), 1),
+        (dt.date(2027, 5, 1), dt.date(2027, 4, 1), 0),  # the date has passed
+    ],
+)
+def test_months_between_counts_whole_months(today, target, months) -> None:
+    assert goal_selectors.months_between(today, target) == months
