@@ -11,9 +11,11 @@ date with "today" fails there. A test that needs one particular day travels ther
 Worker processes the tests start run on the same clock (tests/frozen_clock.py).
 """
 
+import contextlib
 import datetime as dt
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -179,6 +181,35 @@ class CeleryWorker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+#: A port nothing listens on: the web process's broker while a test "stops" it.
+CLOSED_BROKER_PORT = 6399
+
+
+def _reset_broker_connections(app: object) -> None:
+    # Forget the cached pools: the next send connects to the current URL (kombu keeps one
+    # producer pool per URL, so the test Redis's pool is found again intact).
+    app._pool = None  # type: ignore[attr-defined]
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def broker_stopped() -> Iterator[None]:
+    """The broker is down for this process (the web process): it sends to a closed port until
+    the block ends, then to the test Redis again. Workers keep their own connection."""
+    from advisor.celery import app
+
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", CLOSED_BROKER_PORT)) != 0, "the port must be closed"
+    url = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{CLOSED_BROKER_PORT}/0"
+    _reset_broker_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.broker_url = url
+        _reset_broker_connections(app)
 
 
 def _purge_test_broker() -> None:

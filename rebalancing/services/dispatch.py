@@ -19,6 +19,10 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 
+# One quick retry, then give up: a request must not hang on a broker that is down (kombu's
+# default policy takes about 6 s per message), and the sweeper re-sends what was not sent.
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
 EXECUTE_PROPOSAL = "rebalancing.tasks.execute_proposal"
 PROCESS_NEW_PROPOSALS = "rebalancing.tasks.process_new_proposals"
 SEND_NOTIFICATION_EMAIL = "rebalancing.tasks.send_notification_email"
@@ -28,7 +32,7 @@ RUN_SCAN_BATCH = "rebalancing.tasks.run_scan_batch"
 def send(task: str, *args: object) -> bool:
     """Send `task` now; False (logged) when the broker cannot take it."""
     try:
-        current_app.tasks[task].apply_async(args=list(args))
+        current_app.tasks[task].apply_async(args=list(args), retry_policy=PUBLISH_RETRY)
     except Exception:  # any broker failure: the sweeper re-sends from the database state
         log.warning("could not send %s%r; the sweeper will re-send it", task, args, exc_info=True)
         return False
