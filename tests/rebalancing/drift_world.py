@@ -1,5 +1,5 @@
-"""A small market for drift tests: two asset classes, a 60/40 model, prices, and portfolios
-created in bulk (so worker tests can make hundreds quickly)."""
+"""A small market for scan tests: two asset classes, a 60/40 model, prices, and portfolios or
+households created in bulk (so worker tests can make hundreds quickly)."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -103,3 +103,36 @@ def make_portfolios(
                 )
     TaxLot.objects.bulk_create(lots)
     return portfolios
+
+
+def make_households(world: World, n: int) -> list[Portfolio]:
+    """n households, each one taxable account holding VTI bought at 130 (a 23% loss at 100)
+    and BND at cost; VTI can be replaced by ITOT. Each harvest scan proposes one harvest per
+    account. Returns the accounts."""
+    from rebalancing.models import ReplacementPair
+
+    itot, _ = Security.objects.get_or_create(
+        ticker="ITOT",
+        defaults={"name": "Core Total Stock", "asset_class": world.equity.asset_class},
+    )
+    for day in Price.objects.filter(security=world.equity).values_list("date", flat=True):
+        Price.objects.get_or_create(security=itot, date=day, defaults={"close": Decimal("50")})
+    ReplacementPair.objects.get_or_create(security=world.equity, replacement=itot)
+    first = User.objects.count()
+    owners = User.objects.bulk_create(
+        [User(email=f"household{first + i}@example.com") for i in range(n)]
+    )
+    accounts = [make_portfolios(world, 1, owner=owner, equity_shares=0)[0] for owner in owners]
+    TaxLot.objects.bulk_create(
+        TaxLot(
+            portfolio=account,
+            security=world.equity,
+            quantity=Decimal(70),
+            original_quantity=Decimal(70),
+            cost_basis=Decimal(70 * 130),
+            acquired_on=dt.date(2022, 3, 1),
+            holding_start=dt.date(2022, 3, 1),
+        )
+        for account in accounts
+    )
+    return accounts
