@@ -261,6 +261,8 @@ def positions_value(
         order = np.argsort(pair_of_row, kind="stable")
         sorted_pairs = pair_of_row[order]
         pair_cell, pair_security = pairs // n_securities, pairs % n_securities
+        missing = np.isnan(filled)
+        priced = np.where(missing, 0.0, filled)
         block = max(1, _BLOCK_CELLS // n_days)
         for start in range(0, len(pairs), block):
             stop = min(len(pairs), start + block)
@@ -272,10 +274,13 @@ def positions_value(
                 weights=signed[take],
                 minlength=n_days * width,
             ).reshape(n_days, width)
-            position = np.cumsum(delta, axis=0)
-            price = filled[:, pair_security[start:stop]]
-            # Float residue of a fully sold position must not pick up a missing close.
-            value = np.where(np.abs(position) > 1e-9, position * price, 0.0)
+            value = np.cumsum(delta, axis=0, out=delta)  # positions, then their value in place
+            columns = pair_security[start:stop]
+            no_close = missing[:, columns]
+            # A position held without a close is worth NaN (float residue of a sold one is not).
+            no_close &= np.abs(value) > 1e-9
+            np.multiply(value, priced[:, columns], out=value)
+            value[no_close] = np.nan
             block_cells = pair_cell[start:stop]
             first = np.flatnonzero(np.r_[True, block_cells[1:] != block_cells[:-1]])
             out[:, block_cells[first]] += np.add.reduceat(value, first, axis=1)
