@@ -425,3 +425,16 @@ def test_irr_recovers_known_rates_over_short_and_long_spans(growth: float) -> No
     for span in (1, 30, 365, 3650):
         result = irr.xirr([-1.0, growth], [0, span])
         assert result.cumulative[0] == pytest.approx(growth - 1, rel=1e-10, abs=1e-12)
+
+
+def test_accounts_without_transactions_have_no_value_and_no_returns() -> None:
+    dates = DAY0 + np.arange(5)
+    ledger = _ledger([(1, 2, "deposit", 100.0)], n_accounts=3)
+    h = history.value_history(ledger, dates, np.ones((5, 1)))
+    assert np.isnan(h.value[:, [0, 2]]).all() and h.inception.tolist() == [5, 2, 5]
+    result = perf.performance(
+        ledger, dates, np.ones((5, 1)), perf.standard_periods(dates[-1].item())
+    )
+    assert np.isnan(result.twr[:, [0, 2]]).all()
+    assert (result.mwr_status[:, [0, 2]] == irr.TOO_SHORT).all()
+    assert result["inception"]["twr"][1] == 0.0
