@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/advisor} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: run install install-dev test lint fmt migrations-check check validate bench up clean
+.PHONY: run install install-dev test test-clock lint fmt migrations-check check validate bench up clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ run: install
 
 test: install-dev
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The suite again on awkward days (tests/conftest.py moves every test's clock there): a
+# Saturday, the morning after a long weekend (MLK Day), a leap day late in the New York evening
+# (already 1 March in UTC), and five years ahead. A test that passes today and fails on one of
+# these depends on the day it runs.
+CLOCK_DAYS ?= 2026-12-05T10:00 2027-01-19T08:00 2028-02-29T23:30 $$(date -d '+5 years' +%Y-%m-%dT16:30)
+test-clock: install-dev
+	@set -e; for day in $(CLOCK_DAYS); do \
+	  echo "== suite clock $$day =="; \
+	  $(TEST_ENV) ADVISOR_TEST_NOW=$$day $(VENV)/bin/pytest -q -p no:cacheprovider $(CLOCK_PYTEST_ARGS); \
+	done
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
-from django.utils import timezone
 
 from accounts.models import AuditEvent, User
+from advisor.core import clock
 
 
 def record(
@@ -48,7 +48,7 @@ class Event:
 
 def record_many(events: list[Event]) -> list[AuditEvent]:
     """Append many events in one INSERT (scans writing thousands of proposals per batch)."""
-    now = timezone.now()
+    now = clock.now()
     return AuditEvent.objects.bulk_create([AuditEvent(**row) for row in rows(events, now=now)])
 
 

@@ -4,6 +4,7 @@ from django import forms
 
 from accounts import questionnaire
 from accounts.models import InvestorProfile, Question
+from advisor.core import clock
 from portfolios.models import ModelPortfolio, Portfolio
 
 
@@ -86,10 +87,9 @@ class ProfileFactsForm(forms.ModelForm):
         }
 
     def clean_date_of_birth(self) -> object:
-        from django.utils import timezone
 
         value = self.cleaned_data.get("date_of_birth")
-        if value is not None and value >= timezone.localdate():
+        if value is not None and value >= clock.today():
             raise forms.ValidationError("The date of birth must be in the past.")
         return value
 

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts import audit, questionnaire, scoring, selectors
 from accounts.models import (
@@ -20,6 +19,7 @@ from accounts.models import (
     RiskAssessment,
     User,
 )
+from advisor.core import clock
 from portfolios.models import ModelPortfolio, Portfolio
 
 
@@ -184,7 +184,7 @@ def accept_recommendation(
             else None,
         )
     assessment.accepted_model = model
-    assessment.accepted_at = timezone.now()
+    assessment.accepted_at = clock.now()
     assessment.acknowledged_more_aggressive = (
         assessment.acknowledged_more_aggressive or more_aggressive
     )

@@ -8,11 +8,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import forms, questionnaire, selectors, services
 from accounts.models import InvestorProfile, Question, Questionnaire, RiskAssessment
+from advisor.core import clock
 from portfolios.analytics import assumptions
 from portfolios.models import ModelPortfolio
 
@@ -183,7 +183,7 @@ def _render_assessment(
             "nav": "profile",
             "assessment": assessment,
             "is_current": selectors.current_assessment(request.user) == assessment,  # type: ignore[arg-type]
-            "stale": assessment.is_stale(timezone.now()),
+            "stale": assessment.is_stale(clock.now()),
             "amount": amount,
             "recommended": recommended,
             "rows": rows,
@@ -242,7 +242,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         )
     )  # type: ignore[arg-type]
     current = history[0] if history else None
-    now = timezone.now()
+    now = clock.now()
     return render(
         request,
         "accounts/profile.html",

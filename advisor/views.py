@@ -5,11 +5,11 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import InvestorProfile
 from advisor import dashboard as dashboard_data
+from advisor.core import clock
 from rebalancing.models import RebalancePolicy
 
 
@@ -24,7 +24,7 @@ def _goals(user: object) -> list[object] | None:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    today = timezone.localdate()
+    today = clock.today()
     data = dashboard_data.household(request.user, today=today)
     assessment = account_selectors.current_assessment(request.user)
     return render(
@@ -35,7 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             **data,
             "goals": _goals(request.user),
             "assessment": assessment,
-            "profile_needs_review": assessment is None or assessment.is_stale(timezone.now()),
+            "profile_needs_review": assessment is None or assessment.is_stale(clock.now()),
         },
     )
 

@@ -18,6 +18,7 @@ import sys
 import time
 from decimal import Decimal
 
+from advisor.core import clock
 from benchmarks import ROOT, Report
 
 ACCOUNTS, LOTS = 5, 500
@@ -69,7 +70,7 @@ def _seed() -> str:
             asset_class=ac,
             defaults={"weight": Decimal(str(weight)), "security": securities[-2]},
         )
-    today = dt.date.today()
+    today = clock.today()
     days = [
         today - dt.timedelta(days=d)
         for d in range(400, -1, -1)

@@ -27,9 +27,9 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from accounts import audit
+from advisor.core import clock
 from benchmarks import Report, timer, vacuum
 from portfolios.models import (
     AssetClass,
@@ -110,7 +110,7 @@ def ensure_data(today: dt.date) -> tuple[ModelPortfolio, list[Security]]:
 
     print(f"creating {N_PORTFOLIOS:,} portfolios x 8 lots with COPY ...", flush=True)
     rng = np.random.default_rng(20261125)
-    now = timezone.now().isoformat()
+    now = clock.now().isoformat()
     households = N_PORTFOLIOS // 2
     emails = [f"bench{N_PORTFOLIOS}-{i}@example.com" for i in range(households)]
     with transaction.atomic():
@@ -321,7 +321,7 @@ def naive_check(portfolio_id: int, today: dt.date) -> bool:
             total_value=total,
             prices_as_of=today,
             holdings_fingerprint="naive",
-            expires_at=timezone.now() + dt.timedelta(hours=72),
+            expires_at=clock.now() + dt.timedelta(hours=72),
         )
         investable = total * (1 - rules.cash_buffer)
         for n, allocation in enumerate(allocations):
@@ -351,7 +351,7 @@ def naive_check(portfolio_id: int, today: dt.date) -> bool:
 
 
 def run(report: Report) -> None:
-    today = timezone.localdate()
+    today = clock.today()
     model, _ = ensure_data(today)
     ids = list(Portfolio.objects.filter(model=model).order_by("pk").values_list("pk", flat=True))
     size = settings.ADVISOR_SCAN_BATCH_SIZE

@@ -7,11 +7,11 @@ Baselines measured in the same run:
 * for the page: the bare simulation, so the ratio shows what the page adds (queries, template).
 """
 
-import datetime as dt
 import math
 import random
 from decimal import Decimal
 
+from advisor.core import clock
 from benchmarks import Report, best_of
 
 PATHS = 10_000
@@ -62,7 +62,7 @@ def _bench_goal() -> tuple[object, object]:
             "model": ModelPortfolio.objects.get(slug="balanced"),
         },
     )
-    today = dt.date.today()
+    today = clock.today()
     goal, _ = Goal.objects.update_or_create(
         user=user,
         name="Bench retirement",

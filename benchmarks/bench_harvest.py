@@ -21,6 +21,7 @@ import io
 import numpy as np
 from django.db import connection
 
+from advisor.core import clock
 from benchmarks import Report, timer, vacuum
 
 N_HOUSEHOLDS = 50_000
@@ -111,7 +112,7 @@ def _setup() -> tuple[list[int], list[int]]:
     ira = sorted(pk for pk, t in rows if t != "taxable")
 
     lines = io.StringIO()
-    now = dt.datetime.now(dt.UTC).isoformat()
+    now = clock.now().isoformat()
     sec_arr = np.array(secs)
     # A market where one fund (say emerging markets) fell: its lots range from 8% above to 25%
     # below cost; every other fund trades above nearly all of its lots' cost.

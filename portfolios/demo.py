@@ -1,7 +1,9 @@
 """Demo data: asset classes, ~17 common ETFs with synthetic daily prices, five model
 portfolios, a demo investor with three accounts whose lots give the drift check and the
 harvest scan real work, and a staff user. `seed_demo` is idempotent: a second run on the same
-day changes nothing; a run on a later day only adds the new days' prices.
+day changes nothing; a run on a later day only adds the new days' prices. Prices reach the last
+trading session before `today`, whatever day it is run (weekend, holiday), so the scans always
+find fresh prices; the embedded provider's daily refresh extends them as days pass.
 """
 
 import datetime as dt
@@ -11,7 +13,7 @@ from decimal import Decimal
 import numpy as np
 from django.db import connection, transaction
 
-from portfolios import ledger, synthetic
+from portfolios import ledger, market_calendar, synthetic
 from portfolios.imports.services import copy_rows
 from portfolios.models import (
     AssetClass,
@@ -228,7 +230,7 @@ def seed_demo(*, today: dt.date) -> dict[str, int]:
     from advisor import schedules
     from rebalancing.services import harvest
 
-    end = synthetic.last_weekday_before(today)
+    end = market_calendar.previous_session(today)
     securities = seed_reference_data()
     dates, closes = seed_prices(securities, end)
     investor = _user(DEMO_EMAIL, DEMO_PASSWORD, first_name="Dana", last_name="Demo")

@@ -1,8 +1,8 @@
 from decimal import Decimal
 
 from django import forms
-from django.utils import timezone
 
+from advisor.core import clock
 from portfolios.imports import layouts
 from portfolios.models import ImportBatch, ModelPortfolio, Portfolio, Security, Transaction
 
@@ -106,7 +106,7 @@ class TransactionForm(forms.Form):
 
     def clean_trade_date(self) -> object:
         value = self.cleaned_data["trade_date"]
-        if value > timezone.localdate():
+        if value > clock.today():
             raise forms.ValidationError("The date is in the future.")
         return value
 

@@ -1,6 +1,6 @@
 from django import forms
-from django.utils import timezone
 
+from advisor.core import clock
 from portfolios.models import Goal, Portfolio
 
 
@@ -36,9 +36,9 @@ class GoalForm(forms.ModelForm):
 
     def clean_target_date(self) -> object:
         value = self.cleaned_data["target_date"]
-        if value <= timezone.localdate():
+        if value <= clock.today():
             raise forms.ValidationError("The target date must be in the future.")
-        if value.year > timezone.localdate().year + 80:
+        if value.year > clock.today().year + 80:
             raise forms.ValidationError("Please choose a date within 80 years.")
         return value
 

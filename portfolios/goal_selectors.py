@@ -26,6 +26,7 @@ from django.core.cache import cache
 
 from accounts import selectors as account_selectors
 from accounts.models import User
+from advisor.core import clock
 from portfolios import selectors
 from portfolios.analytics import glide_path, monte_carlo
 from portfolios.models import Goal, Portfolio
@@ -195,9 +196,8 @@ class GoalSummary:
 
 def goal_success_probabilities(user: User, *, today: dt.date | None = None) -> list[GoalSummary]:
     """Every goal of `user` with its probability of success, for the dashboard."""
-    from django.utils import timezone
 
-    today = today or timezone.localdate()
+    today = today or clock.today()
     summaries = []
     for goal in Goal.objects.filter(user=user).prefetch_related("portfolios"):
         projection = project_goal(goal, today=today)

@@ -6,9 +6,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from advisor.core import clock
 from portfolios import goal_forms, goal_selectors, goal_services
 from portfolios.analytics import glide_path
 from portfolios.models import Goal
@@ -16,7 +16,7 @@ from portfolios.models import Goal
 
 @login_required
 def goal_list(request: HttpRequest) -> HttpResponse:
-    summaries = goal_selectors.goal_success_probabilities(request.user, today=timezone.localdate())  # type: ignore[arg-type]
+    summaries = goal_selectors.goal_success_probabilities(request.user, today=clock.today())  # type: ignore[arg-type]
     return render(request, "goals/list.html", {"nav": "goals", "summaries": summaries})
 
 
@@ -44,7 +44,7 @@ def goal_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @login_required
 def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     goal = get_object_or_404(Goal.objects.prefetch_related("portfolios"), pk=pk, user=request.user)
-    projection = goal_selectors.project_goal(goal, today=timezone.localdate())
+    projection = goal_selectors.project_goal(goal, today=clock.today())
     return render(
         request,
         "goals/detail.html",

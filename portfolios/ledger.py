@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
+from advisor.core import clock
 from portfolios.models import LotSale, Portfolio, Security, TaxLot, Transaction
 from rebalancing.engine.lots import ReliefMethod, relief_order
 from rebalancing.services import wash_sales
@@ -56,7 +56,7 @@ def _existing(portfolio: Portfolio, external_id: str | None) -> Transaction | No
 
 
 def _check_date(trade_date: dt.date) -> None:
-    if trade_date > timezone.localdate():
+    if trade_date > clock.today():
         raise LedgerError(f"The date {trade_date:%Y-%m-%d} is in the future.")
 
 
@@ -86,7 +86,7 @@ def _move_cash(portfolio: Portfolio, amount: Decimal) -> None:
         )
     portfolio.cash += amount
     Portfolio.objects.filter(pk=portfolio.pk).update(
-        cash=F("cash") + amount, updated_at=timezone.now()
+        cash=F("cash") + amount, updated_at=clock.now()
     )
 
 

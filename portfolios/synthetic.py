@@ -1,6 +1,6 @@
 """A deterministic synthetic market for the demo and the offline price provider.
 
-Pure numpy, no Django. Daily log returns of the asset-class factors are drawn from a
+Pure numpy, no Django. Closes fall on NYSE sessions only (portfolios/market_calendar.py). Daily log returns of the asset-class factors are drawn from a
 multivariate normal with realistic annual volatilities and correlations, with a crash-like
 stretch (late February to late March 2020: equities fall ~30%, bonds hold, gold wobbles) and
 a recovery. Each ticker follows its class factor plus a small tracking noise, so two funds of
@@ -14,6 +14,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+
+from portfolios import market_calendar
 
 START = dt.date(2019, 1, 2)
 SEED = 20_260_101
@@ -63,17 +65,9 @@ class Fund:
     start_price: float
 
 
-def business_days(start: dt.date, end: dt.date) -> np.ndarray:
-    """Weekdays from start to end inclusive, as datetime64[D]."""
-    days = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1)
-    return days[np.is_busday(days)]
-
-
-def last_weekday_before(today: dt.date) -> dt.date:
-    day = today - dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
+def trading_days(start: dt.date, end: dt.date) -> np.ndarray:
+    """NYSE sessions from start to end inclusive, as datetime64[D] (no close on a holiday)."""
+    return market_calendar.sessions(start, end)
 
 
 def class_log_returns(n_days: int, dates: np.ndarray) -> np.ndarray:
@@ -99,7 +93,7 @@ def fund_prices(funds: list[Fund], end: dt.date) -> tuple[np.ndarray, np.ndarray
     Each fund's tracking noise comes from its own generator seeded by its ticker, so adding a
     fund never changes the others.
     """
-    dates = business_days(START, end)
+    dates = trading_days(START, end)
     n = len(dates)
     factors = class_log_returns(n, dates)
     closes = np.empty((n, len(funds)))

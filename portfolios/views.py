@@ -7,10 +7,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import audit
+from advisor.core import clock
 from portfolios import ledger, overview
 from portfolios.forms import ImportUploadForm, PortfolioForm, TransactionForm
 from portfolios.imports import services as imports
@@ -60,7 +60,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
             if opening:
                 ledger.record_cash(
                     portfolio, kind=Transaction.Kind.DEPOSIT, amount=opening,
-                    trade_date=timezone.localdate(), note="Opening cash balance",
+                    trade_date=clock.today(), note="Opening cash balance",
                 )  # fmt: skip
             audit.record("portfolio.created", household=request.user, actor=request.user, obj=portfolio,
                          summary=f"Created account {portfolio.name}")  # fmt: skip
@@ -93,7 +93,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     portfolio = _portfolio(request, pk)
-    data = overview.account_overview(portfolio, today=timezone.localdate())
+    data = overview.account_overview(portfolio, today=clock.today())
     transactions = portfolio.transactions.select_related("security").order_by("-trade_date", "-id")[
         :25
     ]

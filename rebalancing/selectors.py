@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 from django.db.models import Max, Q
-from django.utils import timezone
 
 from accounts.models import InvestorProfile
+from advisor.core import clock
 from advisor.lookups import Ids
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import (
@@ -269,7 +269,7 @@ def _last_calendar(span: IdRange) -> dict[int, dt.date]:
         .annotate(newest=Max("created_at"))
         .values_list("portfolio_id", "newest")
     )
-    return {pid: timezone.localdate(newest) for pid, newest in rows}
+    return {pid: clock.local_date(newest) for pid, newest in rows}
 
 
 def _recent_purchases(accounts: dict[int, int], today: dt.date) -> set[tuple[int, int]]:

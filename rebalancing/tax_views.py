@@ -3,8 +3,8 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 
+from advisor.core import clock
 from portfolios.models import Portfolio
 from rebalancing.services import tax_report
 
@@ -12,7 +12,7 @@ MIN_YEAR = 1990
 
 
 def _year(year: int) -> int:
-    if not MIN_YEAR <= year <= timezone.localdate().year:
+    if not MIN_YEAR <= year <= clock.today().year:
         raise Http404("No report for that year.")
     return year
 
@@ -28,13 +28,13 @@ def _portfolio(request: HttpRequest) -> Portfolio | None:
 
 @login_required
 def report(request: HttpRequest, year: int | None = None) -> HttpResponse:
-    year = _year(year or timezone.localdate().year)
+    year = _year(year or clock.today().year)
     portfolio = _portfolio(request)
     data = tax_report.build(request.user, year, portfolio=portfolio)
     accounts = Portfolio.objects.filter(
         owner=request.user, tax_treatment=Portfolio.TaxTreatment.TAXABLE
     )
-    this_year = timezone.localdate().year
+    this_year = clock.today().year
     return render(
         request,
         "rebalancing/tax_report.html",

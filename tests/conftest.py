@@ -1,21 +1,32 @@
-"""Shared fixtures: users, a real Celery worker process, a real Chromium.
+"""Shared fixtures: the suite's clock, users, a real Celery worker process, a real Chromium.
 
 The suite runs on PostgreSQL and Redis (see [tool.pytest.ini_options] env in pyproject.toml);
 there is no SQLite or in-memory fallback, on purpose.
+
+Every test runs on a clock that time_machine has moved to the *suite day*: the real time when
+ADVISOR_TEST_NOW is unset, otherwise that instant (e.g. `ADVISOR_TEST_NOW=2028-02-29T23:30-05:00
+make test`). `make test-clock` runs the suite on several awkward days (a Saturday, the day after
+a long weekend, a leap day late in the evening, five years ahead), so a test that mixes a fixed
+date with "today" fails there. A test that needs one particular day travels there itself.
+Worker processes the tests start run on the same clock (tests/frozen_clock.py).
 """
 
+import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 
+from advisor.core import clock
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +42,38 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _suite_now() -> dt.datetime:
+    value = os.environ.get("ADVISOR_TEST_NOW", "").strip()
+    if not value:
+        return dt.datetime.now(dt.UTC)  # noqa: TID251 - the suite day is the real day by default
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
+    return moment
+
+
+SUITE_NOW = _suite_now()
+
+
+def pytest_report_header() -> str:
+    return f"suite clock: {SUITE_NOW.isoformat()} (reproduce with ADVISOR_TEST_NOW={SUITE_NOW.isoformat()})"
+
+
+@pytest.fixture(autouse=True)
+def _suite_clock() -> Iterator[None]:
+    """Every test starts on the suite day, the clock ticking from there."""
+    with time_machine.travel(SUITE_NOW, tick=True):
+        yield
+
+
+@pytest.fixture
+def today() -> dt.date:
+    """The suite day in the site's time zone (what the product's clock calls today)."""
+    from advisor.core import clock
+
+    return clock.today()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -79,6 +122,8 @@ class CeleryWorker:
         env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
         # The worker must send mail somewhere a test can read it: files under var/.
         env["EMAIL_URL"] = "consolemail://"
+        # The worker runs on the test's clock (the suite day, or where the test travelled).
+        env["ADVISOR_TEST_NOW"] = clock.now().isoformat()
         return env
 
     def start(self) -> "CeleryWorker":
@@ -87,7 +132,7 @@ class CeleryWorker:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
+                str(ROOT / "tests" / "frozen_clock.py"),
                 "celery",
                 "-A",
                 "advisor",

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit
+from advisor.core import clock
 from portfolios import ledger
 from portfolios.imports import layouts
 from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
@@ -125,7 +126,7 @@ def parse_upload(
         data,
         kind=kind,
         known_tickers=known_tickers(),
-        today=today or timezone.localdate(),
+        today=today or clock.today(),
         layout=layout,
         max_bytes=max_upload_bytes(),
     )
@@ -193,7 +194,7 @@ def confirm_import(batch: ImportBatch, *, by: object) -> ImportBatch:
         raise ImportRejected(result)
     written = write_rows(result, portfolio=batch.portfolio, tag=batch.sha256[:16])
     batch.status = ImportBatch.Status.IMPORTED
-    batch.imported_at = timezone.now()
+    batch.imported_at = clock.now()
     batch.save(update_fields=["status", "imported_at"])
     owner = batch.portfolio.owner if batch.portfolio else None
     audit.record(
@@ -235,7 +236,7 @@ def import_file(
             sha256=digest,
             status=ImportBatch.Status.IMPORTED,
             row_count=written,
-            imported_at=timezone.now(),
+            imported_at=clock.now(),
         )
         audit.record(
             f"import.{kind}",
@@ -282,7 +283,7 @@ def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> 
     (no cash moves; dated on its newest lot's acquisition), and every lot opened by it.
     `columns` holds the validated values as strings: ticker, quantity, cost_basis, acquired_on."""
     tickers = known_tickers()
-    now = timezone.now()
+    now = clock.now()
     Portfolio.objects.select_for_update().filter(pk=portfolio.pk).first()
     security_ids = [tickers[t] for t in columns["ticker"]]
     quantities, bases, days = columns["quantity"], columns["cost_basis"], columns["acquired_on"]

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts import audit
 from accounts.models import User
+from advisor.core import clock
 from rebalancing.models import Notification, Proposal, RebalancePolicy
 from rebalancing.services import harvest, notifications, proposals
 
@@ -43,7 +43,7 @@ def _lock(proposal_id: int) -> Proposal:
 
 def _expire(proposal: Proposal, reason: str, *, by: User | None) -> None:
     proposal.status = Proposal.Status.EXPIRED
-    proposal.decided_at = timezone.now()
+    proposal.decided_at = clock.now()
     proposal.decision_note = reason[:500]
     proposal.save(update_fields=["status", "decided_at", "decision_note"])
     audit.record(
@@ -92,7 +92,7 @@ def approve_proposal(
             return Decision(proposal, False, reason, stale=True)
         proposal.status = Proposal.Status.APPROVED
         proposal.decided_by = by
-        proposal.decided_at = timezone.now()
+        proposal.decided_at = clock.now()
         proposal.decision_note = note[:500]
         proposal.auto_approved = auto
         proposal.save(
@@ -125,7 +125,7 @@ def reject_proposal(proposal_id: int, *, by: User, note: str = "") -> Decision:
             return _not_pending(proposal, "reject")
         proposal.status = Proposal.Status.REJECTED
         proposal.decided_by = by
-        proposal.decided_at = timezone.now()
+        proposal.decided_at = clock.now()
         proposal.decision_note = note[:500]
         proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
         audit.record(

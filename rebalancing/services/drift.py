@@ -25,8 +25,8 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
+from advisor.core import clock
 from portfolios.models import Portfolio
 from rebalancing import selectors
 from rebalancing.engine import drift, policy, trades
@@ -336,7 +336,7 @@ def check_portfolios(
     or notify the investor) after the commit of the caller's transaction (or at once)."""
     from rebalancing import tasks
 
-    today = today or timezone.localdate()
+    today = today or clock.today()
     out, nothing_needed = compute_batch(portfolio_ids, today=today)
     if dry_run:
         return out
@@ -378,9 +378,9 @@ def run_drift_scan(*, today: dt.date | None = None, batch_size: int | None = Non
     (enqueued after the commit). Older runs left RUNNING by a crash are marked failed."""
     from rebalancing import tasks
 
-    today = today or timezone.localdate()
+    today = today or clock.today()
     size = max(1, batch_size or settings.ADVISOR_SCAN_BATCH_SIZE)
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         ScanRun.objects.filter(
             kind=ScanRun.Kind.DRIFT,
@@ -454,7 +454,7 @@ def check_drift_batch(scan_run_id: int, portfolio_ids: list[int], number: int | 
 def _finish_batch(
     run_id: int, number: int, *, checked: int, created: int, errors: list[str]
 ) -> None:
-    now = timezone.now()
+    now = clock.now()
     claimed = ScanBatch.objects.filter(
         scan_run_id=run_id, number=number, finished_at__isnull=True
     ).update(finished_at=now, portfolios_checked=checked, proposals_created=created)

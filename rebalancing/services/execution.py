@@ -28,9 +28,9 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
 from accounts import audit
+from advisor.core import clock
 from portfolios import ledger, selectors
 from portfolios.models import Portfolio, TaxLot, Transaction
 from rebalancing.brokers import (
@@ -199,7 +199,7 @@ def _record_fill(trade: ProposedTrade, order: OrderStatus) -> None:
                 "security": trade.security,
                 "quantity": filled,
                 "price": order.avg_fill_price,
-                "trade_date": timezone.localdate(),
+                "trade_date": clock.today(),
                 "fees": order.commission,
                 "source": Transaction.Source.BROKER,
                 "external_id": f"fill:{trade.idempotency_key}",
@@ -276,7 +276,7 @@ def _finish(proposal_id: int) -> str:
         if problems:
             reason = f"{len(filled)} of {len(trades)} trades filled in full. " + "; ".join(problems)
         proposal.status = status
-        proposal.executed_at = timezone.now()
+        proposal.executed_at = clock.now()
         proposal.failure_reason = reason
         proposal.save(update_fields=["status", "executed_at", "failure_reason"])
         audit.record(
@@ -350,7 +350,7 @@ def give_up(proposal_id: int, reason: str) -> str:
             t.idempotency_key for t in proposal.trades.filter(status=ProposedTrade.Status.SENT)
         ]
         proposal.status = Proposal.Status.FAILED
-        proposal.executed_at = timezone.now()
+        proposal.executed_at = clock.now()
         proposal.failure_reason = (
             f"The broker did not answer ({reason}). "
             + (
@@ -374,7 +374,7 @@ def resume_interrupted(*, older_than_seconds: int = 120) -> list[int]:
     """Queue the execution of approved/executing proposals left behind by a crashed worker."""
     from rebalancing import tasks
 
-    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    cutoff = clock.now() - dt.timedelta(seconds=older_than_seconds)
     ids = list(
         Proposal.objects.filter(
             status__in=[Proposal.Status.APPROVED, Proposal.Status.EXECUTING], decided_at__lte=cutoff

@@ -26,8 +26,8 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Max, Min
-from django.utils import timezone
 
+from advisor.core import clock
 from advisor.lookups import Ids
 from portfolios import selectors
 from portfolios.models import Portfolio, Security, TaxLot
@@ -206,7 +206,7 @@ def scan_for_harvest(
     proposals; with `dry_run` compute everything and write nothing. Idempotent: a second run on
     unchanged data keeps the pending proposals (same content) and writes nothing new.
     """
-    on = on or timezone.localdate()
+    on = on or clock.today()
     if user_ids is None and owner_range is None:
         owner_range = (0, 2**62)
     ids = None if user_ids is None else sorted(set(user_ids))
@@ -571,7 +571,7 @@ def wash_sale_conflict(proposal: Proposal, *, on: dt.date | None = None) -> str 
     household may have bought the sold security, turned on dividend reinvestment for an account
     holding it, or sold the replacement at a loss, since the proposal was made.
     """
-    on = on or timezone.localdate()
+    on = on or clock.today()
     owner = proposal.portfolio.owner_id
     trades = list(proposal.trades.select_related("security"))
     key_of, _members = selectors_harvest.group_members()
@@ -712,7 +712,7 @@ def start_harvest_scan(
     *, on: dt.date | None = None, batch_size: int | None = None
 ) -> tuple[ScanRun, list[tuple[int, int]]]:
     """Create the ScanRun of a scheduled scan and split the households into batches."""
-    on = on or timezone.localdate()
+    on = on or clock.today()
     batches = household_batches(batch_size or settings.ADVISOR_SCAN_BATCH_SIZE)
     run = ScanRun.objects.create(kind=ScanRun.Kind.HARVEST, as_of=on, batches_total=len(batches))
     if not batches:
@@ -748,7 +748,7 @@ def _record_error(run_id: int, message: str) -> None:
 
 
 def _finish(run_id: int) -> None:
-    now = timezone.now()
+    now = clock.now()
     run = ScanRun.objects.filter(pk=run_id).first()
     if run is None:
         return

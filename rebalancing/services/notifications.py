@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
 
+from advisor.core import clock
 from rebalancing.models import Notification, Proposal
 
 TITLES = {
@@ -50,7 +50,7 @@ def notify(proposal: Proposal, kind: str, *, body: str = "") -> Notification | N
 def send_email(notification_id: int) -> bool:
     """Mail one notification at most once (claimed by a conditional UPDATE)."""
     claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
-        emailed_at=timezone.now()
+        emailed_at=clock.now()
     )
     if not claimed:
         return False
@@ -71,5 +71,5 @@ def unread_count(user_id: int) -> int:
 
 def mark_all_read(user_id: int) -> int:
     return Notification.objects.filter(user_id=user_id, read_at__isnull=True).update(
-        read_at=timezone.now()
+        read_at=clock.now()
     )

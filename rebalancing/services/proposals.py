@@ -8,8 +8,9 @@ Interface (import the module: ``from rebalancing.services import proposals``):
   later, the holdings changed and the proposal must not execute.
 - ``expiry_for(now) -> datetime``: when a proposal created at ``now`` expires
   (``settings.ADVISOR_PROPOSAL_TTL_HOURS``).
-- ``prices_too_old(prices_as_of, today) -> bool`` / ``trading_days_between``: prices older than
-  ``settings.ADVISOR_MAX_PRICE_AGE_DAYS`` trading days (weekdays) make a proposal stale.
+- ``prices_too_old(prices_as_of, today) -> bool``: prices older than
+  ``settings.ADVISOR_MAX_PRICE_AGE_DAYS`` NYSE sessions (``portfolios.market_calendar``) make a
+  proposal stale.
 - ``ProposalDraft`` / ``TradeDraft``: plain dataclasses a computation fills in.
 - ``write_proposals(drafts, *, kind, scan_run_id=None, retire_others_for=()) -> WriteResult``:
   the bulk writer. Atomic; per (portfolio, kind) it keeps an identical pending proposal (same
@@ -34,18 +35,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import orjson
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import FilteredRelation, Model, Q
-from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts import audit
 from accounts.models import AuditEvent
+from advisor.core import clock
 from advisor.lookups import Ids
-from portfolios import selectors
+from portfolios import market_calendar, selectors
 from portfolios.models import Portfolio, TaxLot
 from rebalancing.models import Proposal, ProposedTrade
 
@@ -115,19 +115,9 @@ def expiry_for(now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(hours=settings.ADVISOR_PROPOSAL_TTL_HOURS)
 
 
-def trading_days_between(start: dt.date, end: dt.date) -> int:
-    """Weekdays in [start, end): a Friday close seen on Monday is 1 trading day old.
-
-    Exchange holidays are not modelled (a holiday counts as a trading day, erring on stale).
-    """
-    if end <= start:
-        return 0
-    return int(np.busday_count(start, end))
-
-
 def prices_too_old(prices_as_of: dt.date, today: dt.date) -> bool:
     """True when prices dated `prices_as_of` are older than ADVISOR_MAX_PRICE_AGE_DAYS trading days."""
-    return trading_days_between(prices_as_of, today) > settings.ADVISOR_MAX_PRICE_AGE_DAYS
+    return market_calendar.sessions_between(prices_as_of, today) > settings.ADVISOR_MAX_PRICE_AGE_DAYS
 
 
 def _max_price_move() -> float:
@@ -143,10 +133,10 @@ def is_stale(proposal: Proposal, *, now: dt.datetime | None = None) -> str | Non
     proposal used. Does not look at the status (the caller holds the row lock and checks it).
     At most three queries.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     if proposal.expires_at <= now:
         return f"Expired: older than {settings.ADVISOR_PROPOSAL_TTL_HOURS} hours."
-    today = timezone.localdate(now)
+    today = clock.local_date(now)
     if prices_too_old(proposal.prices_as_of, today):
         return (
             f"Expired: built on prices of {proposal.prices_as_of:%Y-%m-%d}, more than "
@@ -290,7 +280,7 @@ def write_proposals(
     lock those portfolios, read their pending proposals under the lock, supersede, retire,
     insert proposals, trades and audit events.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     drafts = list(drafts)
     by_portfolio = {d.portfolio_id: d for d in drafts}
     if len(by_portfolio) != len(drafts):
@@ -524,8 +514,8 @@ def expire_stale_proposals(*, now: dt.datetime | None = None) -> int:
     chunk of pending proposals for changed holdings (a price-move check is left to `is_stale`
     at approval time, since the nightly scan supersedes proposals anyway).
     """
-    now = now or timezone.now()
-    today = timezone.localdate(now)
+    now = now or clock.now()
+    today = clock.local_date(now)
     pending = Proposal.objects.filter(status=Proposal.Status.PENDING)
     count = pending.filter(expires_at__lte=now).update(
         status=Proposal.Status.EXPIRED,

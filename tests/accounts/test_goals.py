@@ -4,12 +4,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import AuditEvent
+from advisor.core import clock
 from portfolios import goal_selectors
 from portfolios.analytics import assumptions, monte_carlo
 from portfolios.models import Goal, ModelPortfolio
@@ -37,17 +38,17 @@ def funded_goal(user, model_portfolios) -> Goal:
     TaxLotFactory(
         portfolio=account, security=security, quantity=Decimal("20"), cost_basis=Decimal("1500")
     )
-    today = timezone.localdate()
+    today = clock.today()
     goal = Goal.objects.create(
         user=user, name="House", kind=Goal.Kind.HOME, target_amount=Decimal("60000"),
-        target_date=today.replace(year=today.year + 10), monthly_contribution=Decimal("300"),
+        target_date=today + relativedelta(years=10), monthly_contribution=Decimal("300"),
     )  # fmt: skip
     goal.portfolios.add(account)
     return goal
 
 
 def test_projection_uses_the_accounts_value_model_and_glide_path(funded_goal: Goal) -> None:
-    today = timezone.localdate()
+    today = clock.today()
     inputs = goal_selectors.goal_inputs(funded_goal, today=today)
     assert inputs.initial == pytest.approx(7_000.0)
     assert inputs.months == 120 and inputs.base_level == 6
@@ -90,8 +91,8 @@ def test_success_probabilities_for_the_dashboard_and_cache(funded_goal: Goal, us
     first = goal_selectors.goal_success_probabilities(user)
     assert [g.name for g in first] == ["House"]
     assert first[0].on_track == (first[0].probability >= 0.8)
-    inputs = goal_selectors.goal_inputs(funded_goal, today=timezone.localdate())
-    cached = cache.get(goal_selectors._key(inputs, timezone.localdate(), monte_carlo.DEFAULT_PATHS))
+    inputs = goal_selectors.goal_inputs(funded_goal, today=clock.today())
+    cached = cache.get(goal_selectors._key(inputs, clock.today(), monte_carlo.DEFAULT_PATHS))
     assert cached is not None and cached.probability == first[0].probability
     again = goal_selectors.goal_success_probabilities(user)
     assert again == first
@@ -135,7 +136,7 @@ def test_creating_and_editing_a_goal_validates_input(
         and "cannot be negative" in text
     )
     assert not Goal.objects.exists()
-    year = timezone.localdate().year + 3
+    year = clock.today().year + 3
     ok = client.post(
         reverse("goals:create"),
         {
@@ -177,7 +178,7 @@ def test_another_users_goal_and_accounts_are_off_limits(
     assert "House" not in client.get(reverse("goals:list")).content.decode()
     # linking someone else's account is refused by the form
     their_account = funded_goal.portfolios.get()
-    year = timezone.localdate().year + 3
+    year = clock.today().year + 3
     response = client.post(
         reverse("goals:create"),
         {
@@ -197,10 +198,10 @@ def test_another_users_goal_and_accounts_are_off_limits(
 
 def test_emergency_funds_stay_at_low_risk_whatever_the_profile(user, model_portfolios) -> None:
     account = PortfolioFactory(owner=user, model=ModelPortfolio.objects.get(slug="aggressive"))
-    today = timezone.localdate()
+    today = clock.today()
     goal = Goal.objects.create(
         user=user, name="Rainy day", kind=Goal.Kind.EMERGENCY, target_amount=Decimal("15000"),
-        target_date=today.replace(year=today.year + 30), monthly_contribution=Decimal("100"),
+        target_date=today + relativedelta(years=30), monthly_contribution=Decimal("100"),
     )  # fmt: skip
     goal.portfolios.add(account)
     inputs = goal_selectors.goal_inputs(goal, today=today)
@@ -212,7 +213,7 @@ def test_emergency_funds_stay_at_low_risk_whatever_the_profile(user, model_portf
 
 
 def test_a_goal_whose_date_has_passed_still_renders(client: Client, user, model_portfolios) -> None:
-    today = timezone.localdate()
+    today = clock.today()
     goal = Goal.objects.create(
         user=user, name="Old", target_amount=Decimal("1000"), target_date=today - dt.timedelta(days=40),
     )  # fmt: skip

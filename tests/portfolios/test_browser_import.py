@@ -4,9 +4,9 @@ file (every error shown, nothing importable), a good file (preview, confirm, lot
 import re
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
+from advisor.core import clock
 from portfolios import demo
 from portfolios.models import ImportBatch, Portfolio, TaxLot
 from tests.conftest import screenshot
@@ -20,7 +20,7 @@ BAD = GOOD + b"ZZZZ,3,10,2024-01-01\nVTI,-2,500,2024-01-01\nVEA,4,200,2031-01-01
 def test_the_investor_reviews_accounts_and_imports_lots_through_the_wizard(
     page, live_server
 ) -> None:
-    demo.seed_demo(today=timezone.localdate())
+    demo.seed_demo(today=clock.today())
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=login]", demo.DEMO_EMAIL)
     page.fill("input[name=password]", demo.DEMO_PASSWORD)

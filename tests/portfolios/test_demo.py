@@ -1,13 +1,17 @@
 """seed_demo: idempotent, with real work for the drift check and the harvest scan."""
 
 import datetime as dt
+from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db.models import Sum
 from django.test import Client
 
-from portfolios import demo, overview, selectors
+from advisor.core import clock
+from portfolios import demo, market_calendar, overview, selectors
 from portfolios.models import (
     AssetClass,
     ModelPortfolio,
@@ -55,7 +59,7 @@ def test_seeding_twice_changes_nothing() -> None:
     assert first["classes"] == 9 and len(first["securities"]) >= 15 and first["schedules"] >= 1
 
 
-def test_prices_end_on_the_last_weekday_and_a_later_run_only_appends() -> None:
+def test_prices_end_on_the_last_session_and_a_later_run_only_appends() -> None:
     demo.seed_demo(today=TODAY)  # a Wednesday
     assert Price.objects.order_by("-date").first().date == dt.date(2026, 11, 24)
     before = dict(
@@ -63,10 +67,9 @@ def test_prices_end_on_the_last_weekday_and_a_later_run_only_appends() -> None:
             "security__ticker", "close"
         )[:50]
     )
-    demo.seed_demo(
-        today=dt.date(2026, 11, 30)
-    )  # the next Monday: adds Wed 25 and Fri 27 .. Thu 26 too
+    demo.seed_demo(today=dt.date(2026, 11, 30))  # the next Monday: adds Wed 25 and Fri 27
     assert Price.objects.order_by("-date").first().date == dt.date(2026, 11, 27)
+    assert not Price.objects.filter(date=dt.date(2026, 11, 26)).exists()  # Thanksgiving
     assert (
         dict(
             Price.objects.filter(date__lte=dt.date(2026, 11, 24)).values_list(
@@ -90,17 +93,55 @@ def test_model_weights_sum_to_one_with_preferred_and_alternate_securities() -> N
             assert alternates or allocation.security.ticker == "GLD"  # gold trusts are identical
 
 
-def test_after_seeding_the_drift_check_and_the_harvest_scan_have_work() -> None:
+def _scans_find_their_work(prices_as_of: dt.date | None = None) -> None:
     from rebalancing.models import Proposal
 
-    demo.seed_demo(today=TODAY)
-    call_command("drift_check")
-    call_command("harvest_scan")
-    kinds = list(Proposal.objects.filter(status="pending").values_list("kind", flat=True))
+    call_command("drift_check", stdout=StringIO())
+    call_command("harvest_scan", stdout=StringIO())
+    pending = Proposal.objects.filter(status="pending")
+    kinds = list(pending.values_list("kind", flat=True))
     assert kinds.count("rebalance") == 3  # every demo account is off target
-    harvest = Proposal.objects.get(kind="harvest")
+    harvest = pending.get(kind="harvest")
     sold = set(harvest.trades.filter(side="sell").values_list("security__ticker", flat=True))
     assert {"VNQ", "SCHP"} <= sold  # the taxable lots bought near a peak
+    newest = prices_as_of or market_calendar.previous_session(clock.today())
+    assert set(pending.values_list("prices_as_of", flat=True)) == {newest}
+
+
+def test_after_seeding_today_the_drift_check_and_the_harvest_scan_have_work() -> None:
+    call_command("seed_demo", stdout=StringIO())  # on the suite day, whatever day that is
+    _scans_find_their_work()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-11-28T09:00",  # a Saturday
+        "2026-11-27T10:00",  # the Friday after Thanksgiving
+        "2027-01-19T07:00",  # the morning after a long weekend (Martin Luther King Jr. Day)
+        "2028-02-29T23:30",  # a leap day, late in New York (already 1 March in UTC)
+        "2026-12-25T12:00",  # Christmas Day
+    ],
+)
+def test_seeded_on_a_weekend_or_after_a_holiday_the_scans_have_work(moment: str) -> None:
+    with time_machine.travel(_local(moment), tick=False):
+        call_command("seed_demo", stdout=StringIO())
+        _scans_find_their_work()
+
+
+def test_the_daily_refresh_keeps_the_demo_fresh_as_days_pass() -> None:
+    """Seeded once, then twelve days later the embedded provider's refresh (the beat job)
+    brings the prices up to date and the scans find their work again."""
+    with time_machine.travel(_local("2026-11-20T18:00"), tick=False):
+        call_command("seed_demo", stdout=StringIO())
+    with time_machine.travel(_local("2026-12-02T18:00"), tick=False):
+        call_command("refresh_prices", stdout=StringIO())
+        assert Price.objects.order_by("-date").first().date == dt.date(2026, 12, 2)
+        _scans_find_their_work(prices_as_of=dt.date(2026, 12, 2))
+
+
+def _local(moment: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(moment).replace(tzinfo=ZoneInfo("America/New_York"))
 
 
 def test_the_demo_household_has_harvestable_losses_and_drift() -> None:

@@ -7,9 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.utils import timezone
-
-from portfolios import ledger
+from advisor.core import clock
+from portfolios import ledger, market_calendar
 from portfolios.models import Portfolio, Price, Security
 from rebalancing.models import Proposal
 from rebalancing.services import proposals
@@ -31,10 +30,8 @@ class Household:
 
 
 def last_weekday(today: dt.date | None = None) -> dt.date:
-    day = today or timezone.localdate()
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
+    """The newest trading session on or before `today` (the suite day by default)."""
+    return market_calendar.latest_session(today or clock.today())
 
 
 def drifted_household(owner, *, name: str = "Brokerage", cash: str = "500.00") -> Household:
@@ -55,7 +52,7 @@ def drifted_household(owner, *, name: str = "Brokerage", cash: str = "500.00") -
     day = last_weekday()
     for back in range(30, -1, -1):
         date = day - dt.timedelta(days=back)
-        if date.weekday() < 5:
+        if market_calendar.is_session(date):
             drift = Decimal(back) / Decimal(10)
             Price.objects.get_or_create(
                 security=stocks, date=date, defaults={"close": Decimal("100") - drift}

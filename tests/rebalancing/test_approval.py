@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.utils import timezone
 
 from accounts.models import AuditEvent
+from advisor.core import clock
 from portfolios import ledger
 from portfolios.models import Price
 from rebalancing.models import Notification, Proposal, RebalancePolicy
@@ -144,4 +144,4 @@ def test_a_threshold_rebalance_with_sells_is_never_auto_approved(user):
         portfolio=house.portfolio, auto_approve_cash_flow_below=Decimal("1000000")
     )
     assert approval.auto_approvable(house.proposal) is False
-    assert timezone.now() < house.proposal.expires_at
+    assert clock.now() < house.proposal.expires_at

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from accounts.models import AuditEvent, InvestorProfile, User
+from advisor.core import clock
 from portfolios.models import Portfolio, Price, TaxLot
 from rebalancing import tasks
 from rebalancing.models import Notification, Proposal, RebalancePolicy, ScanBatch, ScanRun
@@ -18,7 +19,7 @@ from rebalancing.services import drift, notifications, proposals
 from tests.factories import PASSWORD
 from tests.rebalancing.drift_world import TODAY, make_portfolios, make_world
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_the_drift_day")]
 
 
 @pytest.fixture
@@ -288,7 +289,6 @@ def test_check_now_view_is_scoped_to_the_owner(world, client, user, other_user):
 
 
 def test_demo_data_gives_the_drift_check_work():
-    from django.utils import timezone
 
     call_command("seed_demo", stdout=StringIO())
     out = StringIO()
@@ -297,7 +297,7 @@ def test_demo_data_gives_the_drift_check_work():
     assert proposals.exists(), out.getvalue()
     for proposal in proposals:
         assert proposal.trades.exists() and proposal.reason
-        assert proposal.prices_as_of <= timezone.localdate()
+        assert proposal.prices_as_of <= clock.today()
     call_command("drift_check", stdout=out)  # a second run changes nothing
     assert Proposal.objects.filter(kind="rebalance").count() == proposals.count()
 

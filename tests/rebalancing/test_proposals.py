@@ -190,9 +190,12 @@ def test_is_stale_on_old_prices(settings):
         [_draft(portfolio, fp, security)], kind="rebalance", now=NOW
     ).created[0]
     proposal = Proposal.objects.get(pk=created.pk)
-    # Prices of Tue 24 Nov seen on Mon 30 Nov: Tue, Wed, Thu, Fri = 4 trading days.
-    later = timezone.make_aware(dt.datetime(2026, 11, 30, 12))
-    assert "trading days old" in proposals.is_stale(proposal, now=later)
+    # Prices of Tue 24 Nov: on Mon 30 Nov they are Tue, Wed, Fri = 3 sessions old (Thursday 26
+    # is Thanksgiving), still fresh; on Tue 1 Dec they are 4 sessions old.
+    monday = timezone.make_aware(dt.datetime(2026, 11, 30, 12))
+    assert proposals.is_stale(proposal, now=monday) is None
+    tuesday = timezone.make_aware(dt.datetime(2026, 12, 1, 12))
+    assert "trading days old" in proposals.is_stale(proposal, now=tuesday)
 
 
 def test_sweep_expires_each_kind_of_stale_once(settings):

@@ -1,8 +1,8 @@
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
 
+from advisor.core import clock
 from portfolios import demo
 
 
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, today: dt.date | None = None, **options: object) -> None:
-        counts = demo.seed_demo(today=today or timezone.localdate())
+        counts = demo.seed_demo(today=today or clock.today())
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready: " + ", ".join(f"{v} {k}" for k, v in counts.items())

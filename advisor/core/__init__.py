@@ -1,0 +1,1 @@
+"""The bottom of the import ladder: small helpers every app uses. Imports no app of ours."""
