@@ -11,4 +11,10 @@ quadratic utility, frontier; bounds and group limits), risk_parity (risk budgets
 volatility), hrp (hierarchical risk parity), black_litterman (views, He-Litterman and Idzorek
 Omega, posterior), allocation (weights to shares), qp (the dense QP solver), errors (the
 exceptions, with machine-readable codes). scipy is imported lazily, on first use.
+
+Performance from the ledger (docs/analytics.md, "Performance"): history (daily value and flows
+of accounts from transactions and closes), performance (time- and money-weighted returns over
+periods, fees, after-tax), irr (vectorised XIRR), benchmark (monthly rebalanced blends of index
+series), regression (alpha, beta, R-squared, tracking error, factor regressions), attribution
+(Brinson-Fachler, GRAP linking), drawdown (drawdown episodes against a tolerance).
 """

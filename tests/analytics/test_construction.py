@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pypfopt
 import pytest
 
 from portfolios.analytics import (
@@ -20,8 +21,6 @@ from portfolios.analytics import (
 from portfolios.analytics.black_litterman import absolute_view, relative_view
 from portfolios.analytics.errors import InputError
 from tests.analytics.portfolio_data import factor_returns, mean_cov
-
-pypfopt = pytest.importorskip("pypfopt")
 
 
 def test_ledoit_wolf_equals_scikit_learn() -> None:
@@ -152,7 +151,8 @@ def test_gaps_are_never_zero_filled() -> None:
 
 
 def test_risk_parity_matches_riskfolio_with_budgets() -> None:
-    rp = pytest.importorskip("riskfolio")
+    import riskfolio as rp
+
     x = factor_returns(15, n_days=500, seed=6)
     budgets = np.linspace(1, 3, 15)
     budgets /= budgets.sum()

@@ -5,14 +5,13 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pypfopt
 import pytest
 
 from portfolios.analytics import optimize
 from portfolios.analytics.errors import InfeasibleError, InputError
 from portfolios.analytics.optimize import Constraints, GroupConstraint
 from tests.analytics.portfolio_data import factor_returns, mean_cov
-
-pypfopt = pytest.importorskip("pypfopt")
 
 
 def _peer(mu: pd.Series, cov: pd.DataFrame, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -123,7 +122,8 @@ def test_group_and_asset_bounds_match_pypfopt() -> None:
 
 
 def test_min_volatility_matches_skfolio() -> None:
-    skfolio = pytest.importorskip("skfolio.optimization")
+    from skfolio import optimization as skfolio
+
     returns = factor_returns(25, seed=11)
     model = skfolio.MeanRisk(objective_function=skfolio.ObjectiveFunction.MINIMIZE_RISK)
     with warnings.catch_warnings():
