@@ -7,13 +7,15 @@ TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/adv
 
 .PHONY: run install install-dev test test-clock lint fmt types imports migrations-check check validate bench up clean
 
+# Each stamp is older than pyproject.toml or constraints.txt after either changes, so the next
+# `make check` (or any target) reinstalls: a new dev tool or stub arrives without a manual step.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed node_modules/.package-lock.json
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml constraints.txt node_modules/.package-lock.json
 	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
@@ -69,7 +71,7 @@ imports: install-dev
 migrations-check: install
 	$(PY) manage.py makemigrations --check --dry-run
 
-check: lint imports migrations-check test
+check: lint types imports migrations-check test
 
 # Needs ../shared/data (real market data); not part of `make test`.
 validate: install-dev
