@@ -74,16 +74,22 @@ def _check(*days: np.datetime64 | np.ndarray) -> None:
 
 
 def _d(day: dt.date | np.datetime64 | np.ndarray) -> np.datetime64 | np.ndarray:
-    return (
-        np.asarray(day, dtype="datetime64[D]")
-        if isinstance(day, np.ndarray)
-        else np.datetime64(day, "D")
-    )
+    return np.asarray(day, dtype="datetime64[D]") if isinstance(day, np.ndarray) else _day(day)
+
+
+def _day(day: dt.date | np.datetime64) -> np.datetime64:
+    """One date as datetime64[D]."""
+    return np.datetime64(np.asarray(day, dtype="datetime64[D]").item(), "D")
+
+
+def _date(day: np.datetime64 | np.ndarray) -> dt.date:
+    value: dt.date = np.asarray(day, dtype="datetime64[D]").item()
+    return value
 
 
 def is_session(day: dt.date) -> bool:
     """True when the exchange trades on `day`."""
-    d = _d(day)
+    d = _day(day)
     _check(d)
     return bool(np.is_busday(d, busdaycal=_calendar()))
 
@@ -105,7 +111,7 @@ def sessions_between(
 
 def sessions(start: dt.date, end: dt.date) -> np.ndarray:
     """Every session from start to end inclusive, as datetime64[D] (empty when end < start)."""
-    s, e = _d(start), _d(end)
+    s, e = _day(start), _day(end)
     _check(s, e)
     if e < s:
         return np.array([], dtype="datetime64[D]")
@@ -116,23 +122,23 @@ def sessions(start: dt.date, end: dt.date) -> np.ndarray:
 def previous_session(day: dt.date) -> dt.date:
     """The last session strictly before `day` (its close is the newest one known on `day`
     before the close)."""
-    d = _d(day)
+    d = _day(day)
     _check(d)
-    return np.busday_offset(d, -1, roll="forward", busdaycal=_calendar()).astype(dt.date)
+    return _date(np.busday_offset(d, -1, roll="forward", busdaycal=_calendar()))
 
 
 def latest_session(day: dt.date) -> dt.date:
     """`day` itself when it is a session, otherwise the last session before it."""
-    d = _d(day)
+    d = _day(day)
     _check(d)
-    return np.busday_offset(d, 0, roll="backward", busdaycal=_calendar()).astype(dt.date)
+    return _date(np.busday_offset(d, 0, roll="backward", busdaycal=_calendar()))
 
 
 def next_session(day: dt.date) -> dt.date:
     """The first session strictly after `day`."""
-    d = _d(day)
+    d = _day(day)
     _check(d)
-    return np.busday_offset(d, 1, roll="backward", busdaycal=_calendar()).astype(dt.date)
+    return _date(np.busday_offset(d, 1, roll="backward", busdaycal=_calendar()))
 
 
 # --- market hours ---------------------------------------------------------------------------

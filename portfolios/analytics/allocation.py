@@ -130,7 +130,7 @@ def _improve(
         change[~affordable] = np.inf
         change[:, shares < 1] = np.inf
         np.fill_diagonal(change, np.inf)
-        i, j = np.unravel_index(int(np.argmin(change)), change.shape)
+        i, j = (int(k) for k in np.unravel_index(int(np.argmin(change)), change.shape))
         if not change[i, j] < -1e-15:
             break
         shares[i] += 1

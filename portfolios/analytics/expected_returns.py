@@ -68,10 +68,12 @@ def capm_return(
         raise InputError("an asset is named __market__", code="invalid_input")
     joined = rets.assign(__market__=market)
     cov = joined.cov()
-    betas = cov["__market__"].drop("__market__") / cov.loc["__market__", "__market__"]
+    market_variance = float(cov["__market__"].to_numpy(dtype=float)[-1])  # assign() appends it
+    betas = cov["__market__"].drop("__market__") / market_variance
     m = joined["__market__"]
     if compounding:
-        market_return = (1 + m).prod() ** (periods_per_year / m.count()) - 1
+        growth = float(np.nanprod(1 + m.to_numpy(dtype=float)))
+        market_return = growth ** (periods_per_year / m.count()) - 1
     else:
         market_return = m.mean() * periods_per_year
     return risk_free_rate + betas * (market_return - risk_free_rate)

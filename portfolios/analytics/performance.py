@@ -43,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -402,7 +403,7 @@ def performance(
         )
     if len(parts) == 1:
         return parts[0]
-    merged = {
+    merged: dict[str, Any] = {
         f.name: (
             parts[0].names
             if f.name == "names"

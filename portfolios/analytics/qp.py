@@ -29,6 +29,7 @@ constraints; nothing is returned without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class QPSolution:
     iterations: int
 
 
-def _lapack():  # type: ignore[no-untyped-def]
+def _lapack() -> ModuleType:
     # scipy.linalg takes ~0.1 s to import: only on first use, never at package import.
     from scipy.linalg import lapack
 

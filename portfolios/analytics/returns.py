@@ -36,7 +36,9 @@ def simple_returns(prices: pd.DataFrame, *, across_gaps: bool = False) -> pd.Dat
 
 def log_returns(prices: pd.DataFrame, *, across_gaps: bool = False) -> pd.DataFrame:
     """Period log returns ln(P_t / P_{t-1}); missing data as in `simple_returns`."""
-    return np.log(prices / _previous_prices(prices, across_gaps)).iloc[1:]
+    ratios = prices / _previous_prices(prices, across_gaps)
+    logs = pd.DataFrame(np.log(ratios.to_numpy()), index=ratios.index, columns=ratios.columns)
+    return logs.iloc[1:]
 
 
 def annualise_mean(

@@ -35,7 +35,7 @@ def is_long_term(holding_start: np.ndarray, on: np.datetime64) -> np.ndarray:
     start date whose anniversary is not before `on`, found among the dates around a year
     before it (month arithmetic on a few dates instead of on every lot).
     """
-    on = np.datetime64(on, "D")
+    on = np.datetime64(on.astype("datetime64[D]"))
     around = on - np.arange(370, 359, -1).astype("timedelta64[D]")  # ascending dates
     threshold = around[np.argmax(anniversary(around) >= on)]
     return np.asarray(holding_start, dtype="datetime64[D]") < threshold

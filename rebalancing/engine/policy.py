@@ -83,7 +83,7 @@ class Policies:
             )
             for name, value in defaults.items()
         }
-        return cls(**arrays)  # type: ignore[arg-type]
+        return cls(**arrays)
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,9 @@ def evaluate(
         threshold, "threshold", np.where(calendar, "calendar", np.where(cash_flow, "cash_flow", ""))
     )
     reason = np.full(n, "", dtype=object)
-    for i in np.flatnonzero(threshold | calendar | cash_flow):  # text only where a rule fired
+    for i in np.flatnonzero(
+        threshold | calendar | cash_flow
+    ).tolist():  # text only where a rule fired
         reason[i] = _reason(
             i,
             labels or book.classes,

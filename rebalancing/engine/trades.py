@@ -26,12 +26,18 @@ Value after = value before - estimated costs (everything is valued at the same p
 
 import datetime as dt
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from rebalancing.engine.drift import Book, Drift, weights_of
 from rebalancing.engine.lots import is_long_term
 from rebalancing.engine.policy import Decision, Policies
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Rows = TypeVar("Rows", bound="DataclassInstance")
 
 EPS = 1e-9
 BUY, SELL = 1, -1
@@ -264,11 +270,11 @@ def generate(
     )
 
 
-def _rows(obj: object, rows: np.ndarray, names: tuple[str, ...] | None = None) -> object:
+def _rows(obj: Rows, rows: np.ndarray, names: tuple[str, ...] | None = None) -> Rows:
     """A copy of the engine dataclass `obj` with its per-portfolio arrays (`names`, default all
     fields) cut to `rows`."""
-    names = names or tuple(f.name for f in fields(obj))  # type: ignore[arg-type]
-    return replace(obj, **{name: getattr(obj, name)[rows] for name in names})  # type: ignore[type-var]
+    names = names or tuple(f.name for f in fields(obj))
+    return replace(obj, **{name: getattr(obj, name)[rows] for name in names})
 
 
 def _generate(

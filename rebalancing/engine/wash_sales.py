@@ -44,9 +44,10 @@ def in_window(
     sale_date: np.datetime64, acquired: np.ndarray, days: int = WINDOW_DAYS
 ) -> np.ndarray:
     """True where `acquired` is within `days` days before or after `sale_date` (inclusive)."""
-    delta = (np.asarray(acquired, dtype="datetime64[D]") - np.datetime64(sale_date, "D")).astype(
-        int
-    )
+    delta = (
+        np.asarray(acquired, dtype="datetime64[D]")
+        - np.datetime64(sale_date.astype("datetime64[D]"))
+    ).astype(int)
     return np.abs(delta) <= days
 
 
@@ -85,7 +86,7 @@ def match(
     available = np.asarray(lot_available, dtype=float).copy()
     advantaged = np.asarray(lot_tax_advantaged, dtype=bool)
 
-    out: dict[str, list] = {
+    out: dict[str, list[object]] = {
         k: [] for k in ("sale", "lot", "quantity", "disallowed", "permanent", "days")
     }
     lot_order = np.lexsort((lot_id, lot_acquired))
@@ -126,7 +127,9 @@ def match(
 def carried_holding_start(acquired: np.datetime64, holding_days: int) -> np.datetime64:
     """Holding start of replacement shares: their acquisition date minus the days the sold
     shares were held (so the two holding periods add up)."""
-    return np.datetime64(acquired, "D") - np.timedelta64(int(holding_days), "D")
+    return np.subtract(
+        np.datetime64(acquired.astype("datetime64[D]")), np.timedelta64(int(holding_days), "D")
+    )
 
 
 def replacement_basis(
