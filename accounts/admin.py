@@ -70,7 +70,7 @@ class _LockedWhenAnswered:
             return obj.questionnaire.is_locked
         return False
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:  # type: ignore[override]
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         if isinstance(self, admin.options.InlineModelAdmin):
             return not self._locked(obj) and super().has_add_permission(request, obj)  # type: ignore[misc]
         return super().has_add_permission(request)  # type: ignore[misc]

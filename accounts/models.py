@@ -1,5 +1,7 @@
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import ClassVar, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -35,9 +37,10 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()  # type: ignore[misc]
+    # django-stubs types AbstractUser.objects as its own UserManager, not a subclass of ours
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email
@@ -137,7 +140,7 @@ class AuditEvent(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise PermissionError("Audit events are append-only.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise PermissionError("Audit events are append-only.")
@@ -372,8 +375,8 @@ class RiskAssessment(models.Model):
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
-            update_fields = kwargs.get("update_fields")
-            if update_fields is None or not set(update_fields) <= self.ACCEPTANCE_FIELDS:  # type: ignore[arg-type]
+            update_fields = cast("Iterable[str] | None", kwargs.get("update_fields"))
+            if update_fields is None or not set(update_fields) <= self.ACCEPTANCE_FIELDS:
                 raise PermissionError(
                     "A submitted risk assessment is kept as submitted; retake to change it."
                 )

@@ -198,8 +198,10 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
     else:
         by_class = pd.Series(dtype=float)
     target_map: dict[int, dict[str, float]] = {}
-    for row in targets.itertuples():
-        target_map.setdefault(row.portfolio_id, {})[row.asset_class] = float(row.weight)
+    for pid, code, weight in targets[["portfolio_id", "asset_class", "weight"]].itertuples(
+        index=False
+    ):
+        target_map.setdefault(int(pid), {})[str(code)] = float(weight)
 
     accounts: list[AccountBlock] = []
     household_values: dict[str, float] = {}

@@ -1,13 +1,17 @@
 """The dashboard (the page after login) and the methodology page."""
 
+from typing import Any
+
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts import scoring
 from accounts import selectors as account_selectors
+from accounts.http import AuthenticatedRequest
 from accounts.models import InvestorProfile
 from advisor import dashboard as dashboard_data
 from advisor.core import clock
@@ -18,7 +22,7 @@ from rebalancing.services import proposals
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     today = clock.today()
     data = dashboard_data.household(request.user, today=today)
     assessment = account_selectors.current_assessment(request.user)
@@ -35,14 +39,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _default(model: type, name: str) -> object:
-    return model._meta.get_field(name).default
+def _field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), name  # a column, not a reverse relation
+    return field
+
+
+def _default(model: type[models.Model], name: str) -> Any:
+    return _field(model, name).default
 
 
 def methodology(request: HttpRequest) -> HttpResponse:
     """Every number on this page is read from the configuration and the model defaults."""
     policy = RebalancePolicy()
-    harvest = None
+    harvest: dict[str, Any] | None = None
     try:
         model = apps.get_model("rebalancing", "HarvestSettings")
         harvest = {

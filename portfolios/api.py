@@ -1,12 +1,22 @@
 """Read-only REST endpoints for the investor's own accounts, lots and transactions."""
 
 from rest_framework import serializers, viewsets
+from rest_framework.request import Request
 
-from portfolios.models import Portfolio, TaxLot, Transaction
+from accounts.models import User
+from portfolios.models import ModelPortfolio, Portfolio, TaxLot, Transaction
+
+
+def _user(request: Request) -> User:
+    """The signed-in user (the API's default permission is IsAuthenticated)."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 class PortfolioSerializer(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    model: serializers.SlugRelatedField[ModelPortfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = Portfolio
@@ -37,7 +47,7 @@ class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return (
-            Portfolio.objects.for_user(self.request.user).select_related("model").order_by("name")
+            Portfolio.objects.for_user(_user(self.request)).select_related("model").order_by("name")
         )
 
 
@@ -45,7 +55,7 @@ class TaxLotViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TaxLotSerializer
 
     def get_queryset(self):
-        lots = TaxLot.objects.for_user(self.request.user).select_related("security")
+        lots = TaxLot.objects.for_user(_user(self.request)).select_related("security")
         if self.request.query_params.get("open") in ("1", "true"):
             lots = lots.open()
         if portfolio := self.request.query_params.get("portfolio"):
@@ -57,7 +67,7 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TransactionSerializer
 
     def get_queryset(self):
-        txns = Transaction.objects.filter(portfolio__owner=self.request.user).select_related(
+        txns = Transaction.objects.filter(portfolio__owner=self.request.user.pk).select_related(
             "security"
         )
         if portfolio := self.request.query_params.get("portfolio"):

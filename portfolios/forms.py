@@ -1,7 +1,9 @@
 from decimal import Decimal
+from typing import Any, cast
 
 from django import forms
 
+from accounts.models import User
 from advisor.core import clock
 from portfolios.imports import layouts
 from portfolios.models import ImportBatch, ModelPortfolio, Portfolio, Security, Transaction
@@ -29,10 +31,11 @@ class PortfolioForm(forms.ModelForm):
             "account_number_last4": "Account number (last 4 digits)",
         }
 
-    def __init__(self, *args: object, owner: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.owner = owner
-        self.fields["model"].queryset = ModelPortfolio.objects.filter(is_active=True)
+        model_field = cast(forms.ModelChoiceField, self.fields["model"])
+        model_field.queryset = ModelPortfolio.objects.filter(is_active=True)
         if self.instance.pk:
             del self.fields["opening_cash"]
         else:
@@ -71,7 +74,9 @@ class ImportUploadForm(forms.Form):
     def __init__(self, *args: object, allow_prices: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         if allow_prices:
-            self.fields["kind"].choices = [(ImportBatch.Kind.PRICES, "Daily prices")]
+            cast(forms.ChoiceField, self.fields["kind"]).choices = [
+                (ImportBatch.Kind.PRICES, "Daily prices")
+            ]
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

@@ -6,11 +6,15 @@ Money is Decimal: cash and amounts to the cent (2 places), prices to 6 places, q
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 MONEY: dict[str, Any] = {"max_digits": 18, "decimal_places": 2}
 PRICE: dict[str, Any] = {"max_digits": 18, "decimal_places": 6}
@@ -52,7 +56,7 @@ class Security(models.Model):
         verbose_name_plural = "securities"
         constraints = [
             models.CheckConstraint(
-                condition=Q(ticker=models.functions.Upper("ticker")), name="security_ticker_upper"
+                condition=Q(ticker=Upper("ticker")), name="security_ticker_upper"
             ),
             models.CheckConstraint(
                 condition=Q(expense_ratio__gte=0, expense_ratio__lt=1),
@@ -143,7 +147,7 @@ class ModelAllocation(models.Model):
 
 
 class PortfolioQuerySet(models.QuerySet["Portfolio"]):
-    def for_user(self, user: settings.AUTH_USER_MODEL) -> "PortfolioQuerySet":
+    def for_user(self, user: "User") -> "PortfolioQuerySet":
         return self.filter(owner=user)
 
     def active(self) -> "PortfolioQuerySet":
@@ -248,7 +252,7 @@ class TaxLotQuerySet(models.QuerySet["TaxLot"]):
     def open(self) -> "TaxLotQuerySet":
         return self.filter(quantity__gt=0)
 
-    def for_user(self, user: settings.AUTH_USER_MODEL) -> "TaxLotQuerySet":
+    def for_user(self, user: "User") -> "TaxLotQuerySet":
         return self.filter(portfolio__owner=user)
 
 

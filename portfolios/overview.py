@@ -5,7 +5,9 @@ and lots stay Decimal in the database.
 """
 
 import datetime as dt
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pandas as pd
 
@@ -16,9 +18,10 @@ from portfolios.models import AssetClass, Portfolio
 @dataclass
 class AccountOverview:
     portfolio: Portfolio
-    lots: list[dict[str, object]] = field(default_factory=list)
-    positions: list[dict[str, object]] = field(default_factory=list)
-    classes: list[dict[str, object]] = field(default_factory=list)
+    # pandas records: each value has its column's type
+    lots: list[dict[Hashable, Any]] = field(default_factory=list)
+    positions: list[dict[Hashable, Any]] = field(default_factory=list)
+    classes: list[dict[str, Any]] = field(default_factory=list)
     invested: float = 0.0
     cash: float = 0.0
     total: float = 0.0
@@ -119,7 +122,7 @@ def household_summary(portfolios: list[Portfolio]) -> dict[int, dict[str, float]
         return result
     for pid, group in frame.groupby("portfolio_id"):
         valued = group.dropna(subset=["price"])
-        result[int(pid)] = {
+        result[cast(int, pid)] = {
             "invested": float(valued["market_value"].sum()),
             "cost": float(valued["cost_basis"].sum()),
             "gain": float(valued["unrealised_gain"].sum()),

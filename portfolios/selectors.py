@@ -6,6 +6,7 @@ Each function runs a fixed number of queries however many portfolios or securiti
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,15 +24,15 @@ from portfolios.models import (
 )
 
 
-def _ids(values: Iterable[int] | None) -> list[int] | None:
-    return None if values is None else [int(v) for v in values]
+def _ids(values: Iterable[int]) -> list[int]:
+    return [int(v) for v in values]
 
 
 def latest_prices(
     security_ids: Iterable[int] | None = None, *, on: dt.date | None = None
 ) -> pd.DataFrame:
     """The newest close per security (on or before `on`): index security_id, columns close, date."""
-    ids = _ids(security_ids)
+    ids = None if security_ids is None else _ids(security_ids)
     prices = Price.objects.all()
     if ids is not None:
         prices = prices.filter(security_id__in=ids)
@@ -78,7 +79,7 @@ def price_history(
         f"FROM {Price._meta.db_table} p JOIN portfolios_security s ON s.id = p.security_id ",
         f"WHERE p.security_id IN ({','.join(['%s'] * len(ids))}) " if ids else "WHERE 1=0 ",
     ]
-    params: list[object] = list(ids)
+    params: list[Any] = list(ids)
     if start is not None:
         sql.append("AND p.date >= %s ")
         params.append(start)

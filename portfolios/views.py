@@ -1,15 +1,19 @@
 """Account pages and the CSV import wizard. Every object is fetched scoped to request.user."""
 
+from decimal import Decimal
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import audit
+from accounts.http import AuthenticatedRequest
 from advisor.core import clock
 from portfolios import ledger, overview, services
 from portfolios.forms import ImportUploadForm, PortfolioForm, TransactionForm
@@ -20,19 +24,19 @@ from portfolios.models import ImportBatch, Portfolio
 PREVIEW_ROW_LIMIT = 2000
 
 
-def _portfolio(request: HttpRequest, pk: int) -> Portfolio:
+def _portfolio(request: AuthenticatedRequest, pk: int) -> Portfolio:
     return get_object_or_404(Portfolio.objects.select_related("model"), pk=pk, owner=request.user)
 
 
 @login_required
-def account_list(request: HttpRequest) -> HttpResponse:
+def account_list(request: AuthenticatedRequest) -> HttpResponse:
     portfolios = list(
         Portfolio.objects.for_user(request.user)
         .select_related("model")
         .order_by("-is_active", "name")
     )
     summary = overview.household_summary(portfolios)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in portfolios:
         s = summary[p.pk]
         rows.append({"portfolio": p, **s, "total": s["invested"] + float(p.cash)})
@@ -49,7 +53,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account_create(request: HttpRequest) -> HttpResponse:
+def account_create(request: AuthenticatedRequest) -> HttpResponse:
     form = PortfolioForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         portfolio = services.open_account(
@@ -67,7 +71,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def account_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = _portfolio(request, pk)
     form = PortfolioForm(request.POST or None, instance=portfolio, owner=request.user)
     if request.method == "POST" and form.is_valid():
@@ -84,7 +88,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = _portfolio(request, pk)
     data = overview.account_overview(portfolio, today=clock.today())
     transactions = portfolio.transactions.select_related("security").order_by("-trade_date", "-id")[
@@ -112,7 +116,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def transaction_create(request: HttpRequest, pk: int) -> HttpResponse:
+def transaction_create(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = _portfolio(request, pk)
     form = TransactionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -122,7 +126,7 @@ def transaction_create(request: HttpRequest, pk: int) -> HttpResponse:
                 record = ledger.record_buy if d["kind"] == "buy" else ledger.record_sell
                 record(
                     portfolio, security=d["security"], quantity=d["quantity"], price=d["price"],
-                    trade_date=d["trade_date"], fees=d["fees"] or 0, note=d["note"],
+                    trade_date=d["trade_date"], fees=d["fees"] or Decimal("0"), note=d["note"],
                 )  # fmt: skip
             else:
                 ledger.record_cash(
@@ -144,7 +148,7 @@ def transaction_create(request: HttpRequest, pk: int) -> HttpResponse:
 # --- import wizard ---------------------------------------------------------------------------
 
 
-def _upload(request: HttpRequest, portfolio: Portfolio | None) -> HttpResponse:
+def _upload(request: AuthenticatedRequest, portfolio: Portfolio | None) -> HttpResponse:
     form = ImportUploadForm(
         request.POST or None, request.FILES or None, allow_prices=portfolio is None
     )
@@ -176,25 +180,25 @@ def _upload(request: HttpRequest, portfolio: Portfolio | None) -> HttpResponse:
 
 
 @login_required
-def import_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def import_upload(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _upload(request, _portfolio(request, pk))
 
 
 @login_required
-def price_import_upload(request: HttpRequest) -> HttpResponse:
+def price_import_upload(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.is_staff:
         raise PermissionDenied("Prices are shared by every user; only staff import them.")
     return _upload(request, None)
 
 
-def _batch(request: HttpRequest, pk: int) -> ImportBatch:
+def _batch(request: AuthenticatedRequest, pk: int) -> ImportBatch:
     return get_object_or_404(
         ImportBatch.objects.select_related("portfolio"), pk=pk, owner=request.user
     )
 
 
 @login_required
-def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def import_preview(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     rows = [Row.from_json(r) for r in batch.rows[:PREVIEW_ROW_LIMIT]]
     header = list(rows[0].values) if rows and rows[0].values else []
@@ -218,7 +222,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def import_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     if batch.status == ImportBatch.Status.IMPORTED:
         messages.info(request, "This file was already imported.")

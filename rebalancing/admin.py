@@ -95,8 +95,7 @@ class RebalancePolicyAdmin(admin.ModelAdmin):
 
 class ScanBatchInline(admin.TabularInline):
     model = ScanBatch
-    fields = ["number", "finished_at", "portfolios_checked", "proposals_created"]
-    readonly_fields = fields
+    fields = readonly_fields = ("number", "finished_at", "portfolios_checked", "proposals_created")
     extra = 0
     can_delete = False
     show_change_link = False
@@ -143,7 +142,7 @@ class ProposedTradeInline(admin.TabularInline):
     model = ProposedTrade
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "sequence",
         "side",
         "security",
@@ -157,8 +156,7 @@ class ProposedTradeInline(admin.TabularInline):
         "broker_order_id",
         "idempotency_key",
         "message",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -38,7 +38,7 @@ def seed_demo(*, today: dt.date) -> dict[str, int]:
         )  # fmt: skip
         buys = [(lot, *demo.lot_price(lot.ticker, lot.when, dates, closes, end)) for lot in lots]
         first = min(day for _, day, _ in buys) - dt.timedelta(days=3)
-        total = sum(Decimal(lot.dollars) for lot in lots) + deposit
+        total = sum((Decimal(lot.dollars) for lot in lots), Decimal(0)) + deposit
         ledger.record_cash(
             portfolio, kind=Transaction.Kind.DEPOSIT, amount=total, trade_date=first,
             source=Transaction.Source.SEED, external_id="seed:deposit", note="Initial deposit",

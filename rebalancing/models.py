@@ -5,12 +5,16 @@ Weights and bands are fractions (0.05 == 5 percentage points).
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from portfolios.models import MONEY, PRICE, QUANTITY, ModelPortfolio, Portfolio, Security
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class RebalancePolicy(models.Model):
@@ -171,7 +175,7 @@ class ScanBatch(models.Model):
 
 
 class ProposalQuerySet(models.QuerySet["Proposal"]):
-    def for_user(self, user: settings.AUTH_USER_MODEL) -> "ProposalQuerySet":
+    def for_user(self, user: "User") -> "ProposalQuerySet":
         return self.filter(portfolio__owner=user)
 
     def pending(self) -> "ProposalQuerySet":

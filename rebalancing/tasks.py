@@ -37,7 +37,7 @@ def sweep() -> dict[str, int]:
     retry_backoff_max=120,
     max_retries=6,
 )
-def execute_proposal(self, proposal_id: int) -> str:  # type: ignore[no-untyped-def]
+def execute_proposal(self, proposal_id: int) -> str:
     """Execute an approved proposal exactly once (resumes an interrupted run)."""
     try:
         return execution.execute_proposal(proposal_id)

@@ -82,7 +82,11 @@ def insert_rows(
     if connection.vendor != "postgresql":
         model._default_manager.bulk_create([model(**row) for row in rows])
         return
-    fields = [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if f.column is not None and (with_id or not f.primary_key)
+    ]
     defaults = [(f.attname, f.get_default()) for f in fields]
     json_columns = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
 
@@ -93,7 +97,7 @@ def insert_rows(
                 values[i] = Jsonb(values[i], dumps=_json_bytes)
             yield values
 
-    copy_rows(model._meta.db_table, [f.column for f in fields], records())
+    copy_rows(model._meta.db_table, [f.column for f in fields if f.column is not None], records())
 
 
 def insert_rows_with_ids(model: type[models.Model], rows: list[dict[str, Any]]) -> None:

@@ -8,6 +8,9 @@ reads the list as JSON. Registered on every field, foreign keys included
 list element by element (resolving and type-checking each id) before the lookup sees it.
 """
 
+from collections.abc import Iterable
+
+import numpy as np
 from django.db import models
 from django.db.models import Lookup
 
@@ -17,11 +20,12 @@ class Ids:
 
     __slots__ = ("text",)
 
-    def __init__(self, values: object) -> None:
+    def __init__(self, values: "Ids | Iterable[int] | np.ndarray") -> None:
+        self.text: str
         if isinstance(values, Ids):
             self.text = values.text
             return
-        ids = values.tolist() if hasattr(values, "tolist") else [int(v) for v in values]
+        ids = values.tolist() if isinstance(values, np.ndarray) else [int(v) for v in values]
         self.text = ",".join(map(str, ids))
 
 
@@ -38,7 +42,7 @@ class Any(Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         _, (ids,) = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ids + "}"]
+        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + str(ids) + "}"]
 
     def as_sqlite(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)

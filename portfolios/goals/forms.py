@@ -1,5 +1,8 @@
+from typing import Any, cast
+
 from django import forms
 
+from accounts.models import User
 from advisor.core import clock
 from portfolios.models import Goal, Portfolio
 
@@ -29,9 +32,10 @@ class GoalForm(forms.ModelForm):
             "priority": "1 is the most important.",
         }
 
-    def __init__(self, *args: object, user: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["portfolios"].queryset = Portfolio.objects.filter(owner=user, is_active=True)  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        portfolios = cast(forms.ModelMultipleChoiceField, self.fields["portfolios"])
+        portfolios.queryset = Portfolio.objects.filter(owner=user, is_active=True)
         self.fields["portfolios"].required = False
 
     def clean_target_date(self) -> object:

@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from portfolios.imports import layouts
 from portfolios.imports.layouts import Layout
@@ -436,7 +437,10 @@ def _ticker(
     return ticker
 
 
-def _required(value: object, name: str) -> object:
+T = TypeVar("T")
+
+
+def _required(value: T | None, name: str) -> T:
     if value is None:
         raise RowError(f"{name} is missing")
     return value
@@ -455,7 +459,7 @@ def _lot_values(
         quantity = _required(
             parse_decimal(cell.get("quantity", ""), "quantity", QUANTITY_PLACES, 12), "quantity"
         )
-        if quantity <= 0:  # type: ignore[operator]
+        if quantity <= 0:
             raise RowError(f"quantity {plain(quantity)} must be more than zero")
     except RowError as exc:
         errors.append(str(exc))
@@ -475,7 +479,7 @@ def _lot_values(
             if per_share is None:
                 raise RowError("cost basis is missing")
             if quantity is not None:
-                basis = (per_share * quantity).quantize(MONEY_PLACES)  # type: ignore[operator]
+                basis = (per_share * quantity).quantize(MONEY_PLACES)
             else:
                 basis = per_share
         if basis is not None and basis < 0:
@@ -484,12 +488,13 @@ def _lot_values(
         errors.append(str(exc))
     if errors:
         raise RowError("; ".join(errors))
+    assert quantity is not None and acquired is not None  # each raised into `errors` otherwise
     values = {
         "ticker": ticker,
         "quantity": plain(quantity),
         "cost_basis": str(basis),
         "acquired_on": acquired.isoformat(),
-    }  # type: ignore[union-attr]
+    }
     return values, (ticker, quantity, basis, acquired)
 
 
@@ -498,7 +503,7 @@ def _transaction_values(
 ) -> tuple[dict[str, str | None], tuple[object, ...]]:
     errors: list[str] = []
 
-    def attempt(func, *args):  # type: ignore[no-untyped-def]
+    def attempt(func, *args):
         try:
             return func(*args)
         except RowError as exc:
@@ -533,7 +538,7 @@ def _transaction_values(
         elif price is not None and price <= 0:
             errors.append(f"price {plain(price)} must be more than zero")
         if not errors:
-            gross = (quantity * price).quantize(MONEY_PLACES)  # type: ignore[operator]
+            gross = (quantity * price).quantize(MONEY_PLACES)
             computed = -(gross + fees) if kind == "buy" else gross - fees
             amount = (
                 computed if amount is None else (-abs(amount) if kind == "buy" else abs(amount))
@@ -550,7 +555,7 @@ def _transaction_values(
     if errors:
         raise RowError("; ".join(errors))
     values: dict[str, str | None] = {
-        "date": date.isoformat(),  # type: ignore[union-attr]
+        "date": date.isoformat(),
         "kind": kind,
         "ticker": ticker,
         "quantity": None if quantity is None else plain(quantity),
@@ -586,7 +591,7 @@ def _price_values(
         errors.append(str(exc))
     try:
         close = _required(parse_decimal(cell.get("close", ""), "close", PRICE_PLACES, 12), "close")
-        if close <= 0:  # type: ignore[operator]
+        if close <= 0:
             raise RowError(f"close {plain(close)} must be more than zero")
     except RowError as exc:
         errors.append(str(exc))
@@ -598,9 +603,10 @@ def _price_values(
         errors.append(str(exc))
     if errors:
         raise RowError("; ".join(errors))
+    assert date is not None and close is not None  # each raised into `errors` otherwise
     values = {
         "ticker": ticker,
-        "date": date.isoformat(),  # type: ignore[union-attr]
+        "date": date.isoformat(),
         "close": plain(close),
         "adjusted_close": None if adjusted is None else plain(adjusted),
     }

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit
+from accounts.models import User
 from advisor.core import clock
 from advisor.core.copy import copy_rows
 from portfolios import ledger, selectors, wash_sales
@@ -141,7 +142,7 @@ def parse_upload(
 def preview_import(
     data: bytes,
     *,
-    owner: object,
+    owner: User,
     kind: str,
     portfolio: Portfolio | None,
     layout: str = "auto",
@@ -178,7 +179,7 @@ def batch_result(batch: ImportBatch) -> ParseResult:
 
 
 @transaction.atomic
-def confirm_import(batch: ImportBatch, *, by: object) -> ImportBatch:
+def confirm_import(batch: ImportBatch, *, by: User | None) -> ImportBatch:
     """Write a previewed batch, all rows or none. Confirming twice is a no-op."""
     batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.status != ImportBatch.Status.PREVIEW:
@@ -201,7 +202,7 @@ def confirm_import(batch: ImportBatch, *, by: object) -> ImportBatch:
     audit.record(
         f"import.{batch.kind}",
         household=owner,
-        actor=by,  # type: ignore[arg-type]
+        actor=by,
         obj=batch,
         summary=f"Imported {written} {batch.get_kind_display().lower()} rows from {batch.filename or 'a CSV file'}",
         rows=written,
@@ -217,7 +218,7 @@ def import_file(
     portfolio: Portfolio | None,
     layout: str = "auto",
     today: dt.date | None = None,
-    by: object = None,
+    by: User | None = None,
     filename: str = "",
 ) -> ParseResult:
     """Parse, validate and write in one step (the management command and the benchmark).
@@ -242,7 +243,7 @@ def import_file(
         audit.record(
             f"import.{kind}",
             household=portfolio.owner if portfolio else None,
-            actor=by,  # type: ignore[arg-type]
+            actor=by,
             obj=batch,
             summary=f"Imported {written} rows from {filename or 'a CSV file'} (command line)",
             rows=written,
@@ -302,7 +303,7 @@ def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> 
             for sid, (quantity, newest, count) in totals.items()
         ]
     )
-    opened_by = {txn.security_id: txn.pk for txn in transfers}
+    opened_by = {txn.security_id: txn.pk for txn in transfers if txn.security_id is not None}
     _write_lot_rows(portfolio, security_ids, quantities, bases, days, opened_by, now)
     _apply_wash_sales(portfolio, security_ids, days)
     return len(security_ids)
@@ -330,10 +331,10 @@ def _apply_wash_sales(portfolio: Portfolio, security_ids: list[int], days: list[
         related = set(groups.identical_to(sid))
         sale_dates = [d for s, d in losses if s in related]
         for text in sorted(lot_days):
-            day = dt.date.fromisoformat(text)
-            if any(abs(day - sold) <= window for sold in sale_dates):
+            acquired = dt.date.fromisoformat(text)
+            if any(abs(acquired - sold) <= window for sold in sale_dates):
                 wash_sales.apply_wash_sales(
-                    household_id=portfolio.owner_id, security_id=sid, on=day
+                    household_id=portfolio.owner_id, security_id=sid, on=acquired
                 )
 
 
@@ -402,7 +403,7 @@ def _write_transactions(portfolio: Portfolio, rows: list[Row]) -> int:
                     portfolio,
                     kind=v["kind"],  # type: ignore[arg-type]
                     amount=abs(Decimal(v["amount"])),  # type: ignore[arg-type]
-                    security=securities.get(v["ticker"]) if v["ticker"] else None,  # type: ignore[arg-type]
+                    security=securities.get(v["ticker"]) if v["ticker"] else None,
                     **common,  # type: ignore[arg-type]
                 )
         except ledger.LedgerError as exc:

@@ -1,5 +1,8 @@
+from typing import Any, cast
+
 from django import forms
 
+from accounts.models import User
 from portfolios.models import ModelPortfolio, Portfolio
 
 
@@ -26,12 +29,13 @@ class AcceptForm(forms.Form):
         label="I understand this model is riskier than my assessed level and could lose more than I said I can bear.",
     )
 
-    def __init__(self, *args: object, user: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["model"].queryset = ModelPortfolio.objects.filter(is_active=True).order_by(
-            "risk_level", "name"
-        )  # type: ignore[attr-defined]
-        self.fields["portfolios"].queryset = Portfolio.objects.filter(owner=user, is_active=True)  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["model"]).queryset = ModelPortfolio.objects.filter(
+            is_active=True
+        ).order_by("risk_level", "name")
+        portfolios = cast(forms.ModelMultipleChoiceField, self.fields["portfolios"])
+        portfolios.queryset = Portfolio.objects.filter(owner=user, is_active=True)
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

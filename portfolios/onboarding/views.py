@@ -6,12 +6,13 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import forms as account_forms
 from accounts import questionnaire, selectors
+from accounts.http import AuthenticatedRequest
 from accounts.models import Question, Questionnaire, RiskAssessment
 from accounts.services import OnboardingError
 from advisor.core import clock
@@ -28,7 +29,7 @@ def _current_questionnaire() -> Questionnaire:
     return current
 
 
-def _session_answers(request: HttpRequest, version: Questionnaire) -> dict[str, object]:
+def _session_answers(request: AuthenticatedRequest, version: Questionnaire) -> dict[str, object]:
     state = request.session.get(SESSION_KEY) or {}
     if state.get("version") != version.pk:
         state = {"version": version.pk, "answers": {}}
@@ -36,7 +37,9 @@ def _session_answers(request: HttpRequest, version: Questionnaire) -> dict[str, 
     return state["answers"]
 
 
-def _save_answers(request: HttpRequest, version: Questionnaire, answers: dict[str, object]) -> None:
+def _save_answers(
+    request: AuthenticatedRequest, version: Questionnaire, answers: dict[str, object]
+) -> None:
     request.session[SESSION_KEY] = {"version": version.pk, "answers": answers}
 
 
@@ -48,14 +51,14 @@ def _amount(answers: dict[str, object]) -> Decimal | None:
 
 
 @login_required
-def questionnaire_start(request: HttpRequest) -> HttpResponse:
+def questionnaire_start(request: AuthenticatedRequest) -> HttpResponse:
     if request.GET.get("restart"):
         request.session.pop(SESSION_KEY, None)
     return redirect("onboarding:questionnaire_step", step=1)
 
 
 @login_required
-def questionnaire_step(request: HttpRequest, step: int) -> HttpResponse:
+def questionnaire_step(request: AuthenticatedRequest, step: int) -> HttpResponse:
     version = _current_questionnaire()
     all_questions = list(version.questions.prefetch_related("options"))
     steps = sorted({q.step for q in all_questions})
@@ -107,7 +110,7 @@ def questionnaire_step(request: HttpRequest, step: int) -> HttpResponse:
 
 
 def _submit(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     version: Questionnaire,
     questions: list[Question],
     steps: list[int],
@@ -117,10 +120,12 @@ def _submit(
         if question.code not in answers:
             messages.error(request, "Please answer every question on this page first.")
             return redirect("onboarding:questionnaire_step", step=question.step)
-    selections = {q.code: int(answers[q.code]) for q in questions if q.kind == Question.Kind.CHOICE}  # type: ignore[arg-type]
+    selections = {
+        q.code: int(str(answers[q.code])) for q in questions if q.kind == Question.Kind.CHOICE
+    }
     try:
         assessment = services.submit_assessment(
-            request.user,  # type: ignore[arg-type]
+            request.user,
             questionnaire_version=version,
             selections=selections,
             amount=_amount(answers) or Decimal("0"),
@@ -133,7 +138,7 @@ def _submit(
 
 
 @login_required
-def assessment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def assessment_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     assessment = get_object_or_404(
         RiskAssessment.objects.select_related("recommended_model", "accepted_model"),
         pk=pk,
@@ -144,7 +149,10 @@ def assessment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _render_assessment(
-    request: HttpRequest, assessment: RiskAssessment, form: forms.AcceptForm, status: int = 200
+    request: AuthenticatedRequest,
+    assessment: RiskAssessment,
+    form: forms.AcceptForm,
+    status: int = 200,
 ) -> HttpResponse:
     amount = assessment.amount if assessment.amount > 0 else Decimal("10000")
     rows = model_rows(amount, assessment)
@@ -155,7 +163,7 @@ def _render_assessment(
         {
             "nav": "profile",
             "assessment": assessment,
-            "is_current": selectors.current_assessment(request.user) == assessment,  # type: ignore[arg-type]
+            "is_current": selectors.current_assessment(request.user) == assessment,
             "stale": assessment.is_stale(clock.now()),
             "amount": amount,
             "recommended": recommended,
@@ -169,14 +177,14 @@ def _render_assessment(
 
 @login_required
 @require_POST
-def accept(request: HttpRequest, pk: int) -> HttpResponse:
+def accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     assessment = get_object_or_404(RiskAssessment, pk=pk, user=request.user)
     form = forms.AcceptForm(request.POST, user=request.user)
     if form.is_valid():
         try:
             accounts = services.accept_recommendation(
                 assessment,
-                by=request.user,  # type: ignore[arg-type]
+                by=request.user,
                 model=form.cleaned_data["model"],
                 portfolios=form.cleaned_data["portfolios"],
                 new_account_name=form.cleaned_data["new_account_name"],

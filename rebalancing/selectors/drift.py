@@ -12,6 +12,7 @@ from decimal import Decimal
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from django.db.models import Max
 
@@ -165,7 +166,7 @@ def _policy_arrays(
     """Per-portfolio arrays from the distinct policies and each portfolio's `index` into them
     (each distinct policy is converted once)."""
 
-    def arr(values: Iterable[object], dtype: object = float) -> np.ndarray:
+    def arr(values: Iterable[object], dtype: npt.DTypeLike = float) -> np.ndarray:
         return np.array(list(values), dtype=dtype)[index]
 
     return policy.Policies(
@@ -299,7 +300,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     tp_rows, tp_cols = np.nonzero(target_security >= 0)
     uses[tp_rows, target_security[tp_rows, tp_cols]] = True
     priced = ~np.isnan(price_arr)
-    missing = (uses & ~priced[None, :]).any(axis=1) if n_s else np.zeros(n_p, bool)
+    missing = np.asarray(
+        (uses & ~priced[None, :]).any(axis=1) if n_s else np.zeros(n_p), dtype=bool
+    )
     dates_matrix = (
         np.where(uses, price_dates[None, :], np.datetime64("NaT"))
         if n_s

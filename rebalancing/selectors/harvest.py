@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+from django.db import models
 
 from accounts.models import InvestorProfile
 from advisor.core.lookups import Ids
@@ -172,8 +173,14 @@ def replacements() -> dict[int, list[int]]:
     return out
 
 
-def _default(model: type, name: str) -> float:
-    return float(model._meta.get_field(name).default)
+def _field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), name  # a column, not a reverse relation
+    return field
+
+
+def _default(model: type[models.Model], name: str) -> float:
+    return float(_field(model, name).default)
 
 
 SETTING_COLUMNS = [
@@ -205,8 +212,8 @@ def settings_frame(
         index=index,
     )
 
-    def rows(model: type, fields: list[str]) -> pd.DataFrame:
-        qs = model.objects.all()
+    def rows(model: type[models.Model], fields: list[str]) -> pd.DataFrame:
+        qs = model._default_manager.all()
         if owner_range is not None:
             qs = qs.filter(user_id__gte=owner_range[0], user_id__lte=owner_range[1])
         else:

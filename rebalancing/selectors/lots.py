@@ -91,6 +91,6 @@ def _portable(portfolios: IdRange, households: IdRange | None) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(DTYPES))
     if households is None:
         frame["owner_id"] = 0
-    days = [(np.datetime64(d, "D") - EPOCH).astype(np.int64) for d in frame["holding_start"]]
-    frame["holding_start"] = np.asarray(days, dtype=np.int64)
+    days = np.asarray(frame["holding_start"].tolist(), dtype="datetime64[D]") - EPOCH
+    frame["holding_start"] = days.astype(np.int64)
     return frame.astype(DTYPES)

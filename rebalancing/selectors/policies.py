@@ -35,7 +35,7 @@ def distinct_policies(
     slot: dict[int, int] = {}
     index = np.empty(len(portfolios), dtype=np.intp)
     for i, (pk, model) in enumerate(portfolios):
-        chosen = by_portfolio.get(pk) or by_model.get(model) or default
+        chosen = by_portfolio.get(pk) or (model is not None and by_model.get(model)) or default
         if id(chosen) not in slot:
             slot[id(chosen)] = len(unique)
             unique.append(chosen)

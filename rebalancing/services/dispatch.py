@@ -32,7 +32,7 @@ RUN_SCAN_BATCH = "rebalancing.tasks.run_scan_batch"
 def send(task: str, *args: object) -> bool:
     """Send `task` now; False (logged) when the broker cannot take it."""
     try:
-        current_app.tasks[task].apply_async(args=list(args), retry_policy=PUBLISH_RETRY)
+        current_app.send_task(task, args=args, retry_policy=PUBLISH_RETRY)
     except Exception:  # any broker failure: the sweeper re-sends from the database state
         log.warning("could not send %s%r; the sweeper will re-send it", task, args, exc_info=True)
         return False

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -194,7 +195,7 @@ def _record_fill(trade: ProposedTrade, order: OrderStatus) -> None:
         messages = [prefix] if prefix else []
         status = ProposedTrade.Status.FAILED
         if filled > 0 and order.avg_fill_price:
-            kwargs = {
+            kwargs: dict[str, Any] = {
                 "security": trade.security,
                 "quantity": filled,
                 "price": order.avg_fill_price,

@@ -2,11 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedRequest
 from portfolios.models import Portfolio
 from rebalancing.models import Proposal
 from rebalancing.services import drift
@@ -14,7 +15,7 @@ from rebalancing.services import drift
 
 @login_required
 @require_POST
-def check_now(request: HttpRequest, pk: int) -> HttpResponse:
+def check_now(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = get_object_or_404(Portfolio.objects.for_user(request.user), pk=pk)
     result = drift.run_drift_check(portfolio)
     if result.status in ("proposed", "unchanged"):

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import AuthenticatedRequest
 from advisor.core import clock
 from portfolios.models import AssetClass, TaxLot
 from rebalancing.engine.wash_sales import WINDOW_DAYS
@@ -36,7 +37,7 @@ def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _proposal(request: HttpRequest, pk: int) -> Proposal:
+def _proposal(request: AuthenticatedRequest, pk: int) -> Proposal:
     return get_object_or_404(
         Proposal.objects.for_user(request.user).select_related("portfolio", "decided_by"), pk=pk
     )
@@ -44,7 +45,7 @@ def _proposal(request: HttpRequest, pk: int) -> Proposal:
 
 @login_required
 @require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedRequest) -> HttpResponse:
     base = Proposal.objects.for_user(request.user)
     pending = list(
         base.pending()
@@ -89,7 +90,8 @@ def _trades_with_lots(proposal: Proposal) -> list[ProposedTrade]:
     lot_ids = [int(entry["lot"]) for t in trades for entry in (t.lots or [])]
     lots = {lot.pk: lot for lot in TaxLot.objects.filter(pk__in=lot_ids)} if lot_ids else {}
     for trade in trades:
-        trade.lot_rows = []
+        rows: list[dict[str, object]] = []
+        trade.lot_rows = rows  # type: ignore[attr-defined]  # for the template only
         for entry in trade.lots or []:
             lot = lots.get(int(entry["lot"]))
             quantity = Decimal(str(entry["quantity"]))
@@ -100,7 +102,7 @@ def _trades_with_lots(proposal: Proposal) -> list[ProposedTrade]:
                 if lot.quantity
                 else (lot.cost_basis / lot.original_quantity)
             )
-            trade.lot_rows.append(
+            rows.append(
                 {
                     "lot": lot,
                     "quantity": quantity,
@@ -124,7 +126,9 @@ def wash_sale_check(details: dict[str, Any]) -> str:
     )
 
 
-def _detail_context(request: HttpRequest, proposal: Proposal, **extra: object) -> dict[str, object]:
+def _detail_context(
+    request: AuthenticatedRequest, proposal: Proposal, **extra: object
+) -> dict[str, object]:
     trades = _trades_with_lots(proposal)
     sells = sum((t.amount for t in trades if t.side == "sell"), Decimal("0"))
     buys = sum((t.amount for t in trades if t.side == "buy"), Decimal("0"))
@@ -149,12 +153,12 @@ def _detail_context(request: HttpRequest, proposal: Proposal, **extra: object) -
 
 @login_required
 @require_GET
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     proposal = _proposal(request, pk)
     return render(request, "rebalancing/detail.html", _detail_context(request, proposal))
 
 
-def _decision_response(request: HttpRequest, decision: approval.Decision) -> HttpResponse:
+def _decision_response(request: AuthenticatedRequest, decision: approval.Decision) -> HttpResponse:
     proposal = Proposal.objects.select_related("portfolio", "decided_by").get(
         pk=decision.proposal.pk
     )
@@ -174,12 +178,12 @@ def _decision_response(request: HttpRequest, decision: approval.Decision) -> Htt
     return redirect("rebalancing:detail", pk=proposal.pk)
 
 
-def _mfa_on(request: HttpRequest) -> bool:
+def _mfa_on(request: AuthenticatedRequest) -> bool:
     return is_mfa_enabled(request.user)
 
 
 @reauthentication_required(enabled=_mfa_on)
-def _approve(request: HttpRequest, proposal: Proposal) -> HttpResponse:
+def _approve(request: AuthenticatedRequest, proposal: Proposal) -> HttpResponse:
     note = request.POST.get("note", "").strip()[:500]
     return _decision_response(
         request, approval.approve_proposal(proposal.pk, by=request.user, note=note)
@@ -188,7 +192,7 @@ def _approve(request: HttpRequest, proposal: Proposal) -> HttpResponse:
 
 @login_required
 @require_POST
-def approve(request: HttpRequest, pk: int) -> HttpResponse:
+def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Approve; with MFA set up this needs a recent (re)authentication (allauth)."""
     proposal = _proposal(request, pk)
     try:
@@ -206,7 +210,7 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reject(request: HttpRequest, pk: int) -> HttpResponse:
+def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     proposal = _proposal(request, pk)
     note = request.POST.get("note", "").strip()[:500]
     return _decision_response(
@@ -216,7 +220,7 @@ def reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def status(request: HttpRequest, pk: int) -> HttpResponse:
+def status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The live execution panel (htmx polls it while the proposal is approved/executing)."""
     proposal = _proposal(request, pk)
     return render(
@@ -233,7 +237,7 @@ def status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def recheck(request: HttpRequest, pk: int) -> HttpResponse:
+def recheck(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """ "Re-check now" on a stale proposal: run the drift check again for its account."""
     proposal = _proposal(request, pk)
     if proposal.is_pending and (reason := proposals.is_stale(proposal)) is not None:
@@ -263,7 +267,7 @@ def recheck(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: AuthenticatedRequest) -> HttpResponse:
     items = list(Notification.objects.filter(user=request.user).order_by("-created_at")[:50])
     unread = sum(1 for n in items if n.read_at is None)
     return render(
@@ -275,7 +279,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def notifications_read(request: HttpRequest) -> HttpResponse:
+def notifications_read(request: AuthenticatedRequest) -> HttpResponse:
     notifications.mark_all_read(request.user.pk)
     if _is_htmx(request):
         return HttpResponse('<span class="badge">0 unread</span>')

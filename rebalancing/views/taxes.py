@@ -1,9 +1,10 @@
 """The yearly tax report page and its Form 8949 CSV export (scoped to request.user)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from accounts.http import AuthenticatedRequest
 from advisor.core import clock
 from portfolios.models import Portfolio
 from rebalancing.services import tax_report
@@ -17,7 +18,7 @@ def _year(year: int) -> int:
     return year
 
 
-def _portfolio(request: HttpRequest) -> Portfolio | None:
+def _portfolio(request: AuthenticatedRequest) -> Portfolio | None:
     raw = request.GET.get("portfolio")
     if not raw:
         return None
@@ -27,7 +28,7 @@ def _portfolio(request: HttpRequest) -> Portfolio | None:
 
 
 @login_required
-def report(request: HttpRequest, year: int | None = None) -> HttpResponse:
+def report(request: AuthenticatedRequest, year: int | None = None) -> HttpResponse:
     year = _year(year or clock.today().year)
     portfolio = _portfolio(request)
     data = tax_report.build(request.user, year, portfolio=portfolio)
@@ -52,7 +53,7 @@ def report(request: HttpRequest, year: int | None = None) -> HttpResponse:
 
 
 @login_required
-def report_csv(request: HttpRequest, year: int) -> HttpResponse:
+def report_csv(request: AuthenticatedRequest, year: int) -> HttpResponse:
     year = _year(year)
     portfolio = _portfolio(request)
     data = tax_report.build(request.user, year, portfolio=portfolio)

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -25,8 +26,8 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Validate and report; write nothing"
         )
 
-    def handle(self, *args: object, **options: object) -> None:
-        path: Path = options["path"]  # type: ignore[assignment]
+    def handle(self, *args: object, **options: Any) -> None:
+        path: Path = options["path"]
         kind = str(options["kind"])
         portfolio = None
         if kind != "prices":
