@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
+from rebalancing.engine import lots as lot_rules
+
 if TYPE_CHECKING:
     from accounts.models import User
 
@@ -322,12 +324,7 @@ class TaxLot(models.Model):
 
     def is_long_term(self, on: dt.date) -> bool:
         """Held more than one year on `on` (IRS: the day after the one-year anniversary)."""
-        start = self.holding_start
-        try:
-            anniversary = start.replace(year=start.year + 1)
-        except ValueError:  # 29 February
-            anniversary = start.replace(year=start.year + 1, day=28)
-        return on > anniversary
+        return lot_rules.is_long_term_on(self.holding_start, on)
 
 
 class Transaction(models.Model):

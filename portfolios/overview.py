@@ -13,6 +13,7 @@ import pandas as pd
 
 from portfolios import selectors
 from portfolios.models import AssetClass, Portfolio
+from rebalancing.engine import lots as lot_rules
 
 
 @dataclass
@@ -36,14 +37,6 @@ class AccountOverview:
         return self.short_term_gain + self.long_term_gain
 
 
-def _is_long_term(holding_start: dt.date, on: dt.date) -> bool:
-    try:
-        anniversary = holding_start.replace(year=holding_start.year + 1)
-    except ValueError:
-        anniversary = holding_start.replace(year=holding_start.year + 1, day=28)
-    return on > anniversary
-
-
 def account_overview(portfolio: Portfolio, *, today: dt.date) -> AccountOverview:
     out = AccountOverview(portfolio=portfolio, cash=float(portfolio.cash))
     lots = selectors.lots([portfolio.pk])
@@ -53,7 +46,7 @@ def account_overview(portfolio: Portfolio, *, today: dt.date) -> AccountOverview
         lots["price"] = lots["security_id"].map(prices["close"])
         lots["market_value"] = lots["quantity"] * lots["price"]
         lots["gain"] = lots["market_value"] - lots["cost_basis"]
-        lots["long_term"] = [_is_long_term(d, today) for d in lots["holding_start"]]
+        lots["long_term"] = lot_rules.is_long_term(lots["holding_start"].to_numpy(), today)
         out.missing_prices = sorted(set(lots.loc[lots["price"].isna(), "ticker"]))
         out.price_date = prices["date"].max() if not prices.empty else None
         valued = lots.dropna(subset=["price"])

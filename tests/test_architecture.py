@@ -2,6 +2,7 @@
 contract fails when a module breaks it: the checker runs on a copy of the tree with one bad
 import added (imports inside functions count)."""
 
+import ast
 import os
 import shutil
 import subprocess
@@ -74,3 +75,36 @@ def test_a_bad_import_breaks_its_contract(
         path.write_text(original)
     assert result.returncode != 0, result.stdout
     assert "BROKEN" in result.stdout and contract in result.stdout.replace("\n", " ")
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def _step_modules() -> list[Path]:
+    """Every module of a services, selectors or views package (or single module) in the apps."""
+    found = []
+    for app in ("accounts", "advisor", "portfolios", "rebalancing"):
+        for path in (ROOT / app).rglob("*.py"):
+            parts = path.relative_to(ROOT).parts
+            if any(p in ("services", "selectors", "views") for p in parts[:-1]) or parts[-1] in (
+                "services.py",
+                "selectors.py",
+                "views.py",
+            ):
+                found.append(path)
+    return found
+
+
+def test_no_function_in_services_selectors_or_views_is_over_80_lines() -> None:
+    """Long steps hide their parts: each is split into well-named functions instead."""
+    modules = _step_modules()
+    assert any("rebalancing/services/harvest.py" in str(p) for p in modules)
+    too_long = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in modules
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert not too_long, too_long

@@ -101,6 +101,26 @@ def accept_recommendation(
     assessed level without `acknowledge_more_aggressive` (AcknowledgementRequired). An
     acknowledged aggressive choice is logged separately for the adviser.
     """
+    more_aggressive = _acceptable(assessment, by, model, acknowledge_more_aggressive)
+    accounts = _chosen_accounts(by, portfolios, new_account_name, new_account_tax_treatment)
+    if more_aggressive:
+        _record_more_aggressive(assessment, by, model)
+    for account in accounts:
+        _set_model(account, model, assessment, by)
+    assessment.accepted_model = model
+    assessment.accepted_at = clock.now()
+    assessment.acknowledged_more_aggressive = (
+        assessment.acknowledged_more_aggressive or more_aggressive
+    )
+    assessment.save(update_fields=["accepted_model", "accepted_at", "acknowledged_more_aggressive"])
+    return accounts
+
+
+def _acceptable(
+    assessment: RiskAssessment, by: User, model: ModelPortfolio, acknowledge: bool
+) -> bool:
+    """Refuse what cannot be accepted; True when the model is more aggressive than the
+    assessed level (and acknowledged)."""
     if assessment.user_id != by.pk:
         raise OnboardingError("This risk profile belongs to someone else.")
     if not model.is_active:
@@ -114,11 +134,18 @@ def accept_recommendation(
     more_aggressive = (
         model.risk_level > assessment.risk_level and model.pk != assessment.recommended_model_id
     )
-    if more_aggressive and not acknowledge_more_aggressive:
+    if more_aggressive and not acknowledge:
         raise AcknowledgementRequired(
             f"{model.name} (level {model.risk_level}) is riskier than your assessed level "
             f"{assessment.risk_level}. Tick the acknowledgement to choose it anyway."
         )
+    return more_aggressive
+
+
+def _chosen_accounts(
+    by: User, portfolios: Iterable[Portfolio], new_account_name: str, tax_treatment: str
+) -> list[Portfolio]:
+    """The investor's chosen accounts, locked, and the new one opened when named."""
     ids = {p.pk for p in portfolios}
     accounts = list(
         Portfolio.objects.select_for_update().filter(pk__in=ids, owner=by, is_active=True)
@@ -129,51 +156,50 @@ def accept_recommendation(
     if name:
         if Portfolio.objects.filter(owner=by, name=name).exists():
             raise OnboardingError(f"You already have an account named \u201c{name}\u201d.")
-        if new_account_tax_treatment not in Portfolio.TaxTreatment.values:
+        if tax_treatment not in Portfolio.TaxTreatment.values:
             raise OnboardingError("Unknown account type.")
-        new = Portfolio(name=name, tax_treatment=new_account_tax_treatment)
+        new = Portfolio(name=name, tax_treatment=tax_treatment)
         accounts.append(portfolio_services.open_account(new, by=by))
     if not accounts:
         raise OnboardingError("Choose at least one account (or name a new one).")
-
-    if more_aggressive:
-        audit.record(
-            "risk.more_aggressive_acknowledged",
-            household=by,
-            actor=by,
-            obj=assessment,
-            summary=f"Chose {model.name} (level {model.risk_level}) above assessed level {assessment.risk_level}"
-            + (
-                f" and above the capacity cap {assessment.max_level}"
-                if model.risk_level > assessment.max_level
-                else ""
-            ),
-            model=model.slug,
-            model_level=model.risk_level,
-            assessed_level=assessment.risk_level,
-            max_level=assessment.max_level,
-        )
-    for account in accounts:
-        previous = account.model
-        account.model = model
-        account.save(update_fields=["model", "updated_at"])
-        audit.record(
-            "risk.model_accepted",
-            household=by,
-            actor=by,
-            obj=account,
-            summary=f"{account.name}: target set to {model.name}",
-            assessment=assessment.pk,
-            model=model.slug,
-            previous_model=previous.slug if previous else None,
-            recommended_model=assessment.recommended_model.slug
-            if assessment.recommended_model
-            else None,
-        )
-    assessment.accepted_model = model
-    assessment.accepted_at = clock.now()
-    assessment.acknowledged_more_aggressive = (
-        assessment.acknowledged_more_aggressive or more_aggressive
-    )
-    assessment.save(update_fields=["accepted_model", "accepted_at", "acknowledged_more_aggressive"])
     return accounts
+
+
+def _record_more_aggressive(assessment: RiskAssessment, by: User, model: ModelPortfolio) -> None:
+    audit.record(
+        "risk.more_aggressive_acknowledged",
+        household=by,
+        actor=by,
+        obj=assessment,
+        summary=f"Chose {model.name} (level {model.risk_level}) above assessed level {assessment.risk_level}"
+        + (
+            f" and above the capacity cap {assessment.max_level}"
+            if model.risk_level > assessment.max_level
+            else ""
+        ),
+        model=model.slug,
+        model_level=model.risk_level,
+        assessed_level=assessment.risk_level,
+        max_level=assessment.max_level,
+    )
+
+
+def _set_model(
+    account: Portfolio, model: ModelPortfolio, assessment: RiskAssessment, by: User
+) -> None:
+    previous = account.model
+    account.model = model
+    account.save(update_fields=["model", "updated_at"])
+    audit.record(
+        "risk.model_accepted",
+        household=by,
+        actor=by,
+        obj=account,
+        summary=f"{account.name}: target set to {model.name}",
+        assessment=assessment.pk,
+        model=model.slug,
+        previous_model=previous.slug if previous else None,
+        recommended_model=assessment.recommended_model.slug
+        if assessment.recommended_model
+        else None,
+    )

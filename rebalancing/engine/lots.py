@@ -4,6 +4,7 @@ Inputs are arrays over the open lots of ONE security in one portfolio. Quantitie
 prices and bases in currency per share, dates as numpy datetime64[D].
 """
 
+import datetime as dt
 from enum import StrEnum
 
 import numpy as np
@@ -28,17 +29,23 @@ def anniversary(holding_start: np.ndarray) -> np.ndarray:
     return np.minimum(anniversary_month.astype("datetime64[D]") + day_offset, month_end)
 
 
-def is_long_term(holding_start: np.ndarray, on: np.datetime64) -> np.ndarray:
+def is_long_term(holding_start: np.ndarray, on: np.datetime64 | dt.date) -> np.ndarray:
     """True where a lot is held more than one year on `on` (sold after the anniversary).
 
     The anniversary grows with the start date, so one threshold decides every lot: the first
     start date whose anniversary is not before `on`, found among the dates around a year
     before it (month arithmetic on a few dates instead of on every lot).
     """
-    on = np.datetime64(on.astype("datetime64[D]"))
-    around = on - np.arange(370, 359, -1).astype("timedelta64[D]")  # ascending dates
-    threshold = around[np.argmax(anniversary(around) >= on)]
+    day = np.asarray(on, dtype="datetime64[D]")
+    around = day - np.arange(370, 359, -1).astype("timedelta64[D]")  # ascending dates
+    threshold = around[np.argmax(anniversary(around) >= day)]
     return np.asarray(holding_start, dtype="datetime64[D]") < threshold
+
+
+def is_long_term_on(holding_start: dt.date, on: dt.date) -> bool:
+    """`is_long_term` for one lot: held more than one year on `on` (sold after the first
+    anniversary of `holding_start`; that of 29 February is 28 February)."""
+    return bool(is_long_term(np.array([holding_start], dtype="datetime64[D]"), on)[0])
 
 
 def relief_order(

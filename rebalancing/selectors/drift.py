@@ -284,32 +284,10 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         lp * n_s + ls, weights=lots["quantity"].to_numpy(), minlength=n_p * n_s
     ).reshape(n_p, n_s)
 
-    target = np.zeros((n_p, n_k))
-    target_security = np.full((n_p, n_k), -1)
-    if len(targets):
-        tp = np.searchsorted(id_arr, targets["portfolio_id"].to_numpy(dtype=np.int64))
-        tk = targets["asset_class"].map(k_index).to_numpy(dtype=int)
-        target[tp, tk] = targets["weight"].to_numpy(dtype=float)
-        target_security[tp, tk] = np.searchsorted(
-            security_arr, targets["security_id"].to_numpy(dtype=np.int64)
-        )
-    target = drift.normalise_targets(target)
+    target, target_security = _target_matrices(targets, id_arr, security_arr, k_index, n_p, n_k)
 
-    # Portfolios missing a price for any held or target security are not checked.
-    uses = quantity > 0
-    tp_rows, tp_cols = np.nonzero(target_security >= 0)
-    uses[tp_rows, target_security[tp_rows, tp_cols]] = True
-    priced = ~np.isnan(price_arr)
-    missing = np.asarray(
-        (uses & ~priced[None, :]).any(axis=1) if n_s else np.zeros(n_p), dtype=bool
-    )
-    dates_matrix = (
-        np.where(uses, price_dates[None, :], np.datetime64("NaT"))
-        if n_s
-        else np.zeros((n_p, 0), "datetime64[D]")
-    )
-    prices_as_of = _nanmin_dates(dates_matrix)
-    safe_prices = np.where(priced, price_arr, 1.0)
+    missing, prices_as_of = _price_coverage(quantity, target_security, price_arr, price_dates)
+    safe_prices = np.where(np.isnan(price_arr), 1.0, price_arr)
 
     owners = np.array([p[1] for p in portfolios], dtype=np.int64)
     book = drift.Book(
@@ -327,14 +305,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     unique_policies, policy_index = policy_selectors.distinct_policies(
         [(p[0], p[3]) for p in portfolios], span=span
     )
-    calendars = any(r.calendar_frequency != RebalancePolicy.Frequency.NONE for r in unique_policies)
-    last = _last_calendar(span) if calendars else {}
-    last_calendar = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[D]")
-    if last:
-        for i, pk in enumerate(ids):
-            if pk in last:
-                last_calendar[i] = np.datetime64(last[pk], "D")
-    policies = _policy_arrays(unique_policies, policy_index, last_calendar)
+    policies = _policy_arrays(
+        unique_policies, policy_index, _last_calendars(unique_policies, ids, span)
+    )
     engine_lots = trades.Lots(
         portfolio=lp,
         security=ls,
@@ -369,6 +342,66 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         short_term_rate=np.full(len(ids), DEFAULT_SHORT_TERM_RATE),
         long_term_rate=np.full(len(ids), DEFAULT_LONG_TERM_RATE),
     )
+
+
+def _target_matrices(
+    targets: pd.DataFrame,
+    id_arr: np.ndarray,
+    security_arr: np.ndarray,
+    k_index: dict[str, int],
+    n_p: int,
+    n_k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Target weights [P, K] (rows normalised) and the security bought for each class [P, K]
+    (an index into `security_arr`, -1 for none)."""
+    target = np.zeros((n_p, n_k))
+    target_security = np.full((n_p, n_k), -1)
+    if len(targets):
+        tp = np.searchsorted(id_arr, targets["portfolio_id"].to_numpy(dtype=np.int64))
+        tk = targets["asset_class"].map(k_index).to_numpy(dtype=int)
+        target[tp, tk] = targets["weight"].to_numpy(dtype=float)
+        target_security[tp, tk] = np.searchsorted(
+            security_arr, targets["security_id"].to_numpy(dtype=np.int64)
+        )
+    return drift.normalise_targets(target), target_security
+
+
+def _price_coverage(
+    quantity: np.ndarray,
+    target_security: np.ndarray,
+    price_arr: np.ndarray,
+    price_dates: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per portfolio: missing a price for a held or target security (not checked then), and
+    the oldest price date it uses."""
+    n_p, n_s = quantity.shape
+    uses = quantity > 0
+    tp_rows, tp_cols = np.nonzero(target_security >= 0)
+    uses[tp_rows, target_security[tp_rows, tp_cols]] = True
+    priced = ~np.isnan(price_arr)
+    missing = np.asarray(
+        (uses & ~priced[None, :]).any(axis=1) if n_s else np.zeros(n_p), dtype=bool
+    )
+    dates_matrix = (
+        np.where(uses, price_dates[None, :], np.datetime64("NaT"))
+        if n_s
+        else np.zeros((n_p, 0), "datetime64[D]")
+    )
+    return missing, _nanmin_dates(dates_matrix)
+
+
+def _last_calendars(
+    unique_policies: list[RebalancePolicy], ids: list[int], span: IdRange
+) -> np.ndarray:
+    """Per portfolio: the day of its last calendar rebalance (NaT when none, or when no policy
+    of the batch is on a calendar)."""
+    last_calendar = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[D]")
+    if any(r.calendar_frequency != RebalancePolicy.Frequency.NONE for r in unique_policies):
+        last = _last_calendar(span)
+        for i, pk in enumerate(ids):
+            if pk in last:
+                last_calendar[i] = np.datetime64(last[pk], "D")
+    return last_calendar
 
 
 def _nanmin_dates(matrix: np.ndarray) -> np.ndarray:

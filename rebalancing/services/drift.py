@@ -93,26 +93,11 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         book, state, batch.policies, today=today, vol_scale=batch.vol_scale, labels=labels
     )
 
-    # One check per distinct price date (a batch has a handful), not per portfolio.
-    dates = batch.prices_as_of
-    too_old = np.zeros(n, dtype=bool)
-    for d in np.unique(dates[~np.isnat(dates)]):
-        if proposals.prices_too_old(d.astype(dt.date), today):
-            too_old |= dates == d
-    unpriced = batch.missing_price | (
-        np.isnat(batch.prices_as_of) & (state.total > 0) & (book.target.sum(axis=1) > 0)
-    )
+    unpriced, too_old = _unchecked(batch, state, today)
     skip = unpriced | too_old
     decision = _mask(decision, ~skip)
-    # The wash-sale guard for the households that may trade: a fired rule, or a lot of a
-    # security other than its class's preferred one (a switch back may sell it).
-    lots = batch.lots
-    foreign = np.zeros(n, dtype=bool)
-    if len(lots.lot_id):
-        preferred = book.target_security[lots.portfolio, book.security_class[lots.security]]
-        foreign[lots.portfolio[(preferred >= 0) & (preferred != lots.security)]] = True
     selectors.load_for_trading(
-        batch, np.flatnonzero((decision.fired | foreign) & ~skip), today=today
+        batch, np.flatnonzero((decision.fired | _may_switch_back(batch)) & ~skip), today=today
     )
     result = trades.generate(
         book,
@@ -126,12 +111,57 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         no_buy=batch.no_buy,
         households=batch.owners,
     )
-    counts = result.count()
+    nothing_needed = _results(batch, state, decision, result, unpriced, skip, out)
+    # Where no rule traded, a harvest replacement may go back to the preferred security.
+    nothing_needed = switch_back.add_switches(
+        batch, state, out.results, nothing_needed, today=today, costs=cost_model(batch)
+    )
+    return out, nothing_needed
+
+
+def _unchecked(
+    batch: selectors.DriftBatch, state: drift.Drift, today: dt.date
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per portfolio: missing a price it needs, and priced too long ago to trade on."""
+    n = len(batch.book.portfolio_ids)
+    # One check per distinct price date (a batch has a handful), not per portfolio.
+    dates = batch.prices_as_of
+    too_old = np.zeros(n, dtype=bool)
+    for d in np.unique(dates[~np.isnat(dates)]):
+        if proposals.prices_too_old(d.astype(dt.date), today):
+            too_old |= dates == d
+    unpriced = batch.missing_price | (
+        np.isnat(batch.prices_as_of) & (state.total > 0) & (batch.book.target.sum(axis=1) > 0)
+    )
+    return unpriced, too_old
+
+
+def _may_switch_back(batch: selectors.DriftBatch) -> np.ndarray:
+    """Portfolios holding a lot of a security other than its class's preferred one: a switch
+    back may sell it, so the wash-sale guard loads for them as for a fired rule."""
+    book, lots = batch.book, batch.lots
+    foreign = np.zeros(len(book.portfolio_ids), dtype=bool)
+    if len(lots.lot_id):
+        preferred = book.target_security[lots.portfolio, book.security_class[lots.security]]
+        foreign[lots.portfolio[(preferred >= 0) & (preferred != lots.security)]] = True
+    return foreign
+
+
+def _results(
+    batch: selectors.DriftBatch,
+    state: drift.Drift,
+    decision: policy.Decision,
+    result: trades.Trades,
+    unpriced: np.ndarray,
+    skip: np.ndarray,
+    out: BatchResult,
+) -> list[int]:
+    """One CheckResult per portfolio (a draft where trades are proposed) into `out`; returns
+    the portfolios checked that need no proposal."""
     columns = drafts.TradeRows(result, batch)
     nothing_needed: list[int] = []
-
     fired = decision.fired.tolist()
-    counts = counts.tolist()
+    counts = result.count().tolist()
     for i, pid in enumerate(batch.portfolio_id_list):
         if skip[i]:
             why = (
@@ -165,11 +195,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
                 pid, "would_propose", draft.rule, draft.reason, str(result.notes[i]), draft=draft
             )
         )
-    # Where no rule traded, a harvest replacement may go back to the preferred security.
-    nothing_needed = switch_back.add_switches(
-        batch, state, out.results, nothing_needed, today=today, costs=cost_model(batch)
-    )
-    return out, nothing_needed
+    return nothing_needed
 
 
 def _draft(

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, QuerySet
 
 from advisor.core import clock
 from portfolios import selectors as portfolio_selectors
@@ -136,22 +136,12 @@ def scan_for_harvest(
     unchanged data keeps the pending proposals (same content) and writes nothing new.
     """
     on = on or clock.today()
-    if user_ids is None and owner_range is None:
-        owner_range = (0, 2**62)
     ids = None if user_ids is None else sorted(set(user_ids))
+    if ids is None and owner_range is None:
+        owner_range = (0, 2**62)
     frame = load_lots(user_ids=ids, owner_range=owner_range)
     result = ScanResult(lots=len(frame))
-    if ids is None:
-        scanned = Portfolio.objects.filter(
-            owner_id__gte=owner_range[0],
-            owner_id__lte=owner_range[1],
-            is_active=True,
-            tax_treatment=Portfolio.TaxTreatment.TAXABLE,
-        )
-    else:
-        scanned = Portfolio.objects.filter(
-            owner_id__in=ids, is_active=True, tax_treatment=Portfolio.TaxTreatment.TAXABLE
-        )
+    scanned = _taxable_accounts(ids, owner_range)
     result.portfolios = scanned.count()
     # Only portfolios with a pending harvest need retiring when nothing is proposed any more;
     # the writer locks exactly those plus the ones it writes.
@@ -161,10 +151,39 @@ def scan_for_harvest(
         ).values_list("portfolio_id", flat=True)
     )
     result.households = int(frame["owner_id"].nunique()) if len(frame) else 0
-    if frame.empty:
-        _write(result, [], pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
-        return result
+    drafts: list[draft_types.ProposalDraft] = []
+    if not frame.empty:
+        drafts = _harvest_drafts(frame, owner_range, on, result)
+    _write(result, drafts, pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
+    return result
 
+
+def _taxable_accounts(
+    ids: list[int] | None, owner_range: tuple[int, int] | None
+) -> QuerySet[Portfolio]:
+    """The active taxable accounts of the households scanned."""
+    accounts = Portfolio.objects.filter(
+        is_active=True, tax_treatment=Portfolio.TaxTreatment.TAXABLE
+    )
+    if ids is not None:
+        return accounts.filter(owner_id__in=ids)
+    assert owner_range is not None
+    return accounts.filter(owner_id__gte=owner_range[0], owner_id__lte=owner_range[1])
+
+
+@dataclass
+class Found:
+    """The engine's verdict on every lot, and what the later steps need of the lot frame."""
+
+    frame: pd.DataFrame  # the lots of households with harvesting enabled
+    setting: pd.DataFrame  # per household: thresholds and tax rates
+    position: np.ndarray  # per lot: portfolio and security as one int64 key
+    prices: pd.DataFrame  # latest close and its date per security held
+    scan: engine.Scan
+
+
+def _find_losses(frame: pd.DataFrame, owner_range: tuple[int, int] | None, on: dt.date) -> Found:
+    """Every position whose loss passes its household's thresholds (one engine call)."""
     owner_ids = frame["owner_id"].to_numpy()
     setting = selectors.settings_frame(owner_ids, owner_range=owner_range)
     # Each lot's row of `setting` (its index is sorted), as plain numpy takes.
@@ -197,23 +216,22 @@ def scan_for_harvest(
         commission=commission,
         cost_bps=bps,
     )
-    pos = found.positions
-    result.candidates = int(pos.key.size)
-    if not pos.key.size:
-        _write(result, [], pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
-        return result
+    return Found(frame, setting, position, prices, found)
 
-    # Only the few candidate positions leave numpy from here on: their lots, grouped by
-    # position in the same (sorted) order as `pos.key`.
-    sel_pos = position[found.selected]
+
+def _position_infos(found: Found) -> list[PositionInfo]:
+    """The candidate positions' lots, grouped by position in the same (sorted) order as the
+    engine's positions. Only these few leave numpy."""
+    selected = found.scan.selected
+    sel_pos = found.position[selected]
     order = np.argsort(sel_pos, kind="stable")
     cols = {
-        c: frame[c].to_numpy()[found.selected][order]
+        c: found.frame[c].to_numpy()[selected][order]
         for c in ("lot_id", "portfolio_id", "owner_id", "security_id", "quantity")
     }
     _, starts = np.unique(sel_pos[order], return_index=True)
     bounds = np.append(starts, order.size)
-    infos = [
+    return [
         PositionInfo(
             owner=int(cols["owner_id"][a]),
             portfolio=int(cols["portfolio_id"][a]),
@@ -224,6 +242,18 @@ def scan_for_harvest(
         )
         for a, b in itertools.pairwise(bounds.tolist())
     ]
+
+
+def _harvest_drafts(
+    frame: pd.DataFrame, owner_range: tuple[int, int] | None, on: dt.date, result: ScanResult
+) -> list[draft_types.ProposalDraft]:
+    """Find the losses, guard each household against wash sales, draft the proposals."""
+    found = _find_losses(frame, owner_range, on)
+    pos = found.scan.positions
+    result.candidates = int(pos.key.size)
+    if not pos.key.size:
+        return []
+    infos = _position_infos(found)
     groups = portfolio_selectors.identical_groups()
     key_of = groups.key_of
     cand_portfolios = sorted({i.portfolio for i in infos})
@@ -237,8 +267,10 @@ def scan_for_harvest(
     blocked = selectors.blocked_purchases(cand_owners, on, accounts=accounts, groups=groups)
     replacements = selectors.replacements()
     needed = {r for rs in replacements.values() for r in rs}
-    repl_prices = portfolio_selectors.latest_prices(needed, on=on) if needed else prices.iloc[0:0]
-    # (household, group) -> the account reinvesting its dividends (for the skip message).
+    repl_prices = (
+        portfolio_selectors.latest_prices(needed, on=on) if needed else found.prices.iloc[0:0]
+    )
+    # (household, group) -> the account reinvesting its dividends (for the skip reason).
     reinvesting = {(u, key_of.get(s, s)): name for (u, s), name in scheduled.items() if name}
     candidates = [
         engine.Candidate(
@@ -260,20 +292,97 @@ def scan_for_harvest(
         priced=set(repl_prices.index.tolist()),
         reinvested=set(reinvesting),
     )
-    drafts = _drafts(
+    return _drafts(
         decisions,
         pos,
         infos,
-        prices,
-        repl_prices,
-        setting,
+        pd.concat([found.prices, repl_prices]),
+        found.setting,
         on,
         result,
         key_of=key_of,
         reinvesting=reinvesting,
     )
-    _write(result, drafts, pending, dry_run=dry_run, scan_run_id=scan_run_id, on=on)
-    return result
+
+
+@dataclass(frozen=True)
+class Market:
+    """Prices and names the drafts quote: close and its date per security id, tickers, and
+    whether a replacement can be bought in fractions."""
+
+    close: dict[int, float]
+    dated: dict[int, dt.date]
+    tickers: dict[int, str]
+    fractional: dict[int, bool]
+
+    def ticker(self, security_id: int) -> str:
+        return self.tickers.get(security_id, str(security_id))
+
+
+def _market(prices: pd.DataFrame, decisions: engine.Decisions, held: set[int]) -> Market:
+    ids = prices.index.to_numpy(dtype=np.int64).tolist()
+    bought = set(decisions.accepted.values())
+    return Market(
+        close=dict(zip(ids, prices["close"].tolist(), strict=True)),
+        dated=dict(zip(ids, prices["date"].tolist(), strict=True)),
+        tickers=dict(Security.objects.filter(pk__in=held | bought).values_list("pk", "ticker")),
+        fractional=dict(
+            Security.objects.filter(pk__in=bought).values_list("pk", "allows_fractional")
+        ),
+    )
+
+
+def _skips(
+    decisions: engine.Decisions,
+    pos: engine.Positions,
+    index: dict[tuple[int, int], int],
+    infos: list[PositionInfo],
+    market: Market,
+    *,
+    key_of: dict[int, int],
+    reinvesting: dict[tuple[int, int], str],
+) -> list[dict[str, Any]]:
+    """The candidates the wash-sale guard refused, with their reason and loss."""
+    out = []
+    for (pid, sid), reason in decisions.skipped.items():
+        i = index[(pid, sid)]
+        account = reinvesting.get((infos[i].owner, key_of.get(sid, sid)), "")
+        out.append(
+            {
+                "portfolio_id": pid,
+                "security_id": sid,
+                "reason": reason,
+                "message": SKIP_MESSAGES[reason].format(ticker=market.ticker(sid), account=account),
+                "loss": draft_types.money(pos.loss_short[i] + pos.loss_long[i]),
+            }
+        )
+    return out
+
+
+@dataclass
+class PositionNumbers:
+    """The engine's per-position results as Python floats, converted once (numpy scalars are
+    slow to index and format one by one)."""
+
+    loss_short: list[float]
+    loss_long: list[float]
+    basis: list[float]
+    tax_value: list[float]
+    cost: list[float]
+    benefit: list[float]
+    value: list[float]
+
+    @classmethod
+    def of(cls, pos: engine.Positions) -> PositionNumbers:
+        return cls(
+            pos.loss_short.tolist(),
+            pos.loss_long.tolist(),
+            pos.basis.tolist(),
+            pos.tax_value.tolist(),
+            pos.cost.tolist(),
+            pos.benefit.tolist(),
+            pos.value.tolist(),
+        )
 
 
 def _drafts(
@@ -281,7 +390,6 @@ def _drafts(
     pos: engine.Positions,
     infos: list[PositionInfo],
     prices: pd.DataFrame,
-    repl_prices: pd.DataFrame,
     setting: pd.DataFrame,
     on: dt.date,
     result: ScanResult,
@@ -289,35 +397,12 @@ def _drafts(
     key_of: dict[int, int],
     reinvesting: dict[tuple[int, int], str],
 ) -> list[draft_types.ProposalDraft]:
+    """One proposal per account with accepted harvests; the refused ones go to `result.skipped`."""
     index = {(info.portfolio, info.security): i for i, info in enumerate(infos)}
-    close = {int(k): v for k, v in prices["close"].items()}
-    close |= {int(k): v for k, v in repl_prices["close"].items()}
-    dated = {int(k): v for k, v in prices["date"].items()}
-    dated |= {int(k): v for k, v in repl_prices["date"].items()}
-    tickers = dict(
-        Security.objects.filter(
-            pk__in={s for _, s in index} | set(decisions.accepted.values())
-        ).values_list("pk", "ticker")
+    market = _market(prices, decisions, {s for _, s in index})
+    result.skipped = _skips(
+        decisions, pos, index, infos, market, key_of=key_of, reinvesting=reinvesting
     )
-    fractional = dict(
-        Security.objects.filter(pk__in=set(decisions.accepted.values())).values_list(
-            "pk", "allows_fractional"
-        )
-    )
-    for (pid, sid), reason in decisions.skipped.items():
-        i = index[(pid, sid)]
-        account = reinvesting.get((infos[i].owner, key_of.get(sid, sid)), "")
-        result.skipped.append(
-            {
-                "portfolio_id": pid,
-                "security_id": sid,
-                "reason": reason,
-                "message": SKIP_MESSAGES[reason].format(
-                    ticker=tickers.get(sid, sid), account=account
-                ),
-                "loss": draft_types.money(pos.loss_short[i] + pos.loss_long[i]),
-            }
-        )
     per_portfolio: dict[int, list[tuple[int, int]]] = {}
     for (pid, sid), rid in sorted(decisions.accepted.items()):
         per_portfolio.setdefault(pid, []).append((sid, rid))
@@ -328,10 +413,7 @@ def _drafts(
     wanted = sorted(set(owner_of.values()))
     st_rate = dict(zip(wanted, setting["st_rate"].reindex(wanted).tolist(), strict=True))
     lt_rate = dict(zip(wanted, setting["lt_rate"].reindex(wanted).tolist(), strict=True))
-    # Python floats, converted once (numpy scalars are slow to index and format one by one).
-    loss_short, loss_long = pos.loss_short.tolist(), pos.loss_long.tolist()
-    basis, tax_value = pos.basis.tolist(), pos.tax_value.tolist()
-    cost, benefit, value = pos.cost.tolist(), pos.benefit.tolist(), pos.value.tolist()
+    numbers = PositionNumbers.of(pos)
     skipped_by_portfolio: dict[int, list[dict[str, str]]] = {}
     for s in result.skipped:
         skipped_by_portfolio.setdefault(s["portfolio_id"], []).append(
@@ -339,104 +421,144 @@ def _drafts(
         )
     drafts = []
     for pid, items in per_portfolio.items():
-        trades: list[draft_types.TradeDraft] = []
-        harvests, reasons = [], []
-        totals = {"st": 0.0, "lt": 0.0, "tax": 0.0, "cost": 0.0, "value": 0.0}
-        dates: list[dt.date] = []
         owner = owner_of[pid]
-        rates = {"st_rate": st_rate[owner], "lt_rate": lt_rate[owner]}
-        for sid, rid in items:
-            i = index[(pid, sid)]
-            qty = Decimal("0")
-            picks = []
-            for lot_id, q in sorted(infos[i].lots):
-                dq = Decimal(repr(float(q))).quantize(SHARE, rounding=ROUND_HALF_UP)
-                qty += dq
-                picks.append({"lot": int(lot_id), "quantity": str(dq)})
-            sell_price = Decimal(str(close[sid]))
-            buy_price = Decimal(str(close[rid]))
-            dates += [dated[sid], dated[rid]]
-            proceeds = qty * sell_price
-            buy_qty = proceeds / buy_price
-            buy_qty = (
-                buy_qty.quantize(SHARE, rounding=ROUND_DOWN)
-                if fractional.get(rid, True)
-                else buy_qty.to_integral_value(rounding=ROUND_DOWN)
-            )
-            half_cost = cost[i] / 2
-            trades.append(
-                draft_types.TradeDraft(
-                    security_id=sid,
-                    side=ProposedTrade.Side.SELL,
-                    quantity=qty,
-                    price=sell_price,
-                    lots=picks,
-                    est_short_term_gain=draft_types.money(-loss_short[i]),
-                    est_long_term_gain=draft_types.money(-loss_long[i]),
-                    est_cost=draft_types.money(half_cost),
-                    sequence=0,
-                )
-            )
-            if buy_qty > 0:
-                trades.append(
-                    draft_types.TradeDraft(
-                        security_id=rid,
-                        side=ProposedTrade.Side.BUY,
-                        quantity=buy_qty,
-                        price=buy_price,
-                        est_cost=draft_types.money(half_cost),
-                        sequence=1,
-                    )
-                )
-            loss = float(loss_short[i] + loss_long[i])
-            ticker, repl = tickers.get(sid, str(sid)), tickers.get(rid, str(rid))
-            harvests.append(
-                {
-                    "security": ticker,
-                    "replacement": repl,
-                    "lots": len(picks),
-                    "loss_short_term": f"{loss_short[i]:.2f}",
-                    "loss_long_term": f"{loss_long[i]:.2f}",
-                    "loss_pct_of_basis": round(loss / basis[i] * 100, 2) if basis[i] else 0.0,
-                    "tax_value": f"{tax_value[i]:.2f}",
-                    "cost": f"{cost[i]:.2f}",
-                    "net_benefit": f"{benefit[i]:.2f}",
-                }
-            )
-            reasons.append(
-                f"{ticker} is {loss:,.2f} below its cost basis; selling these lots realises the loss, worth "
-                f"about {tax_value[i]:,.2f} in tax at your rates "
-                f"({rates['st_rate']:.0%} short term, {rates['lt_rate']:.0%} long term), and {repl} is "
-                "bought for the same value to keep the exposure."
-            )
-            totals["st"] += loss_short[i]
-            totals["lt"] += loss_long[i]
-            totals["tax"] += tax_value[i]
-            totals["cost"] += cost[i]
-            totals["value"] += value[i]
-        drafts.append(
-            draft_types.ProposalDraft(
-                portfolio_id=pid,
-                rule="harvest",
-                reason=" ".join(reasons),
-                prices_as_of=min(dates),
-                holdings_fingerprint=fingerprints.get(pid, ""),
-                trades=trades,
-                details={
-                    "harvests": harvests,
-                    "loss_harvested": f"{totals['st'] + totals['lt']:.2f}",
-                    "tax_value": f"{totals['tax']:.2f}",
-                    "scanned_on": on.isoformat(),
-                    "skipped": skipped_by_portfolio.get(pid, []),
-                },
-                total_value=draft_types.money(totals["value"]),
-                est_short_term_gain=draft_types.money(-totals["st"]),
-                est_long_term_gain=draft_types.money(-totals["lt"]),
-                est_tax=draft_types.money(-totals["tax"]),
-                est_cost=draft_types.money(totals["cost"]),
+        draft = _draft(
+            pid,
+            [(index[(pid, sid)], sid, rid) for sid, rid in items],
+            infos,
+            numbers,
+            market,
+            rates=(st_rate[owner], lt_rate[owner]),
+        )
+        draft.holdings_fingerprint = fingerprints.get(pid, "")
+        draft.details["scanned_on"] = on.isoformat()
+        draft.details["skipped"] = skipped_by_portfolio.get(pid, [])
+        drafts.append(draft)
+    return drafts
+
+
+def _sell_lots(lots: list[tuple[int, float]]) -> tuple[Decimal, list[dict[str, Any]]]:
+    """The shares sold (the whole position) and the lots they come from, in shares."""
+    qty = Decimal("0")
+    picks = []
+    for lot_id, q in sorted(lots):
+        dq = Decimal(repr(float(q))).quantize(SHARE, rounding=ROUND_HALF_UP)
+        qty += dq
+        picks.append({"lot": int(lot_id), "quantity": str(dq)})
+    return qty, picks
+
+
+def _swap(
+    i: int,
+    sid: int,
+    rid: int,
+    info: PositionInfo,
+    numbers: PositionNumbers,
+    market: Market,
+) -> list[draft_types.TradeDraft]:
+    """Sell position `i` (security `sid`) whole and buy replacement `rid` for the proceeds."""
+    qty, picks = _sell_lots(info.lots)
+    sell_price = Decimal(str(market.close[sid]))
+    buy_price = Decimal(str(market.close[rid]))
+    buy_qty = qty * sell_price / buy_price
+    buy_qty = (
+        buy_qty.quantize(SHARE, rounding=ROUND_DOWN)
+        if market.fractional.get(rid, True)
+        else buy_qty.to_integral_value(rounding=ROUND_DOWN)
+    )
+    half_cost = draft_types.money(numbers.cost[i] / 2)
+    trades = [
+        draft_types.TradeDraft(
+            security_id=sid,
+            side=ProposedTrade.Side.SELL,
+            quantity=qty,
+            price=sell_price,
+            lots=picks,
+            est_short_term_gain=draft_types.money(-numbers.loss_short[i]),
+            est_long_term_gain=draft_types.money(-numbers.loss_long[i]),
+            est_cost=half_cost,
+            sequence=0,
+        )
+    ]
+    if buy_qty > 0:
+        trades.append(
+            draft_types.TradeDraft(
+                security_id=rid,
+                side=ProposedTrade.Side.BUY,
+                quantity=buy_qty,
+                price=buy_price,
+                est_cost=half_cost,
+                sequence=1,
             )
         )
-    return drafts
+    return trades
+
+
+def _harvest_row(
+    i: int, sid: int, rid: int, lots: int, numbers: PositionNumbers, market: Market
+) -> dict[str, Any]:
+    """One line of the proposal page's table of losses harvested."""
+    loss = numbers.loss_short[i] + numbers.loss_long[i]
+    basis = numbers.basis[i]
+    return {
+        "security": market.ticker(sid),
+        "replacement": market.ticker(rid),
+        "lots": lots,
+        "loss_short_term": f"{numbers.loss_short[i]:.2f}",
+        "loss_long_term": f"{numbers.loss_long[i]:.2f}",
+        "loss_pct_of_basis": round(loss / basis * 100, 2) if basis else 0.0,
+        "tax_value": f"{numbers.tax_value[i]:.2f}",
+        "cost": f"{numbers.cost[i]:.2f}",
+        "net_benefit": f"{numbers.benefit[i]:.2f}",
+    }
+
+
+def _draft(
+    pid: int,
+    swaps: list[tuple[int, int, int]],
+    infos: list[PositionInfo],
+    numbers: PositionNumbers,
+    market: Market,
+    *,
+    rates: tuple[float, float],
+) -> draft_types.ProposalDraft:
+    """One account's harvest proposal: each (position, security, replacement) swapped."""
+    trades: list[draft_types.TradeDraft] = []
+    harvests, reasons, dates = [], [], []
+    for i, sid, rid in swaps:
+        trades += _swap(i, sid, rid, infos[i], numbers, market)
+        dates += [market.dated[sid], market.dated[rid]]
+        row = _harvest_row(i, sid, rid, len(infos[i].lots), numbers, market)
+        harvests.append(row)
+        loss = numbers.loss_short[i] + numbers.loss_long[i]
+        reasons.append(
+            f"{row['security']} is {loss:,.2f} below its cost basis; selling these lots realises "
+            f"the loss, worth about {numbers.tax_value[i]:,.2f} in tax at your rates "
+            f"({rates[0]:.0%} short term, {rates[1]:.0%} long term), and {row['replacement']} "
+            "is bought for the same value to keep the exposure."
+        )
+    rows = [i for i, _, _ in swaps]
+    short = sum(numbers.loss_short[i] for i in rows)
+    long = sum(numbers.loss_long[i] for i in rows)
+    tax = sum(numbers.tax_value[i] for i in rows)
+    return draft_types.ProposalDraft(
+        portfolio_id=pid,
+        rule="harvest",
+        reason=" ".join(reasons),
+        prices_as_of=min(dates),
+        holdings_fingerprint="",
+        trades=trades,
+        details={
+            "harvests": harvests,
+            "loss_harvested": f"{short + long:.2f}",
+            "tax_value": f"{tax:.2f}",
+        },
+        total_value=draft_types.money(sum(numbers.value[i] for i in rows)),
+        est_short_term_gain=draft_types.money(-short),
+        est_long_term_gain=draft_types.money(-long),
+        est_tax=draft_types.money(-tax),
+        est_cost=draft_types.money(sum(numbers.cost[i] for i in rows)),
+    )
 
 
 def _write(
