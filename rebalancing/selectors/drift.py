@@ -252,20 +252,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     ids = [p[0] for p in portfolios]
     lots = _lots(ids, span)
     targets = _targets(portfolios, span)
-    security_ids = sorted(set(lots["security_id"].tolist()) | set(targets["security_id"].tolist()))
-    securities = list(
-        Security.objects.filter(pk__in=security_ids)
-        .order_by("pk")
-        .values_list("pk", "ticker", "asset_class__code", "allows_fractional")
-    )
-    prices = (
-        portfolio_selectors.latest_prices(security_ids, on=today)
-        if security_ids
-        else pd.DataFrame(columns=["close", "date"])
-    )
+    securities, prices = _securities(lots, targets, today)
     codes = sorted({s[2] for s in securities} | set(targets["asset_class"].tolist()))
     class_names = dict(AssetClass.objects.filter(code__in=codes).values_list("code", "name"))
-
     n_p, n_s, n_k = len(ids), len(securities), len(codes)
     k_index = {code: i for i, code in enumerate(codes)}
     security_arr = np.array([s[0] for s in securities], dtype=np.int64)
@@ -275,7 +264,6 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         if n_s
         else np.zeros(0, dtype="datetime64[D]")
     )
-
     # ids -> row / column indices (both id arrays are sorted)
     id_arr = np.array(ids, dtype=np.int64)
     lp = np.searchsorted(id_arr, lots["portfolio_id"].to_numpy())
@@ -283,12 +271,10 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     quantity = np.bincount(
         lp * n_s + ls, weights=lots["quantity"].to_numpy(), minlength=n_p * n_s
     ).reshape(n_p, n_s)
-
     target, target_security = _target_matrices(targets, id_arr, security_arr, k_index, n_p, n_k)
 
     missing, prices_as_of = _price_coverage(quantity, target_security, price_arr, price_dates)
     safe_prices = np.where(np.isnan(price_arr), 1.0, price_arr)
-
     owners = np.array([p[1] for p in portfolios], dtype=np.int64)
     book = drift.Book(
         portfolio_ids=np.array(ids, dtype=np.int64),
@@ -308,18 +294,9 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
     policies = _policy_arrays(
         unique_policies, policy_index, _last_calendars(unique_policies, ids, span)
     )
-    engine_lots = trades.Lots(
-        portfolio=lp,
-        security=ls,
-        lot_id=lots["lot_id"].to_numpy(dtype=np.int64),
-        quantity=lots["quantity"].to_numpy(dtype=float),
-        cost_basis=lots["cost_basis"].to_numpy(dtype=float),
-        holding_start=lots["holding_start"].to_numpy(dtype="datetime64[D]"),
-        household=owners[lp] if n_p else np.zeros(0, dtype=np.int64),
-    )
-    vol_scale = None
-    if policies.volatility_adjusted.any() and n_k:
-        vol_scale = _volatility_scale(codes, target_security, security_arr, today)
+    engine_lots = _engine_lots(lots, lp, ls, owners)
+    adjusted = bool(policies.volatility_adjusted.any()) and n_k > 0
+    vol_scale = _volatility_scale(codes, target_security, security_arr, today) if adjusted else None
 
     def per_portfolio(name: str) -> np.ndarray:
         return np.array([_float_or_nan(getattr(r, name)) for r in unique_policies])[policy_index]
@@ -341,6 +318,40 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         switch_back_max_gain=per_portfolio("switch_back_max_gain"),
         short_term_rate=np.full(len(ids), DEFAULT_SHORT_TERM_RATE),
         long_term_rate=np.full(len(ids), DEFAULT_LONG_TERM_RATE),
+    )
+
+
+def _securities(
+    lots: pd.DataFrame, targets: pd.DataFrame, today: dt.date
+) -> tuple[list[tuple[int, str, str, bool]], pd.DataFrame]:
+    """The securities held or targeted (id, ticker, asset class code, fractional), by id, and
+    their latest prices on `today`."""
+    security_ids = sorted(set(lots["security_id"].tolist()) | set(targets["security_id"].tolist()))
+    securities = list(
+        Security.objects.filter(pk__in=security_ids)
+        .order_by("pk")
+        .values_list("pk", "ticker", "asset_class__code", "allows_fractional")
+    )
+    prices = (
+        portfolio_selectors.latest_prices(security_ids, on=today)
+        if security_ids
+        else pd.DataFrame(columns=["close", "date"])
+    )
+    return securities, prices
+
+
+def _engine_lots(
+    lots: pd.DataFrame, lp: np.ndarray, ls: np.ndarray, owners: np.ndarray
+) -> trades.Lots:
+    """The batch's lots for the engine: rows `lp` of the book, columns `ls`."""
+    return trades.Lots(
+        portfolio=lp,
+        security=ls,
+        lot_id=lots["lot_id"].to_numpy(dtype=np.int64),
+        quantity=lots["quantity"].to_numpy(dtype=float),
+        cost_basis=lots["cost_basis"].to_numpy(dtype=float),
+        holding_start=lots["holding_start"].to_numpy(dtype="datetime64[D]"),
+        household=owners[lp] if len(owners) else np.zeros(0, dtype=np.int64),
     )
 
 
