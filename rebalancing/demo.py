@@ -36,15 +36,15 @@ def seed_demo(*, today: dt.date) -> dict[str, int]:
             owner=investor, name=name,
             defaults={"tax_treatment": treatment, "model": models[slug], "broker_name": "Paper broker"},
         )  # fmt: skip
-        buys = [(lot, *demo.lot_price(lot.ticker, lot.when, dates, closes, end)) for lot in lots]
-        first = min(day for _, day, _ in buys) - dt.timedelta(days=3)
-        total = sum((Decimal(lot.dollars) for lot in lots), Decimal(0)) + deposit
+        buys = [(lot, *demo.lot_purchase(lot, dates, closes, end)) for lot in lots]
+        first = min(day for _, day, _, _ in buys) - dt.timedelta(days=3)
+        cost = sum(((q * p).quantize(Decimal("0.01")) for _, _, p, q in buys), Decimal(0))
+        total = cost + deposit
         ledger.record_cash(
             portfolio, kind=Transaction.Kind.DEPOSIT, amount=total, trade_date=first,
             source=Transaction.Source.SEED, external_id="seed:deposit", note="Initial deposit",
         )  # fmt: skip
-        for n, (lot, day, price) in enumerate(buys):
-            quantity = (Decimal(lot.dollars) / price).quantize(Decimal("0.0001"))
+        for n, (lot, day, price, quantity) in enumerate(buys):
             ledger.record_buy(
                 portfolio, security=securities[lot.ticker], quantity=quantity, price=price, trade_date=day,
                 source=Transaction.Source.SEED, external_id=f"seed:buy:{n}",
