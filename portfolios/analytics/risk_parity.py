@@ -62,7 +62,10 @@ def risk_parity(
             constraint="covariance",
         )
     y = b / vol
-    y /= np.sqrt(y @ sigma @ y)  # at the optimum y' Sigma y = sum(b) = 1
+    start_variance = float(y @ sigma @ y)
+    if not start_variance > 0:
+        raise _not_psd()
+    y /= np.sqrt(start_variance)  # at the optimum y' Sigma y = sum(b) = 1
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007
         sy = sigma @ y
@@ -94,6 +97,14 @@ def risk_parity(
     return OptimalPortfolio(**{**result.__dict__, "kkt_residual": residual})
 
 
+def _not_psd() -> InputError:
+    return InputError(
+        "covariance is not positive semi-definite",
+        code="covariance_not_psd",
+        constraint="covariance",
+    )
+
+
 def _newton_step(sigma: np.ndarray, curvature: np.ndarray, grad: np.ndarray) -> np.ndarray:
     """Solve (Sigma + diag(curvature)) s = -grad by conjugate gradients preconditioned by the
     diagonal, to a residual of min(0.1, |grad|) |grad| (Eisenstat-Walker forcing: quadratic
@@ -115,11 +126,7 @@ def _newton_step(sigma: np.ndarray, curvature: np.ndarray, grad: np.ndarray) -> 
         h_direction = sigma @ direction + curvature * direction
         direction_curvature = float(direction @ h_direction)
         if not direction_curvature > 0.0:
-            raise InputError(
-                "covariance is not positive semi-definite",
-                code="covariance_not_psd",
-                constraint="covariance",
-            )
+            raise _not_psd()
         alpha = rz / direction_curvature
         step += alpha * direction
         residual -= alpha * h_direction
