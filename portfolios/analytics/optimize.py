@@ -204,12 +204,11 @@ def _prepare(
         raise InputError("covariance must be a non-empty square matrix", code="invalid_input")
     if len(names) != n or (names is not _positional_names(n) and len(set(names)) != n):
         raise InputError("asset names must be unique, one per covariance row", code="invalid_input")
-    diagonal = np.diagonal(sigma)
-    scale = float(np.max(np.abs(diagonal)))
+    diagonal = sigma.diagonal()
     # One pass over the matrix: Sigma - Sigma' is antisymmetric, so its maximum is its largest
     # absolute entry, and it is NaN or infinite wherever Sigma has a NaN or an infinity.
-    asymmetry = float(np.max(sigma - sigma.T))
-    if not asymmetry <= 1e-10 * max(scale, 1e-300) or np.any(diagonal < 0):
+    asymmetry = float((sigma - sigma.T).max())
+    if not asymmetry <= 1e-10 * max(float(abs(diagonal).max()), 1e-300) or diagonal.min() < 0:
         if not np.all(np.isfinite(sigma)):
             raise InputError("covariance contains NaN or infinite values", code="invalid_input")
         raise InputError(

@@ -1,23 +1,34 @@
-"""A dense primal active-set solver for the small convex quadratic programmes of portfolio
-construction (a few to a few hundred assets).
+"""Dense solvers for the small convex quadratic programmes of portfolio construction (a few
+to a few hundred assets).
 
     minimise    1/2 x'Hx + g'x
     subject to  A x  = b            equality rows (the budget 1'x = 1, a target return)
                 C x <= d            inequality rows (group limits, homogenised bounds)
                 lower <= x <= upper (per-variable bounds; -inf/+inf allowed)
 
-Why a dedicated solver: long-only portfolio problems have few assets in the answer (a few
-dozen out of hundreds), so an active-set method that starts from a vertex and frees one asset
-at a time solves a small linear system per step, where a general conic solver factorises the
-whole problem many times. Each step solves the equality-constrained subproblem on the free
-variables through a Cholesky factor of H restricted to them and a Schur complement for the
-active rows.
+Why dedicated solvers: long-only portfolio problems have few assets in the answer (a few
+dozen out of hundreds), so the work is a few small linear systems on the assets held, where a
+general conic solver factorises the whole problem many times.
 
-The caller supplies a feasible starting point (see `portfolios.analytics.optimize`, which builds
-one by a greedy fill or a linear programme and reports infeasibility with the constraint's
-name). H must be positive definite on the free variables; when it is not, the covariance is
-singular where it matters and `InputError(code="covariance_singular")` is raised with the free
-variable indices in `details["variables"]`.
+- `solve_box` (bounds and equality rows only): block principal pivoting from a guess of the
+  free variables, a handful of steps, each one Cholesky factorisation of H restricted to the
+  free variables and a Schur complement for the rows.
+- `solve_box_path`: the same pivoting for the point of the path x(t) = argmin 1/2 x'Hx - t c'x
+  where x'Hx meets a level (efficient risk: the frontier point of a given variance).
+- `solve` (any rows): a primal active-set method from a feasible point, one variable or row
+  per step, Bland's rule after a degenerate step; it always terminates and is the fallback
+  when pivoting does not finish.
+
+The blocks are small and every factorisation and triangular solve stays on the calling
+thread (see `_solve_lower`): on a machine shared with other processes, waking BLAS worker
+threads costs more than these solves.
+
+For `solve` the caller supplies a feasible starting point (see `portfolios.analytics.optimize`,
+which builds one by a greedy fill or a linear programme and reports infeasibility with the
+constraint's name). H must be positive definite on the free variables; when it is not, the
+covariance is singular where it matters: `solve` raises `InputError(code=
+"covariance_singular")` with the free variable indices in `details["variables"]`, and the
+pivoting solvers return None (the caller falls back to `solve`).
 
 Multipliers follow  H x + g + A'lam + C'nu - z = 0,  nu >= 0, and z >= 0 at a lower bound,
 z <= 0 at an upper bound, z = 0 for a free variable. `residual` is the largest violation of
