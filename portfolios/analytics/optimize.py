@@ -152,7 +152,7 @@ _UNCONSTRAINED = Constraints()
 
 @functools.lru_cache(maxsize=8)
 def _positional_names(n: int) -> tuple[str, ...]:
-    """ "0", "1", ...: the asset names of a plain covariance array."""
+    """Asset names "0", "1", ... for a covariance given as a plain array."""
     return tuple(map(str, range(n)))
 
 
