@@ -60,7 +60,10 @@ def _race(
 
 
 def _speedup(ours: float, peer: float) -> str:
-    return f"{peer / ours:,.0f}x faster" if ours > 0 else "ours took no time"
+    if ours <= 0:
+        return "ours took no time"
+    ratio = peer / ours
+    return f"{ratio:,.0f}x faster" if ratio >= 10 else f"{ratio:.1f}x faster"
 
 
 def _once(func: Callable[[], object]) -> tuple[float, object]:
