@@ -32,7 +32,8 @@ programmes are solved by block principal pivoting with a primal active-set fallb
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,6 +147,15 @@ class _Problem:
         return len(self.group_names) > 0
 
 
+_UNCONSTRAINED = Constraints()
+
+
+@functools.lru_cache(maxsize=8)
+def _positional_names(n: int) -> tuple[str, ...]:
+    """Asset names "0", "1", ... for a covariance given as a plain array."""
+    return tuple(map(str, range(n)))
+
+
 def _bound_vector(
     value: float | Sequence[float] | Mapping[str, float],
     assets: tuple[str, ...],
@@ -188,18 +198,19 @@ def _prepare(
         sigma = cov.to_numpy(dtype=float)
     else:
         sigma = np.asarray(cov, dtype=float)
-        names = tuple(assets) if assets is not None else tuple(str(i) for i in range(len(sigma)))
+        names = tuple(assets) if assets is not None else _positional_names(len(sigma))
     n = sigma.shape[0] if sigma.ndim == 2 else 0
     if sigma.ndim != 2 or sigma.shape != (n, n) or n == 0:
         raise InputError("covariance must be a non-empty square matrix", code="invalid_input")
-    if len(names) != n or len(set(names)) != n:
+    if len(names) != n or (names is not _positional_names(n) and len(set(names)) != n):
         raise InputError("asset names must be unique, one per covariance row", code="invalid_input")
-    if not np.all(np.isfinite(sigma)):
-        raise InputError("covariance contains NaN or infinite values", code="invalid_input")
-    scale = float(np.max(np.abs(np.diagonal(sigma))))
-    if np.any(np.diagonal(sigma) < 0) or np.max(np.abs(sigma - sigma.T)) > 1e-10 * max(
-        scale, 1e-300
-    ):
+    diagonal = sigma.diagonal()
+    # One pass over the matrix: Sigma - Sigma' is antisymmetric, so its maximum is its largest
+    # absolute entry, and it is NaN or infinite wherever Sigma has a NaN or an infinity.
+    asymmetry = float((sigma - sigma.T).max())
+    if not asymmetry <= 1e-10 * max(float(abs(diagonal).max()), 1e-300) or diagonal.min() < 0:
+        if not np.all(np.isfinite(sigma)):
+            raise InputError("covariance contains NaN or infinite values", code="invalid_input")
         raise InputError(
             "covariance is not symmetric with non-negative variances",
             code="covariance_not_psd",
@@ -221,10 +232,10 @@ def _prepare(
             mu = np.asarray(expected_returns, dtype=float).reshape(-1)
         if mu.shape != (n,) or not np.all(np.isfinite(mu)):
             raise InputError("expected returns must be finite, one per asset", code="invalid_input")
-    constraints = constraints or Constraints()
+    constraints = constraints or _UNCONSTRAINED
     lower = _bound_vector(constraints.lower, names, 0.0, "lower")
     upper = _bound_vector(constraints.upper, names, 1.0, "upper")
-    index = {a: i for i, a in enumerate(names)}
+    index = {a: i for i, a in enumerate(names)} if constraints.groups else {}
     matrix = np.zeros((len(constraints.groups), n))
     for k, group in enumerate(constraints.groups):
         for asset in group.assets:
@@ -378,19 +389,19 @@ def _solve_weights(
     g: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
-    start: np.ndarray,
-    free_guess: np.ndarray | None = None,
+    start: Callable[[], np.ndarray],
+    free_guess: np.ndarray,
 ) -> qp.QPSolution:
-    """min 1/2 w'Sigma w + g'w over the problem's constraints plus the equality rows (a, b);
-    `start` is a feasible point (used by the active-set fallback)."""
+    """min 1/2 w'Sigma w + g'w over the problem's constraints plus the equality rows (a, b).
+    `free_guess` starts block pivoting; `start()` gives a feasible point, computed only when
+    the active-set method runs (group limits, or pivoting did not finish)."""
     try:
         if not problem.has_groups:
-            guess = free_guess if free_guess is not None else start > problem.lower
-            solution = qp.solve_box(problem.cov, g, a, b, problem.lower, problem.upper, guess)
+            solution = qp.solve_box(problem.cov, g, a, b, problem.lower, problem.upper, free_guess)
             if solution is not None:
                 return solution
         c, d = _group_rows(problem)
-        return qp.solve(problem.cov, g, a, b, c, d, problem.lower, problem.upper, start)
+        return qp.solve(problem.cov, g, a, b, c, d, problem.lower, problem.upper, start())
     except InputError as err:
         _name_singular(err, problem.assets)
         raise
@@ -405,16 +416,11 @@ def _name_singular(err: InputError, assets: tuple[str, ...]) -> None:
 
 def _binding(problem: _Problem, w: np.ndarray, extra: Sequence[str] = ()) -> tuple[str, ...]:
     tol = 1e-9
-    out = [
-        f"upper:{a}"
-        for a, x, u in zip(problem.assets, w, problem.upper, strict=True)
-        if x >= u - tol and u < 1
-    ]
-    out += [
-        f"lower:{a}"
-        for a, x, lo in zip(problem.assets, w, problem.lower, strict=True)
-        if x <= lo + tol and lo != 0
-    ]
+    assets = problem.assets
+    at_upper = (w >= problem.upper - tol) & (problem.upper < 1)
+    at_lower = (w <= problem.lower + tol) & (problem.lower != 0)
+    out = [f"upper:{assets[i]}" for i in np.flatnonzero(at_upper)]
+    out += [f"lower:{assets[i]}" for i in np.flatnonzero(at_lower)]
     if problem.has_groups:
         sums = problem.group_matrix @ w
         for name, s, lo, up in zip(
@@ -457,13 +463,28 @@ def _result(
     )
 
 
+def _lowest(score: np.ndarray) -> np.ndarray:
+    """The 2 sqrt(n) + 1 assets with the lowest score, as a mask: about as many as a long-only
+    optimum holds, so block pivoting starts near the answer and factorises blocks of its size
+    (a larger guess costs larger factorisations, a smaller one more steps)."""
+    n = score.size
+    size = min(n, int(2 * np.sqrt(n)) + 1)
+    guess = np.zeros(n, dtype=bool)
+    guess[np.argpartition(score, size - 1)[:size]] = True
+    return guess
+
+
+def _marginal_variance(problem: _Problem) -> np.ndarray:
+    """(Sigma w)_i at the inverse-variance portfolio w: a cheap proxy for the marginal
+    variances at an optimum, where every asset strictly inside its bounds has the same
+    marginal cost and the assets at zero a larger one."""
+    proxy = 1.0 / np.maximum(np.diagonal(problem.cov), 1e-300)
+    return problem.cov @ (proxy / proxy.sum())
+
+
 def _min_variance_guess(problem: _Problem) -> np.ndarray:
-    """Initial free set for minimum variance: the lowest-variance fifth of the assets (all of
-    them for small problems)."""
-    var = np.diagonal(problem.cov)
-    if problem.n <= 60:
-        return np.ones(problem.n, dtype=bool)
-    return var <= np.quantile(var, 0.2)
+    """Initial free set for minimum variance: the lowest marginal variances."""
+    return _lowest(_marginal_variance(problem))
 
 
 def _budget(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -472,8 +493,14 @@ def _budget(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _min_variance(problem: _Problem) -> qp.QPSolution:
     a, b = _budget(problem.n)
-    start = _feasible_point(problem, -np.diagonal(problem.cov))
-    return _solve_weights(problem, np.zeros(problem.n), a, b, start, _min_variance_guess(problem))
+    return _solve_weights(
+        problem,
+        np.zeros(problem.n),
+        a,
+        b,
+        lambda: _feasible_point(problem, -np.diagonal(problem.cov)),
+        _min_variance_guess(problem),
+    )
 
 
 def min_volatility(
@@ -509,8 +536,12 @@ def max_quadratic_utility(
     _check_feasible(problem)
     assert problem.mu is not None
     a, b = _budget(problem.n)
-    start = _feasible_point(problem, problem.mu)
-    sol = _solve_weights(problem, -problem.mu / risk_aversion, a, b, start, None)
+    mu = problem.mu
+    # The marginal cost at the optimum is (Sigma w)_i - mu_i / risk_aversion.
+    guess = _lowest(_marginal_variance(problem) - mu / risk_aversion)
+    sol = _solve_weights(
+        problem, -mu / risk_aversion, a, b, lambda: _feasible_point(problem, mu), guess
+    )
     return _result(
         problem, sol.x, "max_quadratic_utility", sol.residual, sol.iterations, risk_free_rate
     )
@@ -574,7 +605,8 @@ def _efficient_return(
         )
     if target >= r_max - tol:
         # Only the maximum-return portfolios meet the target: the least risky of them.
-        return _max_return_least_risk(problem, w_max, r_max, risk_free_rate, "efficient_return")
+        w, residual, iterations = _max_return_least_risk(problem, w_max, r_max)
+        return _result(problem, w, "efficient_return", residual, iterations, risk_free_rate)
     # Feasible start on the target: a mix of the minimum-variance and maximum-return points.
     base = previous.x if previous is not None else min_var.x
     r_base = float(mu @ base)
@@ -583,7 +615,7 @@ def _efficient_return(
     a = np.vstack((np.ones(problem.n), mu))
     b = np.array([1.0, target])
     guess = (previous.free if previous is not None else min_var.free) | (w_max > problem.lower)
-    sol = _solve_weights(problem, np.zeros(problem.n), a, b, start, guess)
+    sol = _solve_weights(problem, np.zeros(problem.n), a, b, lambda: start, guess)
     return _result(
         problem,
         sol.x,
@@ -596,8 +628,9 @@ def _efficient_return(
 
 
 def _max_return_least_risk(
-    problem: _Problem, w_max: np.ndarray, r_max: float, risk_free_rate: float, method: str
-) -> OptimalPortfolio:
+    problem: _Problem, w_max: np.ndarray, r_max: float
+) -> tuple[np.ndarray, float, int]:
+    """The least risky of the maximum-return portfolios: (weights, KKT residual, iterations)."""
     assert problem.mu is not None
     mu = problem.mu
     if not problem.has_groups:
@@ -605,17 +638,17 @@ def _max_return_least_risk(
         # asset not at a bound ties with it.
         partial = (w_max > problem.lower) & (w_max < problem.upper)
         level = mu[partial].min() if partial.any() else mu[w_max > problem.lower].min()
-        ties = np.isclose(mu, level, rtol=0.0, atol=1e-14 * max(1.0, abs(level)))
+        ties = np.abs(mu - level) <= 1e-14 * max(1.0, abs(level))
         if (
             int(np.sum(ties & (w_max < problem.upper)))
             + int(np.sum(ties & (w_max > problem.lower)))
             <= 2
         ):
-            return _result(problem, w_max, method, 0.0, 0, risk_free_rate)
+            return w_max, 0.0, 0
     a = np.vstack((np.ones(problem.n), mu))
     b = np.array([1.0, r_max])
-    sol = _solve_weights(problem, np.zeros(problem.n), a, b, w_max, w_max > problem.lower)
-    return _result(problem, sol.x, method, sol.residual, sol.iterations, risk_free_rate)
+    sol = _solve_weights(problem, np.zeros(problem.n), a, b, lambda: w_max, w_max > problem.lower)
+    return sol.x, sol.residual, sol.iterations
 
 
 def max_sharpe(
@@ -675,10 +708,14 @@ def max_sharpe(
     try:
         sol: qp.QPSolution | None = None
         if not rows:
-            sharpe_guess = excess / np.diagonal(problem.cov)
-            positive = sharpe_guess > 0
-            guess = positive & (sharpe_guess >= np.quantile(sharpe_guess[positive], 0.8))
-            sol = qp.solve_box(problem.cov, np.zeros(n), a, b, y_lower, y_upper, guess | (y0 > 0))
+            # At the optimum (Sigma y)_i / excess_i is the same for every asset held and larger
+            # for the others: guess by that ratio at the diagonal solution y_i ~ excess_i / var_i.
+            positive = excess > 0
+            proxy = np.where(positive, excess / np.maximum(np.diagonal(problem.cov), 1e-300), 0.0)
+            ratio = np.full(n, np.inf)
+            ratio[positive] = (problem.cov @ proxy)[positive] / excess[positive]
+            guess = _lowest(ratio)
+            sol = qp.solve_box(problem.cov, np.zeros(n), a, b, y_lower, y_upper, guess)
         if sol is None:
             c = np.array(rows).reshape(-1, n)
             sol = qp.solve(problem.cov, np.zeros(n), a, b, c, np.array(rhs), y_lower, y_upper, y0)
@@ -700,21 +737,18 @@ def max_sharpe(
 
 def _path_direction(problem: _Problem, solution: qp.QPSolution) -> np.ndarray:
     """d w / d t along  min 1/2 w'Sigma w - t mu'w  with the active set of `solution` held:
-    dw_F = Sigma_FF^-1 (mu_F + 1 nu) with 1'dw = 0; fixed weights do not move."""
+    dw_F = Sigma_FF^-1 (mu_F + E_F' nu) with E_F dw_F = 0 (E: the budget and the active group
+    rows); fixed weights do not move."""
     assert problem.mu is not None
     free = np.flatnonzero(solution.free)
-    h = problem.cov[np.ix_(free, free)]
     rows = [np.ones(free.size)]
     if problem.has_groups and solution.active.size:
         c, _ = _group_rows(problem)
         rows += list(c[solution.active][:, free])
-    e = np.array(rows)
-    rhs = np.column_stack((problem.mu[free], e.T))
-    solved = np.linalg.solve(h, rhs)
-    u, v = solved[:, 0], solved[:, 1:]
-    nu = np.linalg.lstsq(e @ v, -(e @ u), rcond=None)[0]
+    h_ff = problem.cov.take(free, axis=0).take(free, axis=1)
+    step, _ = qp.face_step(h_ff, np.array(rows), -problem.mu[free], free)
     out = np.zeros(problem.n)
-    out[free] = u + v @ nu
+    out[free] = step
     return out
 
 
@@ -734,14 +768,41 @@ def efficient_risk(
 
     Method: along t >= 0 the solutions of  min 1/2 w'Sigma w - t mu'w  trace the efficient
     frontier, piecewise linearly in t; on each piece the variance is a quadratic in t, so the
-    target is met exactly on the right piece (found by following the pieces from the
-    minimum-variance end, each checked by a warm-started solve). kkt_residual is that of the
-    final quadratic programme, scaled to the weights' units."""
+    target is met exactly on the right piece. Without group limits, block pivoting finds the
+    piece and t together (`qp.solve_box_path`); otherwise, or when that does not finish (the
+    target outside the frontier), the pieces are followed from the minimum-variance end, each
+    checked by a warm-started solve. kkt_residual is that of the final quadratic programme,
+    scaled to the weights' units (dividing its stationarity by t gives the conditions of the
+    volatility-constrained problem, with multiplier 1/(2t) on the variance)."""
     problem = _prepare(expected_returns, cov, constraints, assets)
     _check_feasible(problem)
     assert problem.mu is not None
     mu, sigma = problem.mu, problem.cov
     target_var = float(target_volatility) ** 2
+    if not problem.has_groups:
+        a, b = _budget(problem.n)
+        found = qp.solve_box_path(
+            sigma,
+            mu,
+            a,
+            b,
+            problem.lower,
+            problem.upper,
+            _min_variance_guess(problem),
+            target_var,
+        )
+        if found is not None:
+            sol, t = found
+            residual = max(sol.residual / t, abs(float(sol.x @ sigma @ sol.x) - target_var))
+            return _result(
+                problem,
+                sol.x,
+                "efficient_risk",
+                residual,
+                sol.iterations,
+                risk_free_rate,
+                ("target_volatility",),
+            )
     min_var = _min_variance(problem)
     var0 = float(min_var.x @ sigma @ min_var.x)
     if target_var < var0 * (1 - 1e-12):
@@ -756,27 +817,28 @@ def efficient_risk(
             },
         )
     w_max, r_max = _max_return_value(problem)
-    top = _max_return_least_risk(problem, w_max, r_max, risk_free_rate, "efficient_risk")
-    if top.volatility**2 <= target_var:
-        return top
+    w_top, top_residual, top_iterations = _max_return_least_risk(problem, w_max, r_max)
+    if float(w_top @ sigma @ w_top) <= target_var:
+        return _result(
+            problem, w_top, "efficient_risk", top_residual, top_iterations, risk_free_rate
+        )
     a, b = _budget(problem.n)
-    solution, t = min_var, 0.0
+    solution, t, variance = min_var, 0.0, var0
     t_low, t_high = 0.0, np.inf
     for _ in range(4 * problem.n + 50):
         direction = _path_direction(problem, solution)
-        w0 = solution.x - t * direction
-        # variance(t) = (w0 + t d)' Sigma (w0 + t d) = c0 + 2 c1 t + c2 t^2
+        # On this piece the variance at t + s is  variance + 2 c1 s + c2 s^2.
         sd = sigma @ direction
-        c0, c1, c2 = float(w0 @ sigma @ w0), float(w0 @ sd), float(direction @ sd)
+        c1, c2 = float(solution.x @ sd), float(direction @ sd)
         t_new = np.inf
         if c2 > 0:
-            disc = c1 * c1 - c2 * (c0 - target_var)
-            t_new = (-c1 + np.sqrt(max(disc, 0.0))) / c2
+            disc = c1 * c1 - c2 * (variance - target_var)
+            t_new = t + (-c1 + np.sqrt(max(disc, 0.0))) / c2
         on_piece = bool(t_low < t_new < t_high)
         if not on_piece:
             t_new = (t_low + t_high) / 2 if np.isfinite(t_high) else max(2 * t_low, t_low + 1.0)
-        start = solution.x
-        new = _solve_weights(problem, -t_new * mu, a, b, start, solution.free)
+        here = solution.x
+        new = _solve_weights(problem, -t_new * mu, a, b, lambda: here, solution.free)
         var_new = float(new.x @ sigma @ new.x)
         same_face = (
             on_piece
@@ -784,8 +846,6 @@ def efficient_risk(
             and np.array_equal(new.active, solution.active)
         )
         if abs(var_new - target_var) <= 1e-13 * target_var or same_face:
-            # Dividing the QP's stationarity by t gives the conditions of the
-            # volatility-constrained problem (multiplier 1/(2t) on the variance).
             residual = max(new.residual / t_new, abs(var_new - target_var))
             return _result(
                 problem,
@@ -800,7 +860,7 @@ def efficient_risk(
             t_low = t_new
         else:
             t_high = t_new
-        solution, t = new, t_new
+        solution, t, variance = new, t_new, var_new
     raise InfeasibleError(
         "efficient_risk could not locate the target on the frontier",
         code="not_converged",

@@ -30,11 +30,12 @@ def _frame(returns: pd.DataFrame | np.ndarray) -> pd.DataFrame:
     arr = np.asarray(returns, dtype=float)
     if arr.ndim != 2:
         raise InputError("returns must be a 2-D (dates x assets) table", code="invalid_input")
-    return pd.DataFrame(arr)
+    # No copy (pandas copies arrays by default): the estimators only read the returns.
+    return pd.DataFrame(arr, copy=False)
 
 
 def _labelled(matrix: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(matrix, index=frame.columns, columns=frame.columns)
+    return pd.DataFrame(matrix, index=frame.columns, columns=frame.columns, copy=False)
 
 
 def sample_covariance(
@@ -86,7 +87,8 @@ class ShrunkCovariance:
 
 def _complete(frame: pd.DataFrame) -> np.ndarray:
     x = frame.to_numpy(dtype=float)
-    if np.isnan(x).any():
+    # The sum is finite unless some value is NaN or infinite: one pass for complete data.
+    if not np.isfinite(x.sum()) and np.isnan(x).any():
         raise InputError(
             "Ledoit-Wolf shrinkage needs complete returns; drop or fill the missing values "
             "explicitly first",
@@ -123,7 +125,7 @@ def ledoit_wolf(
         mu = trace_terms.sum() / n
         # sum of all entries of X2'X2 is the squared norm of X2's row sums: O(T n), no GEMM.
         beta_ = float(np.sum(x2.sum(axis=1) ** 2))
-        delta_ = float(np.sum(sample * sample))
+        delta_ = float(np.vdot(sample, sample))
         beta = (beta_ / t - delta_) / (n * t)
         delta = (delta_ - 2.0 * mu * trace_terms.sum() + n * mu * mu) / n
         beta = min(beta, delta)

@@ -7,7 +7,12 @@ budgets b (1/n each by default).
 Method (Spinu 2013): the budgets are met exactly by the unique minimiser of the strictly
 convex  f(y) = 1/2 y' Sigma y - sum_i b_i log y_i  over y > 0, and w = y / sum(y). Newton's
 method with a backtracking line search that keeps y > 0 converges quadratically from the
-inverse-volatility start, in a handful of iterations; each solves one dense linear system.
+inverse-volatility start, in a handful of iterations. Each Newton system
+(Sigma + diag(b / y^2)) s = -grad is solved by conjugate gradients preconditioned by its
+diagonal, to a relative residual of min(0.1, |grad|) (fast enough for quadratic
+convergence): the diagonal term dominates the directions where Sigma is small, so a few
+matrix-vector products per step suffice where a factorisation costs n^3/3 operations (and,
+on a machine shared with other processes, waits for BLAS threads).
 """
 
 from __future__ import annotations
@@ -57,18 +62,15 @@ def risk_parity(
             constraint="covariance",
         )
     y = b / vol
-    y /= np.sqrt(y @ sigma @ y)  # at the optimum y' Sigma y = sum(b) = 1
+    start_variance = float(y @ sigma @ y)
+    if not start_variance > 0:
+        raise _not_psd()
+    y /= np.sqrt(start_variance)  # at the optimum y' Sigma y = sum(b) = 1
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007
         sy = sigma @ y
         grad = sy - b / y
-        hess = sigma + np.diag(b / (y * y))
-        try:
-            step = np.linalg.solve(hess, -grad)
-        except np.linalg.LinAlgError as exc:
-            raise InputError(
-                "covariance is singular", code="covariance_singular", constraint="covariance"
-            ) from exc
+        step = _newton_step(sigma, b / (y * y), grad)
         decrement = float(-grad @ step)
         if decrement <= tol * tol:
             break
@@ -93,6 +95,47 @@ def risk_parity(
     result = _result(problem, w, "risk_parity", 0.0, iterations, risk_free_rate)
     residual = float(np.max(np.abs(result.risk_contributions - b)))
     return OptimalPortfolio(**{**result.__dict__, "kkt_residual": residual})
+
+
+def _not_psd() -> InputError:
+    return InputError(
+        "covariance is not positive semi-definite",
+        code="covariance_not_psd",
+        constraint="covariance",
+    )
+
+
+def _newton_step(sigma: np.ndarray, curvature: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """Solve (Sigma + diag(curvature)) s = -grad by conjugate gradients preconditioned by the
+    diagonal, to a residual of min(0.1, |grad|) |grad| (Eisenstat-Walker forcing: quadratic
+    convergence of the outer Newton iteration). The matrix is positive definite when Sigma is
+    positive semi-definite (curvature > 0), so every iterate is a descent direction; at most n
+    steps (exact in exact arithmetic). Raises InputError (covariance_not_psd) on a direction
+    of non-positive curvature."""
+    norm = float(np.sqrt(grad @ grad))
+    if norm == 0.0:
+        return np.zeros_like(grad)
+    tol = min(0.1, norm) * norm
+    inverse_diagonal = 1.0 / (np.diagonal(sigma) + curvature)
+    step = np.zeros_like(grad)
+    residual = -grad
+    z = inverse_diagonal * residual
+    direction = z
+    rz = float(residual @ z)
+    for _ in range(grad.size):
+        h_direction = sigma @ direction + curvature * direction
+        direction_curvature = float(direction @ h_direction)
+        if not direction_curvature > 0.0:
+            raise _not_psd()
+        alpha = rz / direction_curvature
+        step += alpha * direction
+        residual -= alpha * h_direction
+        if float(np.sqrt(residual @ residual)) <= tol:
+            break
+        z = inverse_diagonal * residual
+        rz, rz_old = float(residual @ z), rz
+        direction = z + (rz / rz_old) * direction
+    return step
 
 
 def inverse_volatility(

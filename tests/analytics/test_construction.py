@@ -170,6 +170,22 @@ def test_risk_parity_matches_riskfolio_with_budgets() -> None:
     assert np.allclose(ours.risk_contributions, budgets, atol=1e-12)
 
 
+def test_risk_parity_meets_its_budgets_on_a_large_universe() -> None:
+    x = factor_returns(300, seed=12)
+    budgets = np.linspace(1, 2, 300)
+    ours = risk_parity.risk_parity(x.cov() * 252, budgets=budgets)
+    assert np.allclose(ours.risk_contributions, budgets / budgets.sum(), rtol=0, atol=1e-12)
+    assert ours.kkt_residual < 1e-12
+    assert ours.weights.min() > 0
+
+
+def test_risk_parity_refuses_a_covariance_that_is_not_psd() -> None:
+    cov = np.array([[1.0, -3.0], [-3.0, 1.0]])  # eigenvalues 4 and -2
+    with pytest.raises(InputError) as err:
+        risk_parity.risk_parity(cov)
+    assert err.value.code == "covariance_not_psd"
+
+
 def test_inverse_volatility() -> None:
     cov = np.diag([0.04, 0.01, 0.0025])
     result = risk_parity.inverse_volatility(cov)

@@ -74,6 +74,50 @@ def test_efficient_return_and_risk_match_pypfopt(market: tuple[pd.Series, pd.Dat
     assert np.max(np.abs(ours.weights - ef.weights)) < 1e-3  # the peer meets the cone to ~1e-6
 
 
+@pytest.mark.parametrize("multiple", [1.01, 1.6, 3.0])
+def test_efficient_risk_matches_pypfopt_across_the_frontier(multiple: float) -> None:
+    mu, cov = mean_cov(factor_returns(40, seed=9))
+    vol = optimize.min_volatility(cov).volatility * multiple
+    if vol >= optimize.efficient_risk(mu, cov, 10.0).volatility:
+        pytest.fail("the target must bind for this test to mean anything")
+    ours = optimize.efficient_risk(mu, cov, vol)
+    ef = _peer(mu, cov)
+    ef.efficient_risk(vol)
+    assert ours.volatility == pytest.approx(vol, rel=1e-12)
+    assert ours.expected_return >= float(mu @ ef.weights) - 1e-6
+    assert np.max(np.abs(ours.weights - ef.weights)) < 1e-3  # the peer meets the cone to ~1e-6
+    assert ours.kkt_residual < 1e-12
+
+
+def test_efficient_risk_of_two_uncorrelated_assets() -> None:
+    # 0.04 w^2 + 0.01 (1 - w)^2 = 0.15^2, the larger root holds more of the better asset.
+    cov = np.diag([0.04, 0.01])
+    ours = optimize.efficient_risk(np.array([0.10, 0.05]), cov, 0.15)
+    w = (0.02 + np.sqrt(0.02**2 + 4 * 0.05 * 0.0125)) / (2 * 0.05)
+    assert ours.weights == pytest.approx([w, 1 - w], abs=1e-14)
+    assert ours.binding == ("target_volatility",)
+
+
+def test_efficient_risk_pivoting_agrees_with_following_the_frontier() -> None:
+    # A group limit that never binds sends the same problem down the piece-by-piece path
+    # (active-set solves); without it, block pivoting finds the piece and t together.
+    mu, cov = mean_cov(factor_returns(120, seed=4))
+    loose = Constraints(groups=(GroupConstraint("all", tuple(cov.columns), 0.0, 1.0),))
+    low = optimize.min_volatility(cov).volatility
+    for multiple in (1.02, 1.3, 2.0):
+        pivoted = optimize.efficient_risk(mu, cov, low * multiple)
+        followed = optimize.efficient_risk(mu, cov, low * multiple, constraints=loose)
+        assert np.max(np.abs(pivoted.weights - followed.weights)) < 1e-10
+        assert max(pivoted.kkt_residual, followed.kkt_residual) < 1e-12
+
+
+def test_efficient_risk_above_the_riskiest_efficient_portfolio() -> None:
+    mu, cov = _small()
+    ours = optimize.efficient_risk(mu, cov, 10.0)
+    assert ours.weights[int(np.argmax(mu.to_numpy()))] == 1.0
+    assert "target_volatility" not in ours.binding
+
+
 def test_quadratic_utility_matches_pypfopt(market: tuple[pd.Series, pd.DataFrame]) -> None:
     mu, cov = market
     ours = optimize.max_quadratic_utility(mu, cov, risk_aversion=3.0)
@@ -243,10 +287,15 @@ def test_a_duplicated_asset_still_gives_an_optimal_portfolio() -> None:
     # Singular but harmless: the optimum puts the copy at its bound (one of many optima).
     returns = factor_returns(4, seed=2)
     returns["COPY"] = returns["A000"]
-    cov = returns.cov() * 252
+    mu, cov = mean_cov(returns)
     ours = optimize.min_volatility(cov)
     plain = optimize.min_volatility(cov.iloc[:4, :4])
     assert ours.volatility == pytest.approx(plain.volatility, rel=1e-12)
+    vol = plain.volatility * 1.3
+    ours = optimize.efficient_risk(mu, cov, vol)
+    plain = optimize.efficient_risk(mu.iloc[:4], cov.iloc[:4, :4], vol)
+    assert ours.expected_return == pytest.approx(plain.expected_return, rel=1e-12)
+    assert ours.volatility == pytest.approx(vol, rel=1e-12)
 
 
 def test_bad_inputs() -> None:
