@@ -119,7 +119,8 @@ def bands(
     absolute only: a; relative only: r x target; both: min(a, r x target). A class with target 0
     gets width 0 under a relative band (any holding is outside) and `a` under an absolute one.
     With `volatility_adjusted`, the width is multiplied by vol_scale[K] (recent / long-run
-    volatility of the class, see `volatility_scale`).
+    volatility of the class, see `volatility_scale`), or vol_scale[P, K] (one row per portfolio,
+    e.g. backtest variants on different days).
     """
     a = policies.absolute_band[:, None]
     r = policies.relative_band[:, None]
@@ -127,8 +128,9 @@ def bands(
     relative = np.where(np.isnan(r), np.inf, r * target)
     width = np.minimum(absolute, relative)
     if vol_scale is not None:
+        ratio = np.asarray(vol_scale, dtype=float)
         scale = np.where(
-            policies.volatility_adjusted[:, None], np.asarray(vol_scale, dtype=float)[None, :], 1.0
+            policies.volatility_adjusted[:, None], ratio if ratio.ndim >= 2 else ratio[None, :], 1.0
         )
         width = width * scale
     return width
@@ -233,9 +235,10 @@ def outside_bands(
     width: np.ndarray,
 ) -> np.ndarray:
     """[P, K] classes outside their band: held or targeted, |drift| above the band half-width
-    (plus a 1e-9 tolerance), in a portfolio with something invested. Arrays as in `Drift`."""
+    (plus a 1e-9 tolerance), in a portfolio with something invested. Arrays as in `Drift`;
+    leading dimensions broadcast (a backtest passes [days, variants, K])."""
     held_or_targeted = (class_values > 0) | (target > 0)
-    return held_or_targeted & (np.abs(drift) > width + TOLERANCE) & (invested > 0)[:, None]
+    return held_or_targeted & (np.abs(drift) > width + TOLERANCE) & (invested > 0)[..., None]
 
 
 def excess_cash(

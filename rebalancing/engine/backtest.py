@@ -1,0 +1,730 @@
+"""Backtests of rebalancing policies over a daily price frame, decided by the live engine.
+
+What it answers: what would this policy (or these V variants of it) have done since `start`:
+its value, cash and weights every day, every trade, costs, turnover and the metrics of
+`portfolios.analytics.metrics`; with `tax=TaxSettings(...)` also lots, realised gains per
+year, wash sales, harvesting and taxes paid out of the portfolio (see `backtest_tax`).
+
+The decisions are the live drift check's: on every day a rule could fire the backtest builds
+the same `Book` the drift check builds (variants are its portfolios) and calls
+`policy.evaluate`; the trades come from `trades.class_trades`, `trades.buy_budget`,
+`trades.waterfill`, `trades.buy_shares` and `trades.trade_costs`, the functions
+`trades.generate` itself is made of (the tax-aware mode calls `trades.generate` whole). A
+property test checks both paths give the drift check's trades on the same holdings.
+
+Conventions:
+- Prices are daily closes, one column per security; total-return (adjusted) closes make the
+  backtest reinvest distributions inside the price. Trades fill at the day's close, in
+  fractional shares, at that close plus the cost model (commission per trade + slippage bps).
+- Each target class is held through one security (its column in `target`); the day-0
+  investment of `initial` is a cash flow deployed to the target, whatever the policy (a
+  buy-and-hold policy then never trades again). The scheduled date on or before the start
+  counts as served by it.
+- The pre-tax mode holds one position per class and ignores the lot rules (short-term gains
+  held back, tax cap, wash-sale guard): they need lots, which is the tax-aware mode.
+- A scheduled calendar date counts as served by the first rebalance on or after it in which
+  the calendar rule fired. A withdrawal (a negative flow, or tax due) always raises its cash,
+  as a cash-flow rule would, even when the policy's cash-flow rule is off.
+- Days on which nothing can fire are not evaluated one by one: for the days ahead the
+  backtest computes every variant's weights and applies the engine's band and cash rules
+  (`policy.outside_bands`, `policy.cash_flow_fires`) to all of them at once, and steps to the
+  first day anything fires or is scheduled (a calendar date, a flow, a tax payment).
+- Turnover: value sold per year as a fraction of the mean value (one-way).
+- The variants are independent portfolios stepped together: each iteration moves every
+  variant to its own next event, so the Python loop runs as many times as the busiest variant
+  has events, whatever the number of variants.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from portfolios.analytics import metrics
+from rebalancing.engine import drift, policy, trades
+
+FREE = trades.CostModel(commission=0.0, slippage_bps=0.0, short_term_rate=0.0, long_term_rate=0.0)
+WINDOW = 64  # trading days looked ahead at first; doubles while nothing fires
+MAX_CELLS = 2_000_000  # numbers per lookahead step (days x variants x securities)
+NEVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class TradeLog:
+    """Every trade of every variant [N]: variant, day (index into `dates`), security (index
+    into `securities`), side (+1 buy, -1 sell), quantity (shares), price, amount (currency,
+    > 0), cost, rule ("threshold", "calendar", "cash_flow", "initial", "harvest", "tax"),
+    realised short/long-term gain (sells in the tax-aware mode, else 0)."""
+
+    variant: np.ndarray
+    day: np.ndarray
+    security: np.ndarray
+    side: np.ndarray
+    quantity: np.ndarray
+    price: np.ndarray
+    amount: np.ndarray
+    cost: np.ndarray
+    rule: np.ndarray
+    short_term_gain: np.ndarray
+    long_term_gain: np.ndarray
+
+    def frame(self, dates: np.ndarray, securities: Sequence[str]) -> pd.DataFrame:
+        """The log as a table with dates and security names."""
+        return pd.DataFrame(
+            {
+                "variant": self.variant,
+                "date": np.asarray(dates)[self.day],
+                "security": np.asarray(securities, dtype=object)[self.security],
+                "side": np.where(self.side > 0, "buy", "sell"),
+                "quantity": self.quantity,
+                "price": self.price,
+                "amount": self.amount,
+                "cost": self.cost,
+                "rule": self.rule,
+                "short_term_gain": self.short_term_gain,
+                "long_term_gain": self.long_term_gain,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    """A backtest of V variants over T days.
+
+    dates [T] datetime64[D]; securities [S] the price columns used; classes [K];
+    security_class [S] index into classes; value [T, V] total value (holdings + cash) at each
+    close after that day's trades; cash [T, V]; buy_and_hold [T, V] the day-0 holdings of each
+    variant kept unchanged; trades (TradeLog); costs [V] paid in total; turnover [V] (see the
+    module docstring); summary: metrics of `value` against `buy_and_hold` (tracking difference
+    = CAGR(variant) - CAGR(its buy-and-hold)); holdings: shares after each event
+    (`holding_day` [E], `holding_variant` [E], `holding_shares` [E, S]), from which `weights`
+    rebuilds any variant's daily weights; tax: the tax-aware results, or None.
+    """
+
+    dates: np.ndarray
+    securities: tuple[str, ...]
+    classes: tuple[str, ...]
+    security_class: np.ndarray
+    value: np.ndarray
+    cash: np.ndarray
+    buy_and_hold: np.ndarray
+    trades: TradeLog
+    costs: np.ndarray
+    turnover: np.ndarray
+    summary: metrics.Summary
+    holding_day: np.ndarray
+    holding_variant: np.ndarray
+    holding_shares: np.ndarray
+    prices: np.ndarray = field(repr=False)
+    tax: object | None = None
+
+    def shares(self, variant: int) -> np.ndarray:
+        """Shares held at each close [T, S] by one variant (after the day's trades)."""
+        rows = np.flatnonzero(self.holding_variant == variant)
+        days = self.holding_day[rows]
+        index = np.searchsorted(days, np.arange(len(self.dates)), side="right") - 1
+        return self.holding_shares[rows][index]
+
+    def weights(self, variant: int) -> pd.DataFrame:
+        """Daily class weights of one variant as fractions of its total value (cash included,
+        so the columns and `cash` add up to 1), index dates, one column per class."""
+        values = self.shares(variant) * self.prices
+        onehot = np.zeros((len(self.securities), len(self.classes)))
+        onehot[np.arange(len(self.securities)), self.security_class] = 1.0
+        total = self.value[:, variant][:, None]
+        frame = pd.DataFrame(
+            (values @ onehot) / total, index=pd.DatetimeIndex(self.dates), columns=self.classes
+        )
+        frame["cash"] = self.cash[:, variant] / self.value[:, variant]
+        return frame
+
+
+def policy_grid(**choices: Sequence[object]) -> policy.Policies:
+    """Every combination of the given policy fields (the cartesian product, in order; fields
+    not named keep the `Policies.uniform` defaults). Example: bands 1% to 10% under three
+    calendars: policy_grid(absolute_band=np.arange(1, 11) / 100, frequency=["none",
+    "monthly", "annual"]) gives 30 variants."""
+    names = list(choices)
+    combos = list(itertools.product(*(list(choices[n]) for n in names)))
+    columns = {n: [c[i] for c in combos] for i, n in enumerate(names)}
+    base = policy.Policies.uniform(len(combos))
+    arrays = {}
+    for name, values in columns.items():
+        current = getattr(base, name)
+        arrays[name] = np.array(values, dtype=current.dtype)
+    return replace(base, **arrays)
+
+
+@dataclass
+class _Market:
+    """The validated inputs, as arrays."""
+
+    dates: np.ndarray  # [T] datetime64[D]
+    prices: np.ndarray  # [T, S]
+    securities: tuple[str, ...]
+    classes: tuple[str, ...]
+    security_class: np.ndarray  # [S]
+    target: np.ndarray  # [K]
+    vehicle: np.ndarray  # [K] index of the security bought for each class
+    flows: np.ndarray  # [T] currency, + contribution, - withdrawal
+    vol_scale: np.ndarray | None  # [T, K] or None
+
+    @property
+    def onehot(self) -> np.ndarray:
+        """[S, K] security s belongs to class k."""
+        onehot = np.zeros((len(self.securities), len(self.classes)))
+        onehot[np.arange(len(self.securities)), self.security_class] = 1.0
+        return onehot
+
+    @property
+    def one_per_class(self) -> bool:
+        return len(self.securities) == len(self.classes)
+
+
+def _validate(
+    prices: pd.DataFrame,
+    target: pd.Series,
+    policies: policy.Policies,
+    *,
+    asset_class: Mapping[str, str] | pd.Series | None,
+    extra: Sequence[str],
+    start: dt.date | str | None,
+    end: dt.date | str | None,
+    flows: pd.Series | None,
+    initial: float,
+) -> _Market:
+    if not isinstance(prices.index, pd.DatetimeIndex):
+        prices = prices.copy()
+        prices.index = pd.DatetimeIndex(prices.index)
+    prices = prices.sort_index()
+    target = pd.Series(target, dtype=float)
+    target = target[target > 0]
+    if target.empty:
+        raise ValueError("The target has no positive weight.")
+    missing = [s for s in list(target.index) + list(extra) if s not in prices.columns]
+    if missing:
+        raise ValueError(f"No prices at all for {', '.join(map(str, missing))}.")
+    window = prices.loc[
+        slice(pd.Timestamp(start) if start else None, pd.Timestamp(end) if end else None)
+    ]
+    columns = list(target.index) + [s for s in extra if s not in target.index]
+    window = window[columns]
+    window = window.dropna(how="all")
+    if len(window) < 2:
+        raise ValueError(
+            f"No price data between {start or 'the beginning'} and {end or 'the end'}: "
+            "a backtest needs at least two trading days."
+        )
+    for column in columns:
+        series = window[column]
+        if series.isna().all():
+            raise ValueError(f"{column} has no prices between {start} and {end}.")
+        if series.isna().any():
+            first = series.first_valid_index()
+            raise ValueError(
+                f"{column} has no price on some days of the window (first price "
+                f"{first:%Y-%m-%d}); start the backtest on or after its first price."
+            )
+    values = window.to_numpy(dtype=float)
+    if (values <= 0).any():
+        raise ValueError("Prices must be positive.")
+    for name in ("absolute_band", "relative_band"):
+        band = getattr(policies, name)
+        bad = ~np.isnan(band) & ((band <= 0) | (band >= 1))
+        if bad.any():
+            raise ValueError(
+                f"{name} must be above 0% and below 100% (got {band[bad][0]:.2%}); "
+                "leave it unset for no band."
+            )
+    if not initial > 0:
+        raise ValueError("The initial investment must be positive.")
+    classes_of = (
+        {s: str(s) for s in columns}
+        if asset_class is None
+        else {s: str(pd.Series(asset_class).get(s, s)) for s in columns}
+    )
+    classes = tuple(dict.fromkeys(classes_of[s] for s in target.index))
+    if len(classes) != len(target):
+        raise ValueError(
+            "Each asset class is bought through one security: two targets share a class."
+        )
+    for s in extra:
+        if classes_of[s] not in classes:
+            raise ValueError(f"{s} is in no target class.")
+    security_class = np.array([classes.index(classes_of[s]) for s in columns])
+    dates = window.index.to_numpy(dtype="datetime64[D]")
+    flow = np.zeros(len(dates))
+    if flows is not None and len(flows):
+        series = pd.Series(flows, dtype=float)
+        series.index = pd.DatetimeIndex(series.index)
+        # A flow on a non-trading day happens on the next trading day.
+        position = np.searchsorted(dates, series.index.to_numpy(dtype="datetime64[D]"))
+        inside = position < len(dates)
+        np.add.at(flow, position[inside], series.to_numpy()[inside])
+    vol = None
+    if policies.volatility_adjusted.any():
+        history = prices[list(target.index)].loc[: window.index[-1]]
+        ratio = policy.volatility_scale_history(history)
+        vol = ratio.reindex(window.index).to_numpy(dtype=float)
+    return _Market(
+        dates=dates,
+        prices=values,
+        securities=tuple(str(c) for c in columns),
+        classes=classes,
+        security_class=security_class,
+        target=drift.normalise_targets(target.to_numpy()[None, :])[0],
+        vehicle=np.arange(len(target)),
+        flows=flow,
+        vol_scale=vol,
+    )
+
+
+def _policy_rows(
+    policies: policy.Policies, rows: np.ndarray, **override: np.ndarray
+) -> policy.Policies:
+    return replace(
+        policies,
+        **{
+            f: getattr(policies, f)[rows]
+            for f in policies.__dataclass_fields__
+            if f not in override
+        },
+        **override,
+    )
+
+
+class _Schedule:
+    """Calendar dates and flow days, looked up per variant."""
+
+    def __init__(self, market: _Market, policies: policy.Policies, extra_days: np.ndarray) -> None:
+        pairs = list(
+            dict.fromkeys(
+                zip(policies.frequency.tolist(), policies.calendar_day.tolist(), strict=True)
+            )
+        )
+        self.pair_of = np.array(
+            [
+                pairs.index(p)
+                for p in zip(
+                    policies.frequency.tolist(), policies.calendar_day.tolist(), strict=True
+                )
+            ]
+        )
+        self.scheduled = np.stack(
+            [policy.scheduled_dates(str(f), int(d), market.dates) for f, d in pairs]
+        )  # [pairs, T] datetime64[D]
+        self.as_int = self.scheduled.astype(np.int64)  # NaT sorts first
+        days = np.flatnonzero(market.flows != 0)
+        self.fixed_days = np.union1d(days, extra_days).astype(np.int64)
+
+    def next_day(self, variants: np.ndarray, after: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """First day index > `after` on which a calendar date or a flow falls due."""
+        out = np.full(len(variants), NEVER)
+        last_int = last.astype("datetime64[D]").astype(np.int64)
+        for pair in np.unique(self.pair_of[variants]):
+            rows = self.pair_of[variants] == pair
+            found = np.searchsorted(self.as_int[pair], last_int[rows], side="right")
+            found = np.maximum(found, after[rows] + 1)
+            out[rows] = np.where(found < self.as_int.shape[1], found, NEVER)
+        if len(self.fixed_days) == 0:
+            return out
+        position = np.searchsorted(self.fixed_days, after, side="right")
+        padded = np.append(self.fixed_days, NEVER)
+        fixed = padded[position]
+        return np.minimum(out, fixed)
+
+    def dates_for(self, variants: np.ndarray, days: np.ndarray) -> np.ndarray:
+        return self.scheduled[self.pair_of[variants], days]
+
+
+@dataclass
+class _State:
+    """Holdings of the V variants: shares [V, S] and cash [V]."""
+
+    shares: np.ndarray
+    cash: np.ndarray
+    last_calendar: np.ndarray
+    position: np.ndarray  # [V] day of the last event (its trades are in `shares`)
+
+
+class _Recorder:
+    def __init__(self, n_days: int, n_variants: int) -> None:
+        self.value = np.full((n_days, n_variants), np.nan)
+        self.cash = np.full((n_days, n_variants), np.nan)
+        self.trades: list[dict[str, np.ndarray]] = []
+        self.holdings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add_trades(self, **columns: np.ndarray) -> None:
+        if len(columns["variant"]):
+            self.trades.append(columns)
+
+    def log(self) -> TradeLog:
+        names = [f.name for f in TradeLog.__dataclass_fields__.values()]
+        if not self.trades:
+            empty = {n: np.zeros(0) for n in names}
+            empty["rule"] = np.zeros(0, dtype=object)
+            for n in ("variant", "day", "security", "side"):
+                empty[n] = np.zeros(0, dtype=np.int64)
+            return TradeLog(**empty)
+        columns = {n: np.concatenate([t[n] for t in self.trades]) for n in names}
+        order = np.lexsort((columns["side"], columns["day"], columns["variant"]))
+        return TradeLog(**{n: v[order] for n, v in columns.items()})
+
+
+def _book(
+    market: _Market, variants: np.ndarray, values: np.ndarray, cash: np.ndarray
+) -> drift.Book:
+    """The drift check's book for the variants, valued in money units (price 1 per unit, units
+    = market value): each variant stands on its own day, so prices cannot be shared."""
+    n_s, n_k = len(market.securities), len(market.classes)
+    return drift.Book(
+        portfolio_ids=variants,
+        classes=market.classes,
+        security_ids=np.arange(n_s),
+        security_class=market.security_class,
+        prices=np.ones(n_s),
+        fractional=np.ones(n_s, dtype=bool),
+        quantity=values,
+        cash=cash,
+        target=np.broadcast_to(market.target, (len(variants), n_k)),
+        target_security=np.broadcast_to(market.vehicle, (len(variants), n_k)),
+    )
+
+
+def _scan(
+    market: _Market,
+    policies: policy.Policies,
+    width: np.ndarray,
+    state: _State,
+    variants: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    recorder: _Recorder,
+    extra_fire: object | None = None,
+) -> np.ndarray:
+    """First day in [start, stop) per variant on which the band or cash rule fires on the
+    unchanged holdings (`stop` where none); records value and cash of the quiet days before.
+    Arrays are [days ahead, variants, classes]; the engine's rules broadcast over them."""
+    n_t = len(market.dates)
+    span = max(int(np.max(stop - start)), 1)
+    days = start[None, :] + np.arange(span)[:, None]  # [W, A]
+    valid = days < stop[None, :]
+    safe = np.minimum(days, n_t - 1)
+    values = market.prices[safe] * state.shares[variants][None, :, :]  # [W, A, S]
+    class_values = values if market.one_per_class else values @ market.onehot
+    invested = class_values.sum(axis=2)
+    cash = state.cash[variants]
+    total = invested + cash[None, :]
+    fire = np.zeros(invested.shape, dtype=bool)
+    rows = _policy_rows(policies, variants)
+    band = width[variants]
+    if market.vol_scale is not None:
+        band = policy.bands(
+            np.broadcast_to(market.target, band.shape), rows, market.vol_scale[safe][:, None, :]
+        )
+    if np.isfinite(band).any():
+        weights = np.divide(
+            class_values,
+            invested[:, :, None],
+            out=np.zeros_like(class_values),
+            where=invested[:, :, None] > 0,
+        )
+        outside = policy.outside_bands(
+            class_values, weights - market.target, invested, market.target, band
+        )
+        fire |= outside.any(axis=2)
+    if rows.cash_flow.any():
+        excess = policy.excess_cash(cash[None, :], total, rows, np.zeros(1))
+        fire |= policy.cash_flow_fires(excess, rows, np.zeros(1))
+    if extra_fire is not None:
+        fire |= extra_fire(values, safe, variants)  # type: ignore[operator]
+    fire &= valid & (total > 0)
+    first = np.where(fire.any(axis=0), start + fire.argmax(axis=0), stop)
+    w_idx, a_idx = np.nonzero(valid & (days < first[None, :]))
+    recorder.value[days[w_idx, a_idx], variants[a_idx]] = total[w_idx, a_idx]
+    recorder.cash[days[w_idx, a_idx], variants[a_idx]] = cash[a_idx]
+    return first
+
+
+def _pretax_step(
+    market: _Market,
+    policies: policy.Policies,
+    costs: trades.CostModel,
+    state: _State,
+    variants: np.ndarray,
+    days: np.ndarray,
+    schedule: _Schedule,
+    recorder: _Recorder,
+    initial: bool,
+) -> None:
+    """Evaluate and trade the variants on their event days (one position per class)."""
+    prices = market.prices[days]  # [E, S]
+    values = state.shares[variants] * prices
+    flow = market.flows[days]
+    cash = state.cash[variants] + np.maximum(flow, 0.0)
+    withdrawal = np.maximum(-flow, 0.0)
+    book = _book(market, variants, values, cash)
+    book_drift = drift.compute(book)
+    scheduled = schedule.dates_for(variants, days)
+    rows = _policy_rows(
+        policies,
+        variants,
+        last_calendar=np.where(initial, scheduled, state.last_calendar[variants]),
+        cash_flow=policies.cash_flow[variants] | (withdrawal > 0) | initial,
+    )
+    decision = policy.evaluate(
+        book,
+        book_drift,
+        rows,
+        today=market.dates[days],
+        scheduled=scheduled,
+        vol_scale=None if market.vol_scale is None else market.vol_scale[days],
+        withdrawal=withdrawal,
+        explain=False,
+    )
+    n_e = len(variants)
+    costs_e = costs.take(np.zeros(n_e, dtype=int), 1)
+    delta = trades.class_trades(
+        book_drift.class_values, cash, book.target, decision, rows, costs_e, withdrawal
+    )
+    vehicle_value = np.zeros_like(values)
+    vehicle_value[:, market.vehicle] = delta  # one security per class: its vehicle
+    sell = np.maximum(-vehicle_value, 0.0)
+    proceeds = sell.sum(axis=1)
+    buy_needed = np.maximum(delta, 0.0)
+    trading = decision.rebalance | decision.cash_flow
+    budget = trades.buy_budget(
+        cash,
+        rows.cash_buffer * book_drift.total,
+        withdrawal,
+        proceeds,
+        (sell > 0).sum(axis=1) + (buy_needed > 0).sum(axis=1),
+        trading,
+        costs_e,
+    )
+    buy_class = trades.buy_shares(
+        trades.waterfill(buy_needed, budget),
+        np.ones_like(buy_needed),
+        np.zeros_like(buy_needed, dtype=bool),
+        np.maximum(rows.min_trade, 0.0),
+    )
+    buy = np.zeros_like(values)
+    buy[:, market.vehicle] = buy_class
+    cost = trades.trade_costs(sell, buy, costs_e)
+    cash_after = cash + proceeds - buy.sum(axis=1) - cost.sum(axis=1)
+    broke = cash_after < -1e-6
+    if broke.any():
+        sell[broke] = buy[broke] = cost[broke] = 0.0
+        cash_after = np.where(broke, cash, cash_after)
+    state.shares[variants] = (values - sell + buy) / prices
+    state.cash[variants] = cash_after - withdrawal
+    state.last_calendar[variants] = np.where(
+        decision.calendar | initial, scheduled, state.last_calendar[variants]
+    )
+    state.position[variants] = days
+    total = (values - sell + buy).sum(axis=1) + state.cash[variants]
+    recorder.value[days, variants] = total
+    recorder.cash[days, variants] = state.cash[variants]
+    rule = np.where(initial, "initial", decision.rule)
+    for amounts, side in ((sell, trades.SELL), (buy, trades.BUY)):
+        e, s = np.nonzero(amounts > 0)
+        recorder.add_trades(
+            variant=variants[e],
+            day=days[e],
+            security=s,
+            side=np.full(len(e), side),
+            quantity=amounts[e, s] / prices[e, s],
+            price=prices[e, s],
+            amount=amounts[e, s],
+            cost=cost[e, s],
+            rule=rule[e].astype(object),
+            short_term_gain=np.zeros(len(e)),
+            long_term_gain=np.zeros(len(e)),
+        )
+    traded = (sell > 0).any(axis=1) | (buy > 0).any(axis=1) | (withdrawal > 0) | (flow > 0)
+    if traded.any() or initial:
+        keep = np.flatnonzero(traded | initial)
+        recorder.holdings.append((days[keep], variants[keep], state.shares[variants[keep]].copy()))
+
+
+def run(
+    prices: pd.DataFrame,
+    target: pd.Series | Mapping[str, float],
+    policies: policy.Policies,
+    *,
+    asset_class: Mapping[str, str] | pd.Series | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    initial: float = 1_000_000.0,
+    costs: trades.CostModel = FREE,
+    flows: pd.Series | None = None,
+    tax: object | None = None,
+    risk_free: float = 0.0,
+    convention: metrics.Convention = "calendar",
+) -> Result:
+    """Backtest V policy variants in one call.
+
+    prices: daily closes, index dates, one column per security (adjusted closes for total
+    return). target: weight per security (fractions, normalised to sum 1); each is the one
+    security held for its class. asset_class: class code per security (default: each security
+    is its own class). policies: the variants (`policy.Policies`, e.g. from `policy_grid`);
+    `last_calendar` is ignored. start, end: the window (inclusive; default: all rows).
+    initial: money invested on the first day. costs: the engine's cost model (commission per
+    trade, slippage bps; its tax rates are used by the tax-aware mode and `max_tax_cost`).
+    flows: money added (+) or withdrawn (-) on dates (a non-trading date counts on the next
+    trading day). tax: `backtest_tax.TaxSettings` for the tax-aware mode. risk_free (annual)
+    and convention (CAGR: "calendar" or "trading") are passed to the metrics.
+
+    Raises ValueError for a window without data, a target security without prices in it, and
+    a band of 0 or 100% or more.
+    """
+    if tax is not None:
+        from rebalancing.engine import backtest_tax
+
+        return backtest_tax.run(
+            prices, target, policies, asset_class=asset_class, start=start, end=end,
+            initial=initial, costs=costs, flows=flows, tax=tax, risk_free=risk_free,
+            convention=convention,
+        )  # fmt: skip
+    market = _validate(
+        prices, pd.Series(target), policies, asset_class=asset_class, extra=(), start=start,
+        end=end, flows=flows, initial=initial,
+    )  # fmt: skip
+    return simulate(
+        market,
+        policies,
+        costs,
+        initial=initial,
+        step=_pretax_step,
+        risk_free=risk_free,
+        convention=convention,
+    )
+
+
+def simulate(
+    market: _Market,
+    policies: policy.Policies,
+    costs: trades.CostModel,
+    *,
+    initial: float,
+    step: object,
+    risk_free: float,
+    convention: metrics.Convention,
+    extra_days: np.ndarray | None = None,
+    extra_fire: object | None = None,
+    finish: object | None = None,
+) -> Result:
+    """The event loop shared by both modes: `step` trades the variants on their event days."""
+    n_t, n_s = market.prices.shape
+    n_v = len(policies.frequency)
+    schedule = _Schedule(market, policies, np.zeros(0) if extra_days is None else extra_days)
+    recorder = _Recorder(n_t, n_v)
+    state = _State(
+        shares=np.zeros((n_v, n_s)),
+        cash=np.full(n_v, float(initial)),
+        last_calendar=np.full(n_v, np.datetime64("NaT"), dtype="datetime64[D]"),
+        position=np.zeros(n_v, dtype=np.int64),
+    )
+    everyone = np.arange(n_v)
+    flow0 = market.flows[0]
+    market.flows[0] = 0.0  # the first day's flow is part of the initial investment
+    state.cash += flow0
+    step(
+        market,
+        policies,
+        costs,
+        state,
+        everyone,
+        np.zeros(n_v, dtype=np.int64),
+        schedule,
+        recorder,
+        True,
+    )  # type: ignore[operator]
+    market.flows[0] = flow0
+    width = policy.bands(np.broadcast_to(market.target, (n_v, len(market.classes))), policies)
+    # Variants without a band or a cash rule cannot fire between scheduled days: no lookahead.
+    watched = np.isfinite(width).any(axis=1) | policies.cash_flow | (extra_fire is not None)
+    if market.vol_scale is not None:
+        watched |= policies.volatility_adjusted
+    scan_from = np.ones(n_v, dtype=np.int64)
+    window = np.where(watched, WINDOW, n_t).astype(np.int64)
+    active = everyone[scan_from < n_t]
+    while len(active):
+        scheduled = schedule.next_day(active, state.position[active], state.last_calendar[active])
+        # Bound the lookahead so one step never holds more than ~MAX_CELLS numbers.
+        ahead = np.minimum(window[active], max(MAX_CELLS // (len(active) * n_s), 8))
+        stop = np.minimum(np.minimum(scan_from[active] + ahead, n_t), scheduled)
+        first = _scan(
+            market, policies, width, state, active, scan_from[active], stop, recorder, extra_fire
+        )
+        event = (first < stop) | (first == scheduled)
+        if event.any():
+            movers = active[event]
+            gap = first[event] - state.position[movers]
+            step(market, policies, costs, state, movers, first[event], schedule, recorder, False)  # type: ignore[operator]
+            scan_from[movers] = first[event] + 1
+            window[movers] = np.where(watched[movers], np.clip(2 * gap, 16, 4096), n_t)
+        quiet = active[~event]
+        scan_from[quiet] = stop[~event]
+        window[quiet] = np.where(watched[quiet], np.minimum(window[quiet] * 2, 4096), n_t)
+        active = active[scan_from[active] < n_t]
+    tax_result = finish(state, recorder) if finish is not None else None  # type: ignore[operator]
+    return _result(market, policies, state, recorder, initial, risk_free, convention, tax_result)
+
+
+def _result(
+    market: _Market,
+    policies: policy.Policies,
+    state: _State,
+    recorder: _Recorder,
+    initial: float,
+    risk_free: float,
+    convention: metrics.Convention,
+    tax_result: object | None,
+) -> Result:
+    log = recorder.log()
+    n_t = len(market.dates)
+    n_v = recorder.value.shape[1]
+    day0 = recorder.holdings[0]
+    shares0 = np.zeros((n_v, len(market.securities)))
+    shares0[day0[1]] = day0[2]
+    cash0 = recorder.cash[0]
+    buy_and_hold = market.prices @ shares0.T + cash0[None, :]
+    costs = np.bincount(log.variant, weights=log.cost, minlength=n_v)
+    sold = np.bincount(log.variant, weights=np.where(log.side < 0, log.amount, 0.0), minlength=n_v)
+    years = metrics.years(market.dates, n_t - 1)
+    turnover = sold / recorder.value.mean(axis=0) / years
+    days = np.concatenate([h[0] for h in recorder.holdings])
+    variants = np.concatenate([h[1] for h in recorder.holdings])
+    shares = np.concatenate([h[2] for h in recorder.holdings])
+    order = np.lexsort((days, variants))
+    summary = metrics.summarise(
+        recorder.value,
+        market.dates,
+        benchmark=buy_and_hold,
+        risk_free=risk_free,
+        convention=convention,
+    )
+    return Result(
+        dates=market.dates,
+        securities=market.securities,
+        classes=market.classes,
+        security_class=market.security_class,
+        value=recorder.value,
+        cash=recorder.cash,
+        buy_and_hold=buy_and_hold,
+        trades=log,
+        costs=costs,
+        turnover=turnover,
+        summary=summary,
+        holding_day=days[order],
+        holding_variant=variants[order],
+        holding_shares=shares[order],
+        prices=market.prices,
+        tax=tax_result,
+    )
