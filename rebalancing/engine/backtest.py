@@ -425,7 +425,7 @@ def _scan(
     band = width[variants]
     if market.vol_scale is not None:
         band = policy.bands(
-            np.broadcast_to(market.target, band.shape), rows, market.vol_scale[safe][:, None, :]
+            np.broadcast_to(market.target, band.shape), rows, market.vol_scale[safe]
         )
     if np.isfinite(band).any():
         weights = np.divide(
@@ -449,6 +449,53 @@ def _scan(
     recorder.value[days[w_idx, a_idx], variants[a_idx]] = total[w_idx, a_idx]
     recorder.cash[days[w_idx, a_idx], variants[a_idx]] = cash[a_idx]
     return first
+
+
+def position_trades(
+    book: drift.Book,
+    state: drift.Drift,
+    decision: policy.Decision,
+    policies: policy.Policies,
+    costs: trades.CostModel,
+    withdrawal: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The trades `trades.generate` makes for a book that holds each class through its target
+    security only (fractional shares, no lot rule binding), built from the same functions.
+    Returns sell and buy amounts [P, S] (currency), their costs [P, S] and cash after [P]
+    (before the withdrawal leaves). A property test checks it against `trades.generate`."""
+    delta = trades.class_trades(
+        state.class_values, book.cash, book.target, decision, policies, costs, withdrawal
+    )
+    rows = np.arange(len(book.cash))[:, None]
+    sell = np.zeros_like(state.security_values)
+    sell[rows, book.target_security] = np.maximum(-delta, 0.0)
+    proceeds = sell.sum(axis=1)
+    buy_needed = np.maximum(delta, 0.0)
+    budget = trades.buy_budget(
+        book.cash,
+        policies.cash_buffer * state.total,
+        withdrawal,
+        proceeds,
+        (sell > 0).sum(axis=1) + (buy_needed > 0).sum(axis=1),
+        decision.rebalance | decision.cash_flow,
+        costs,
+    )
+    vehicle_price = book.prices[book.target_security]
+    shares = trades.buy_shares(
+        trades.waterfill(buy_needed, budget),
+        vehicle_price,
+        np.zeros_like(buy_needed, dtype=bool),
+        np.maximum(policies.min_trade, 0.0),
+    )
+    buy = np.zeros_like(sell)
+    buy[rows, book.target_security] = shares * vehicle_price
+    cost = trades.trade_costs(sell, buy, costs)
+    cash_after = book.cash + proceeds - buy.sum(axis=1) - cost.sum(axis=1)
+    broke = cash_after < -1e-6  # as in generate: a portfolio that cannot pay trades nothing
+    if broke.any():
+        sell[broke] = buy[broke] = cost[broke] = 0.0
+        cash_after = np.where(broke, book.cash, cash_after)
+    return sell, buy, cost, cash_after
 
 
 def _pretax_step(
@@ -487,40 +534,10 @@ def _pretax_step(
         withdrawal=withdrawal,
         explain=False,
     )
-    n_e = len(variants)
-    costs_e = costs.take(np.zeros(n_e, dtype=int), 1)
-    delta = trades.class_trades(
-        book_drift.class_values, cash, book.target, decision, rows, costs_e, withdrawal
+    costs_e = costs.take(np.zeros(len(variants), dtype=int), 1)
+    sell, buy, cost, cash_after = position_trades(
+        book, book_drift, decision, rows, costs_e, withdrawal
     )
-    vehicle_value = np.zeros_like(values)
-    vehicle_value[:, market.vehicle] = delta  # one security per class: its vehicle
-    sell = np.maximum(-vehicle_value, 0.0)
-    proceeds = sell.sum(axis=1)
-    buy_needed = np.maximum(delta, 0.0)
-    trading = decision.rebalance | decision.cash_flow
-    budget = trades.buy_budget(
-        cash,
-        rows.cash_buffer * book_drift.total,
-        withdrawal,
-        proceeds,
-        (sell > 0).sum(axis=1) + (buy_needed > 0).sum(axis=1),
-        trading,
-        costs_e,
-    )
-    buy_class = trades.buy_shares(
-        trades.waterfill(buy_needed, budget),
-        np.ones_like(buy_needed),
-        np.zeros_like(buy_needed, dtype=bool),
-        np.maximum(rows.min_trade, 0.0),
-    )
-    buy = np.zeros_like(values)
-    buy[:, market.vehicle] = buy_class
-    cost = trades.trade_costs(sell, buy, costs_e)
-    cash_after = cash + proceeds - buy.sum(axis=1) - cost.sum(axis=1)
-    broke = cash_after < -1e-6
-    if broke.any():
-        sell[broke] = buy[broke] = cost[broke] = 0.0
-        cash_after = np.where(broke, cash, cash_after)
     state.shares[variants] = (values - sell + buy) / prices
     state.cash[variants] = cash_after - withdrawal
     state.last_calendar[variants] = np.where(
