@@ -13,6 +13,7 @@ Precedence of the reported rule: threshold, calendar, cash_flow (all that fired 
 """
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,25 +178,35 @@ def volatility_scale_history(
     return ratio.clip(lower=floor, upper=cap).fillna(1.0)
 
 
+@functools.cache
+def _month_tables(frequency: str) -> tuple[np.ndarray, np.ndarray]:
+    """[13] whether month m is scheduled, and the months back from m to the latest scheduled
+    month strictly before it (index 0 unused)."""
+    scheduled = np.zeros(13, dtype=bool)
+    scheduled[list(FREQUENCY_MONTHS[frequency])] = True
+    back = [0] + [
+        next(k for k in range(1, 13) if scheduled[(m - k - 1) % 12 + 1]) for m in range(1, 13)
+    ]
+    return scheduled, np.array(back)
+
+
 def scheduled_dates(frequency: str, day: int, dates: np.ndarray) -> np.ndarray:
     """The latest scheduled date on or before each of `dates` [N] (datetime64[D]) for one
     (frequency, calendar_day); NaT for "none". Vectorised: a backtest asks for every trading day
     at once."""
     d = np.asarray(dates, dtype="datetime64[D]")
-    out = np.full(d.shape, np.datetime64("NaT"), dtype="datetime64[D]")
     months = FREQUENCY_MONTHS.get(frequency)
     if not months or d.size == 0:
-        return out
-    month = d.astype("datetime64[M]")
-    found = np.isnat(d)
-    for back in range(13):  # the previous scheduled month is at most 12 months back
-        candidate_month = month - np.timedelta64(back, "M")
-        candidate = candidate_month.astype("datetime64[D]") + np.timedelta64(day - 1, "D")
-        month_number = candidate_month.astype(np.int64) % 12 + 1
-        hit = ~found & np.isin(month_number, months) & (candidate <= d)
-        out[hit] = candidate[hit]
-        found |= hit
-    return out
+        return np.full(d.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    scheduled, back_before = _month_tables(frequency)
+    month_start = d.astype("datetime64[M]")
+    month = month_start.astype(np.int64) % 12 + 1
+    day_of_month = (d - month_start.astype("datetime64[D]")).astype(np.int64) + 1
+    back = np.where(scheduled[month] & (day_of_month >= day), 0, back_before[month])
+    out = (month_start - back.astype("timedelta64[M]")).astype("datetime64[D]") + np.timedelta64(
+        day - 1, "D"
+    )
+    return np.where(np.isnat(d), np.datetime64("NaT"), out)
 
 
 def last_calendar_date(frequency: str, day: int, today: dt.date) -> dt.date | None:

@@ -133,44 +133,38 @@ def test_each_decision_is_the_drift_checks() -> None:
     traded = np.zeros((len(prices), n), dtype=bool)
     traded[result.trades.day, result.trades.variant] = True
     dates = result.dates
-    for v in range(n):
-        shares = result.shares(v)
-        cash = result.cash[:, v]
-        scheduled = policy.scheduled_dates(
-            str(policies.frequency[v]), int(policies.calendar_day[v]), dates
+    shares = np.stack([result.shares(v) for v in range(n)], axis=1)  # [T, n, S]
+    last = np.array(
+        [
+            policy.scheduled_dates(str(f), int(d), dates[:1])[0]
+            for f, d in zip(policies.frequency, policies.calendar_day, strict=True)
+        ]
+    )
+    costs_n = costs.take(np.zeros(n, dtype=int), 1)
+    for t in range(1, len(dates)):
+        book = drift.Book(
+            portfolio_ids=np.arange(n),
+            classes=tuple(TICKERS),
+            security_ids=np.arange(4),
+            security_class=np.arange(4),
+            prices=prices.to_numpy()[t],
+            fractional=np.ones(4, dtype=bool),
+            quantity=shares[t - 1],
+            cash=result.cash[t - 1],
+            target=np.tile(TARGET.to_numpy(), (n, 1)),
+            target_security=np.tile(np.arange(4), (n, 1)),
         )
-        last = scheduled[0]
-        for t in range(1, len(dates)):
-            book = drift.Book(
-                portfolio_ids=np.array([v]),
-                classes=tuple(TICKERS),
-                security_ids=np.arange(4),
-                security_class=np.arange(4),
-                prices=prices.to_numpy()[t],
-                fractional=np.ones(4, dtype=bool),
-                quantity=shares[t - 1][None, :],
-                cash=cash[t - 1 : t],
-                target=TARGET.to_numpy()[None, :],
-                target_security=np.arange(4)[None, :],
-            )
-            one = backtest._policy_rows(policies, np.array([v]), last_calendar=np.array([last]))
-            decision = policy.evaluate(
-                book, drift.compute(book), one, today=dates[t].astype(dt.date), explain=False
-            )
-            if decision.fired[0]:
-                sell, buy, _, _ = backtest.position_trades(
-                    book,
-                    drift.compute(book),
-                    decision,
-                    one,
-                    costs.take(np.zeros(1, int), 1),
-                    np.zeros(1),
-                )
-                assert traded[t, v] == bool((sell > 0).any() or (buy > 0).any()), (v, t)
-            else:
-                assert not traded[t, v], (v, t)
-            if decision.calendar[0]:
-                last = decision.calendar_due[0]
+        today_policies = backtest.replace(policies, last_calendar=last)
+        state = drift.compute(book)
+        decision = policy.evaluate(
+            book, state, today_policies, today=dates[t].astype(dt.date), explain=False
+        )
+        sell, buy, _, _ = backtest.position_trades(
+            book, state, decision, today_policies, costs_n, np.zeros(n)
+        )
+        trades_today = decision.fired & ((sell > 0).any(axis=1) | (buy > 0).any(axis=1))
+        np.testing.assert_array_equal(traded[t], trades_today, err_msg=str(dates[t]))
+        last = np.where(decision.calendar, decision.calendar_due, last)
 
 
 def random_book(rng: np.random.Generator, n_p: int) -> tuple[drift.Book, trades.Lots]:
