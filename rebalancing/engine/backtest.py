@@ -214,23 +214,25 @@ def _validate(
     ]
     columns = list(target.index) + [s for s in extra if s not in target.index]
     window = window[columns]
-    window = window.dropna(how="all")
+    values = window.to_numpy(dtype=float)
+    has = ~np.isnan(values)
+    rows = has.any(axis=1)
+    if not rows.all():  # days on which none of these securities traded
+        window, values, has = window[rows], values[rows], has[rows]
     if len(window) < 2:
         raise ValueError(
             f"No price data between {start or 'the beginning'} and {end or 'the end'}: "
             "a backtest needs at least two trading days."
         )
-    for column in columns:
-        series = window[column]
-        if series.isna().all():
+    for j in np.flatnonzero(~has.all(axis=0)):
+        column = columns[j]
+        if not has[:, j].any():
             raise ValueError(f"{column} has no prices between {start} and {end}.")
-        if series.isna().any():
-            first = series.first_valid_index()
-            raise ValueError(
-                f"{column} has no price on some days of the window (first price "
-                f"{first:%Y-%m-%d}); start the backtest on or after its first price."
-            )
-    values = window.to_numpy(dtype=float)
+        first = window.index[int(np.argmax(has[:, j]))]
+        raise ValueError(
+            f"{column} has no price on some days of the window (first price "
+            f"{first:%Y-%m-%d}); start the backtest on or after its first price."
+        )
     if (values <= 0).any():
         raise ValueError("Prices must be positive.")
     for name in ("absolute_band", "relative_band"):
@@ -353,11 +355,35 @@ class _State:
 
 
 class _Recorder:
-    def __init__(self, n_days: int, n_variants: int) -> None:
-        self.value = np.full((n_days, n_variants), np.nan)
-        self.cash = np.full((n_days, n_variants), np.nan)
+    def __init__(self, n_days: int, n_variants: int, column: np.ndarray | None = None) -> None:
+        # `column` maps each simulated row to its output column (chunks of one variant share
+        # a column: their days do not overlap).
+        self.column = np.arange(n_variants) if column is None else column
+        n_columns = int(self.column.max()) + 1 if len(self.column) else 0
+        self.value = np.full((n_days, n_columns), np.nan)
+        self.cash = np.full((n_days, n_columns), np.nan)
         self.trades: list[dict[str, np.ndarray]] = []
         self.holdings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def record(
+        self, days: np.ndarray, rows: np.ndarray, value: np.ndarray, cash: np.ndarray
+    ) -> None:
+        """Value and cash at the close of `days` for the simulated `rows`."""
+        self.value[days, self.column[rows]] = value
+        self.cash[days, self.column[rows]] = cash
+
+    def forget(self, variants: np.ndarray) -> None:
+        """Drop the trades and holdings recorded for `variants` (they are run again)."""
+        self.trades = [
+            {k: v[keep] for k, v in t.items()}
+            for t in self.trades
+            if (keep := ~np.isin(t["variant"], variants)).any()
+        ]
+        self.holdings = [
+            (d[keep], v[keep], s[keep])
+            for d, v, s in self.holdings
+            if (keep := ~np.isin(v, variants)).any()
+        ]
 
     def add_trades(self, **columns: np.ndarray) -> None:
         if len(columns["variant"]):
@@ -446,8 +472,7 @@ def _scan(
     fire &= valid & (total > 0)
     first = np.where(fire.any(axis=0), start + fire.argmax(axis=0), stop)
     w_idx, a_idx = np.nonzero(valid & (days < first[None, :]))
-    recorder.value[days[w_idx, a_idx], variants[a_idx]] = total[w_idx, a_idx]
-    recorder.cash[days[w_idx, a_idx], variants[a_idx]] = cash[a_idx]
+    recorder.record(days[w_idx, a_idx], variants[a_idx], total[w_idx, a_idx], cash[a_idx])
     return first
 
 
@@ -545,8 +570,7 @@ def _pretax_step(
     )
     state.position[variants] = days
     total = (values - sell + buy).sum(axis=1) + state.cash[variants]
-    recorder.value[days, variants] = total
-    recorder.cash[days, variants] = state.cash[variants]
+    recorder.record(days, variants, total, state.cash[variants])
     rule = np.where(initial, "initial", decision.rule)
     for amounts, side in ((sell, trades.SELL), (buy, trades.BUY)):
         e, s = np.nonzero(amounts > 0)
@@ -637,6 +661,11 @@ def simulate(
     finish: object | None = None,
 ) -> Result:
     """The event loop shared by both modes: `step` trades the variants on their event days."""
+    if finish is None and extra_fire is None and extra_days is None:
+        chunked = _simulate_in_chunks(market, policies, costs, initial=initial, step=step)
+        if chunked is not None:
+            state, recorder = chunked
+            return _result(market, policies, state, recorder, initial, risk_free, convention, None)
     n_t, n_s = market.prices.shape
     n_v = len(policies.frequency)
     schedule = _Schedule(market, policies, np.zeros(0) if extra_days is None else extra_days)
@@ -648,38 +677,73 @@ def simulate(
         position=np.zeros(n_v, dtype=np.int64),
     )
     everyone = np.arange(n_v)
+    _invest(market, policies, costs, state, everyone, schedule, recorder, step)
+    _advance(
+        market, policies, costs, state, schedule, recorder, step, everyone,
+        np.ones(n_v, dtype=np.int64), np.full(n_v, n_t, dtype=np.int64), extra_fire,
+    )  # fmt: skip
+    tax_result = finish(state, recorder) if finish is not None else None  # type: ignore[operator]
+    return _result(market, policies, state, recorder, initial, risk_free, convention, tax_result)
+
+
+def _invest(
+    market: _Market,
+    policies: policy.Policies,
+    costs: trades.CostModel,
+    state: _State,
+    variants: np.ndarray,
+    schedule: _Schedule,
+    recorder: _Recorder,
+    step: object,
+) -> None:
+    """Day 0: the initial investment (with the first day's flow) as a cash flow."""
     flow0 = market.flows[0]
-    market.flows[0] = 0.0  # the first day's flow is part of the initial investment
-    state.cash += flow0
-    step(
-        market,
-        policies,
-        costs,
-        state,
-        everyone,
-        np.zeros(n_v, dtype=np.int64),
-        schedule,
-        recorder,
-        True,
-    )  # type: ignore[operator]
-    market.flows[0] = flow0
-    width = policy.bands(np.broadcast_to(market.target, (n_v, len(market.classes))), policies)
+    market.flows[0] = 0.0
+    state.cash[variants] += flow0
+    try:
+        step(
+            market, policies, costs, state, variants, np.zeros(len(variants), dtype=np.int64),
+            schedule, recorder, True,
+        )  # type: ignore[operator]  # fmt: skip
+    finally:
+        market.flows[0] = flow0
+
+
+def _advance(
+    market: _Market,
+    policies: policy.Policies,
+    costs: trades.CostModel,
+    state: _State,
+    schedule: _Schedule,
+    recorder: _Recorder,
+    step: object,
+    variants: np.ndarray,
+    scan_from: np.ndarray,
+    end: np.ndarray,
+    extra_fire: object | None,
+) -> None:
+    """Step `variants` (rows of the policies) from day `scan_from` up to (not including) `end`,
+    each to its own next event (arrays [P] over all rows; only `variants` move)."""
+    n_t, n_s = market.prices.shape
+    scan_from, end = scan_from.copy(), end
+    width = policy.bands(
+        np.broadcast_to(market.target, (len(policies.frequency), len(market.classes))), policies
+    )
     # Variants without a band or a cash rule cannot fire between scheduled days: no lookahead.
     watched = np.isfinite(width).any(axis=1) | policies.cash_flow | (extra_fire is not None)
     if market.vol_scale is not None:
         watched |= policies.volatility_adjusted
-    scan_from = np.ones(n_v, dtype=np.int64)
     window = np.where(watched, WINDOW, n_t).astype(np.int64)
-    active = everyone[scan_from < n_t]
+    active = variants[scan_from[variants] < end[variants]]
     while len(active):
         scheduled = schedule.next_day(active, state.position[active], state.last_calendar[active])
         # Bound the lookahead so one step never holds more than ~MAX_CELLS numbers.
         ahead = np.minimum(window[active], max(MAX_CELLS // (len(active) * n_s), 8))
-        stop = np.minimum(np.minimum(scan_from[active] + ahead, n_t), scheduled)
+        stop = np.minimum(np.minimum(scan_from[active] + ahead, end[active]), scheduled)
         first = _scan(
             market, policies, width, state, active, scan_from[active], stop, recorder, extra_fire
         )
-        event = (first < stop) | (first == scheduled)
+        event = (first < stop) | ((first == scheduled) & (scheduled < end[active]))
         if event.any():
             movers = active[event]
             gap = first[event] - state.position[movers]
@@ -689,9 +753,155 @@ def simulate(
         quiet = active[~event]
         scan_from[quiet] = stop[~event]
         window[quiet] = np.where(watched[quiet], np.minimum(window[quiet] * 2, 4096), n_t)
-        active = active[scan_from[active] < n_t]
-    tax_result = finish(state, recorder) if finish is not None else None  # type: ignore[operator]
-    return _result(market, policies, state, recorder, initial, risk_free, convention, tax_result)
+        active = active[scan_from[active] < end[active]]
+
+
+CHUNK_EVENTS = 2  # calendar dates per chunk when a backtest is split in time
+MAX_SWEEPS = 8
+MAX_CHUNKS = 400
+CONSISTENT = 1e-13  # relative difference at which a chunk's start equals the previous end
+
+
+def _simulate_in_chunks(
+    market: _Market,
+    policies: policy.Policies,
+    costs: trades.CostModel,
+    *,
+    initial: float,
+    step: object,
+) -> tuple[_State, _Recorder] | None:
+    """The same backtest split in time, for the few variants of a long calendar backtest.
+
+    The Python loop runs once per event of the busiest variant; a monthly policy over 25 years
+    has 300. Split into C chunks that start from guessed holdings, the chunks run side by side
+    as extra variants (300 / C steps). A chunk's start is then compared with the end of the
+    chunk before it; those that differ run again from that end, until every start equals the
+    end before it (to CONSISTENT, relative), and the chunks are scaled to one another. This is
+    exact because such a policy decides the same on holdings scaled by any factor: it is used
+    only when nothing is in currency units (no commission, no minimum trade, no flows, no
+    cash rule) and every rebalance is a full one, which forgets the holdings it started from
+    but for the scale and a little cash, so two or three sweeps agree. None when not
+    applicable or not agreed after MAX_SWEEPS (the caller then runs day after day).
+    """
+    n_t, n_s = market.prices.shape
+    n_v = len(policies.frequency)
+    scale_free = (
+        costs.commission == 0
+        and not (policies.min_trade > 0).any()
+        and not policies.cash_flow.any()
+        and not (market.flows != 0).any()
+        and policies.full.all()
+    )
+    calendars = np.array(
+        [policy.FREQUENCY_MONTHS.get(str(f)) is not None for f in policies.frequency]
+    )
+    if not scale_free or not calendars.all() or n_v > 8:
+        return None
+    events = min(
+        len(np.unique(policy.scheduled_dates(str(f), int(d), market.dates)))
+        for f, d in zip(policies.frequency, policies.calendar_day, strict=True)
+    )
+    n_c = min(events // CHUNK_EVENTS, MAX_CHUNKS)
+    if n_c < 4:
+        return None
+    bounds = np.linspace(0, n_t, n_c + 1).astype(np.int64)
+    rows = np.tile(np.arange(n_v), n_c)  # pseudo-variant c * V + v runs chunk c of variant v
+    chunk = np.repeat(np.arange(n_c), n_v)
+    tiled = _policy_rows(policies, rows)
+    schedule = _Schedule(market, tiled, np.zeros(0))
+    recorder = _Recorder(n_t, n_c * n_v, column=rows)
+    n_p = n_c * n_v
+    state = _State(
+        shares=np.zeros((n_p, n_s)),
+        cash=np.zeros(n_p),
+        last_calendar=np.full(n_p, np.datetime64("NaT"), dtype="datetime64[D]"),
+        position=np.zeros(n_p, dtype=np.int64),
+    )
+    first_chunk = np.arange(n_v)
+    state.cash[first_chunk] = float(initial)
+    _invest(market, tiled, costs, state, first_chunk, schedule, recorder, step)
+    later = np.arange(n_v, n_p)
+    before = bounds[chunk[later]] - 1  # the day whose close a later chunk starts from
+    guess = np.zeros((len(later), n_s))
+    guess[:, market.vehicle] = (
+        market.target * float(initial) / market.prices[before][:, market.vehicle]
+    )
+    start_shares, start_cash = guess, np.zeros(len(later))
+    start_last = schedule.dates_for(later, before)
+    scan_from = np.concatenate((np.ones(n_v, dtype=np.int64), bounds[chunk[later]]))
+    end = bounds[chunk + 1]
+    run = np.arange(n_p)
+    for sweep in range(MAX_SWEEPS):
+        redo = run[run >= n_v] - n_v
+        state.shares[later[redo]] = start_shares[redo]
+        state.cash[later[redo]] = start_cash[redo]
+        state.last_calendar[later[redo]] = start_last[redo]
+        state.position[later[redo]] = before[redo]
+        if sweep:
+            recorder.forget(run)
+        _advance(market, tiled, costs, state, schedule, recorder, step, run, scan_from, end, None)
+        # Compare each later chunk's start with the end of the chunk before it.
+        previous = later - n_v
+        prices = market.prices[before]
+        end_value = (state.shares[previous] * prices).sum(axis=1) + state.cash[previous]
+        start_value = (start_shares * prices).sum(axis=1) + start_cash
+        end_mix = (
+            np.column_stack((state.shares[previous] * prices, state.cash[previous]))
+            / end_value[:, None]
+        )
+        start_mix = np.column_stack((start_shares * prices, start_cash)) / start_value[:, None]
+        differs = (np.abs(end_mix - start_mix) > CONSISTENT).any(axis=1) | (
+            state.last_calendar[previous].astype(np.int64) != start_last.astype(np.int64)
+        )
+        if not differs.any():
+            return _stitch(market, n_v, n_c, bounds, state, recorder, end_value / start_value)
+        start_shares = np.where(differs[:, None], state.shares[previous], start_shares)
+        start_cash = np.where(differs, state.cash[previous], start_cash)
+        start_last = np.where(differs, state.last_calendar[previous], start_last)
+        run = later[differs]
+    return None
+
+
+def _stitch(
+    market: _Market,
+    n_v: int,
+    n_c: int,
+    bounds: np.ndarray,
+    state: _State,
+    recorder: _Recorder,
+    ratio: np.ndarray,
+) -> tuple[_State, _Recorder]:
+    """One recorder for the V variants from the chunks' (chunk c scaled by the product of the
+    end / start value ratios before it)."""
+    n_t = len(market.dates)
+    factor = np.ones(n_c * n_v)
+    factor[n_v:] = np.cumprod(ratio.reshape(n_c - 1, n_v), axis=0).reshape(-1)
+    out = _Recorder(n_t, n_v)
+    day_chunk = np.searchsorted(bounds, np.arange(n_t), side="right") - 1
+    column = day_chunk[:, None] * n_v + np.arange(n_v)[None, :]
+    out.value = recorder.value * factor[column]
+    out.cash = recorder.cash * factor[column]
+    for columns in recorder.trades:
+        f = factor[columns["variant"]]
+        out.trades.append(
+            {
+                **columns,
+                "variant": columns["variant"] % n_v,
+                "quantity": columns["quantity"] * f,
+                "amount": columns["amount"] * f,
+                "cost": columns["cost"] * f,
+            }
+        )
+    for days, variants, shares in recorder.holdings:
+        out.holdings.append((days, variants % n_v, shares * factor[variants][:, None]))
+    last = np.arange((n_c - 1) * n_v, n_c * n_v)
+    final = _State(
+        shares=state.shares[last] * factor[last][:, None],
+        cash=state.cash[last] * factor[last],
+        last_calendar=state.last_calendar[last],
+        position=state.position[last],
+    )
+    return final, out
 
 
 def _result(

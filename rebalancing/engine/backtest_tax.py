@@ -444,10 +444,12 @@ class _Ledger:
             decision.calendar | initial, scheduled, state.last_calendar[variants]
         )
         state.position[variants] = days
-        recorder.value[days, variants] = (state.shares[variants] * prices).sum(axis=1) + state.cash[
-            variants
-        ]
-        recorder.cash[days, variants] = state.cash[variants]
+        recorder.record(
+            days,
+            variants,
+            (state.shares[variants] * prices).sum(axis=1) + state.cash[variants],
+            state.cash[variants],
+        )
         rule = np.where(initial, "initial", decision.rule).astype(object)
         rule = np.where(paying & (rule == "cash_flow"), "tax", rule)
         recorder.add_trades(

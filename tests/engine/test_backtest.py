@@ -332,3 +332,24 @@ def test_volatility_adjusted_bands_use_the_ratio_of_each_day() -> None:
     adjusted = backtest.replace(plain, volatility_adjusted=np.array([False, True]))
     result = backtest.run(prices, TARGET, adjusted)
     assert not np.allclose(result.value[:, 0], result.value[:, 1])
+
+
+@pytest.mark.parametrize("frequency", ["monthly", "quarterly"])
+@pytest.mark.parametrize("bps", [0.0, 10.0])
+def test_a_calendar_backtest_split_in_time_equals_the_day_by_day_run(
+    frequency: str, bps: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = generated_prices(days=1500, seed=9)
+    policies = policy.Policies.uniform(2, **{**PLAIN, "frequency": frequency})
+    policies = backtest.replace(policies, calendar_day=np.array([1, 15]))
+    costs = trades.CostModel(commission=0.0, slippage_bps=bps)
+    split = backtest.run(prices, TARGET, policies, costs=costs)
+    monkeypatch.setattr(backtest, "CHUNK_EVENTS", 10**9)  # never split
+    plain = backtest.run(prices, TARGET, policies, costs=costs)
+    np.testing.assert_allclose(split.value, plain.value, rtol=1e-13)
+    # cash is a residual of a few cents: equal to 1e-12 of the value
+    np.testing.assert_allclose(split.cash, plain.cash, rtol=0, atol=1e-12 * 1e6)
+    np.testing.assert_array_equal(split.trades.day, plain.trades.day)
+    np.testing.assert_allclose(split.trades.amount, plain.trades.amount, rtol=1e-9)
+    np.testing.assert_allclose(split.shares(1), plain.shares(1), rtol=1e-12)
+    assert split.costs == pytest.approx(plain.costs, rel=1e-12)
