@@ -290,8 +290,11 @@ def summarise(
 ) -> Summary:
     """All metrics of every column in one call (arrays [N] even for a 1-D input)."""
     v, _ = _as_2d(values)
-    kwargs = {"periods_per_year": periods_per_year}
-    growth = np.atleast_1d(cagr(v, dates, convention=convention, **kwargs))  # type: ignore[arg-type]
+    _check(v)
+    if v.shape[0] < 3:
+        raise ValueError("a summary needs at least three observations (two returns)")
+    span = years(dates, v.shape[0] - 1, convention, periods_per_year)
+    growth = (v[-1] / v[0]) ** (1.0 / span) - 1.0
     drawdown = max_drawdown(v, dates)
     with np.errstate(divide="ignore", invalid="ignore"):
         calmar_ratio = np.where(drawdown.depth < 0, growth / -drawdown.depth, np.inf)
@@ -300,15 +303,26 @@ def summarise(
     else:
         b, _ = _as_2d(benchmark)
         _check(b)
-        other = np.atleast_1d(cagr(b, dates, convention=convention, **kwargs))  # type: ignore[arg-type]
-        tracking = growth - other
+        tracking = growth - ((b[-1] / b[0]) ** (1.0 / span) - 1.0)
+    # the per-period statistics from one pass over the returns
+    returns = period_returns(v)
+    excess = returns - per_period_rate(risk_free, periods_per_year)
+    root = np.sqrt(periods_per_year)
+    std = excess.std(axis=0, ddof=1)
+    mean = excess.mean(axis=0)
+    downside = np.sqrt((np.minimum(excess, 0.0) ** 2).mean(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe_ratio = np.where(std > 0, mean / std, np.nan) * root
+        sortino_ratio = (
+            np.where(downside > 0, mean / downside, np.where(mean > 0, np.inf, np.nan)) * root
+        )
     return Summary(
         convention=convention,
         total_return=v[-1] / v[0] - 1.0,
         cagr=growth,
-        volatility=np.atleast_1d(volatility(v, **kwargs)),  # type: ignore[arg-type]
-        sharpe=np.atleast_1d(sharpe(v, risk_free=risk_free, **kwargs)),  # type: ignore[arg-type]
-        sortino=np.atleast_1d(sortino(v, risk_free=risk_free, **kwargs)),  # type: ignore[arg-type]
+        volatility=returns.std(axis=0, ddof=1) * root,
+        sharpe=sharpe_ratio,
+        sortino=sortino_ratio,
         drawdown=drawdown,
         calmar=calmar_ratio,
         tracking_difference=tracking,

@@ -52,6 +52,7 @@ FREE = trades.CostModel(commission=0.0, slippage_bps=0.0, short_term_rate=0.0, l
 WINDOW = 64  # trading days looked ahead at first; doubles while nothing fires
 MAX_CELLS = 2_000_000  # numbers per lookahead step (days x variants x securities)
 NEVER = np.iinfo(np.int64).max
+RULES = ("", "initial", "threshold", "calendar", "cash_flow", "harvest", "tax")
 
 
 @dataclass(frozen=True)
@@ -387,7 +388,9 @@ class _Recorder:
 
     def add_trades(self, **columns: np.ndarray) -> None:
         if len(columns["variant"]):
-            self.trades.append(columns)
+            names, codes = np.unique(columns["rule"].astype(str), return_inverse=True)
+            lookup = np.array([RULES.index(n) for n in names.tolist()], dtype=np.int8)
+            self.trades.append({**columns, "rule": lookup[codes.reshape(-1)]})
 
     def log(self) -> TradeLog:
         names = [f.name for f in TradeLog.__dataclass_fields__.values()]
@@ -398,7 +401,10 @@ class _Recorder:
                 empty[n] = np.zeros(0, dtype=np.int64)
             return TradeLog(**empty)
         columns = {n: np.concatenate([t[n] for t in self.trades]) for n in names}
-        order = np.lexsort((columns["side"], columns["day"], columns["variant"]))
+        columns["rule"] = np.array(RULES, dtype=object)[columns["rule"]]
+        # by variant and day; within a day sells stay before buys (a stable sort)
+        key = columns["variant"].astype(np.int64) * (int(columns["day"].max()) + 1) + columns["day"]
+        order = np.argsort(key, kind="stable")
         return TradeLog(**{n: v[order] for n, v in columns.items()})
 
 
@@ -422,6 +428,16 @@ def _book(
     )
 
 
+MARGIN = 1e-9  # weight units: a day this close to a band edge is handed to evaluate to decide
+
+
+def _ragged(start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of segments [start, start + length): (segment of each cell, its value)."""
+    segment = np.repeat(np.arange(len(start)), length)
+    offsets = np.cumsum(length) - length
+    return segment, start[segment] + np.arange(int(length.sum())) - offsets[segment]
+
+
 def _scan(
     market: _Market,
     policies: policy.Policies,
@@ -435,44 +451,82 @@ def _scan(
 ) -> np.ndarray:
     """First day in [start, stop) per variant on which the band or cash rule fires on the
     unchanged holdings (`stop` where none); records value and cash of the quiet days before.
-    Arrays are [days ahead, variants, classes]; the engine's rules broadcast over them."""
-    n_t = len(market.dates)
-    span = max(int(np.max(stop - start)), 1)
-    days = start[None, :] + np.arange(span)[:, None]  # [W, A]
-    valid = days < stop[None, :]
-    safe = np.minimum(days, n_t - 1)
-    values = market.prices[safe] * state.shares[variants][None, :, :]  # [W, A, S]
+
+    Variants holding the same mix (shares in the same proportions: after a full rebalance on
+    the same day, whatever the band) drift the same way, so each mix is valued once per day
+    ahead and its `policy.breach_levels` are compared with every variant's bands; a day within
+    MARGIN of a band edge counts as firing and `evaluate` decides on it."""
+    shares = state.shares[variants]
+    held = shares.sum(axis=1)
+    mix = np.divide(shares, held[:, None], out=np.zeros_like(shares), where=held[:, None] > 0)
+    _, first_of, group = np.unique(
+        np.round(mix, 14), axis=0, return_index=True, return_inverse=True
+    )
+    group = group.reshape(-1)
+    scale = held  # shares of a variant = held x its mix
+    n_g = len(first_of)
+    g_start = np.full(n_g, np.iinfo(np.int64).max)
+    np.minimum.at(g_start, group, start)
+    g_stop = np.zeros(n_g, dtype=np.int64)
+    np.maximum.at(g_stop, group, stop)
+    g_length = np.maximum(g_stop - g_start, 0)
+    # One value per (mix, day ahead): class values, invested, breach levels.
+    cell_group, cell_day = _ragged(g_start, g_length)
+    values = market.prices[cell_day] * mix[first_of][cell_group]
     class_values = values if market.one_per_class else values @ market.onehot
-    invested = class_values.sum(axis=2)
-    cash = state.cash[variants]
-    total = invested + cash[None, :]
-    fire = np.zeros(invested.shape, dtype=bool)
-    rows = _policy_rows(policies, variants)
-    band = width[variants]
-    if market.vol_scale is not None:
-        band = policy.bands(
-            np.broadcast_to(market.target, band.shape), rows, market.vol_scale[safe]
-        )
-    if np.isfinite(band).any():
-        weights = np.divide(
+    invested = class_values.sum(axis=1)
+    drift_ = (
+        np.divide(
             class_values,
-            invested[:, :, None],
+            invested[:, None],
             out=np.zeros_like(class_values),
-            where=invested[:, :, None] > 0,
+            where=invested[:, None] > 0,
         )
-        outside = policy.outside_bands(
-            class_values, weights - market.target, invested, market.target, band
+        - market.target
+    )
+    rows = _policy_rows(policies, variants)
+    banded = np.isfinite(width[variants]).any(axis=1)
+    level_a = level_r = np.full(len(cell_day), -np.inf)
+    if banded.any():
+        level_a, level_r = policy.breach_levels(class_values, drift_, invested, market.target)
+    adjusted = banded & rows.volatility_adjusted if market.vol_scale is not None else banded & False
+    if adjusted.any():
+        adj_a, adj_r = policy.breach_levels(
+            class_values, drift_, invested, market.target, market.vol_scale[cell_day]
         )
-        fire |= outside.any(axis=2)
+    # Each variant's own days: a slice of its mix's cells.
+    length = stop - start
+    row, day = _ragged(start, length)
+    cell = (np.cumsum(g_length) - g_length)[group[row]] + day - g_start[group[row]]
+    total = scale[row] * invested[cell] + state.cash[variants][row]
+    fire = np.zeros(len(row), dtype=bool)
+    if banded.any():
+        a = rows.absolute_band[row] - MARGIN
+        r = rows.relative_band[row] - MARGIN
+        la, lr = level_a[cell], level_r[cell]
+        if adjusted.any():
+            use = adjusted[row]
+            la = np.where(use, adj_a[cell], la)
+            lr = np.where(use, adj_r[cell], lr)
+        fire |= banded[row] & ((a < la) | (r < lr))
     if rows.cash_flow.any():
-        excess = policy.excess_cash(cash[None, :], total, rows, np.zeros(1))
-        fire |= policy.cash_flow_fires(excess, rows, np.zeros(1))
+        cells = _policy_rows(rows, row)
+        zero = np.zeros(1)
+        excess = policy.excess_cash(state.cash[variants][row], total, cells, zero)
+        fire |= policy.cash_flow_fires(excess, cells, zero)
     if extra_fire is not None:
-        fire |= extra_fire(values, safe, variants)  # type: ignore[operator]
-    fire &= valid & (total > 0)
-    first = np.where(fire.any(axis=0), start + fire.argmax(axis=0), stop)
-    w_idx, a_idx = np.nonzero(valid & (days < first[None, :]))
-    recorder.record(days[w_idx, a_idx], variants[a_idx], total[w_idx, a_idx], cash[a_idx])
+        fire |= extra_fire(day, variants[row])  # type: ignore[operator]
+    fire &= total > 0
+    candidate = np.where(fire, day, np.iinfo(np.int64).max)
+    first = stop.copy()
+    some = length > 0
+    if some.any():
+        offsets = (np.cumsum(length) - length)[some]
+        first[some] = np.minimum(np.minimum.reduceat(candidate, offsets), stop[some])
+    quiet = day < first[row]
+    recorder.record(
+        day[quiet], variants[row[quiet]], total[quiet], state.cash[variants][row[quiet]]
+    )
     return first
 
 

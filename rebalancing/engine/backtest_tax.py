@@ -496,11 +496,11 @@ class _Ledger:
         )
         self.trigger[variants] = trigger.reshape(-1, n_s)[variants]
 
-    def fire(self, values: np.ndarray, days: np.ndarray, variants: np.ndarray) -> np.ndarray:
-        """[W, A] days on which some lot is far enough under water to look for a harvest."""
-        prices = self.market.prices[days]  # [W, A, S]
-        under = (prices < self.trigger[variants][None, :, :]).any(axis=2)
-        return under & (days >= self.next_look[variants][None, :])
+    def fire(self, days: np.ndarray, variants: np.ndarray) -> np.ndarray:
+        """[N] (day, variant) pairs on which some lot is far enough under water to look for a
+        harvest."""
+        under = (self.market.prices[days] < self.trigger[variants]).any(axis=1)
+        return under & (days >= self.next_look[variants])
 
     def harvest_now(
         self,

@@ -252,6 +252,29 @@ def outside_bands(
     return held_or_targeted & (np.abs(drift) > width + TOLERANCE) & (invested > 0)[..., None]
 
 
+def breach_levels(
+    class_values: np.ndarray,
+    drift: np.ndarray,
+    invested: np.ndarray,
+    target: np.ndarray,
+    vol_scale: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The band rule turned around, to check one holding against many bands at once.
+
+    `outside_bands(...).any(axis=-1)` with half-widths min(a, r x target) x scale is True
+    exactly when a < level_a or r < level_r, up to rounding in the last digit, where over the
+    held or targeted classes level_a = max (|drift| - tolerance) / scale and level_r = max
+    (|drift| - tolerance) / (target x scale) (inf for a class held with target 0); both -inf
+    when nothing is invested. Arrays as in `outside_bands` ([..., K] -> [...]); vol_scale
+    broadcasts against them (1 without volatility adjustment)."""
+    scale = 1.0 if vol_scale is None else vol_scale
+    eligible = ((class_values > 0) | (target > 0)) & (invested > 0)[..., None]
+    excess = np.where(eligible, (np.abs(drift) - TOLERANCE) / scale, -np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(target > 0, excess / target, np.where(excess > 0, np.inf, -np.inf))
+    return excess.max(axis=-1), relative.max(axis=-1)
+
+
 def excess_cash(
     cash: np.ndarray, total: np.ndarray, policies: Policies, withdrawal: np.ndarray
 ) -> np.ndarray:

@@ -76,3 +76,25 @@ def test_evaluate_and_generate_with_a_date_per_portfolio() -> None:
         lots.is_long_term(book_lots.holding_start, on)
         == (on > lots.anniversary(book_lots.holding_start))
     ).all()
+
+
+def test_breach_levels_are_the_band_rule_turned_around() -> None:
+    rng = np.random.default_rng(12)
+    n, k = 4000, 5
+    target = drift.normalise_targets(rng.random((n, k)) * (rng.random((n, k)) < 0.8) + 1e-9)
+    target[rng.random((n, k)) < 0.1] = 0.0
+    class_values = rng.random((n, k)) * (rng.random((n, k)) < 0.9) * 100
+    invested = class_values.sum(axis=1)
+    weights = drift.weights_of(class_values)
+    scale = rng.uniform(0.5, 2.0, (n, k))
+    absolute = np.where(rng.random(n) < 0.7, rng.uniform(0.005, 0.2, n), np.nan)
+    relative = np.where(rng.random(n) < 0.6, rng.uniform(0.05, 0.6, n), np.nan)
+    policies = policy.Policies.uniform(
+        n, absolute_band=absolute, relative_band=relative, volatility_adjusted=True
+    )
+    width = policy.bands(target, policies, scale)
+    rule = policy.outside_bands(class_values, weights - target, invested, target, width).any(axis=1)
+    level_a, level_r = policy.breach_levels(class_values, weights - target, invested, target, scale)
+    turned = (absolute < level_a) | (relative < level_r)  # NaN compares False: no such band
+    assert rule.sum() > n / 10 and (~rule).sum() > n / 10
+    np.testing.assert_array_equal(rule, turned)
