@@ -22,9 +22,9 @@ Conventions (stated here once, used by every page and by the backtester):
   deviation sqrt(mean(min(r - rf_p, 0) ** 2)) over ALL periods (Sortino and van der Meer;
   periods above the target count as 0, and nothing is subtracted from the shortfalls). inf
   when no period falls short of the target.
-- Maximum drawdown: min over t of V_t / max(V_0..V_t) - 1, with the peak date (last date of
-  the running maximum before the trough), the trough date and the recovery date (first date
-  after the trough at which the value is back at the peak's level; NaT when never).
+- Maximum drawdown: min over t of V_t / max(V_0..V_t) - 1, with the peak date (the first day
+  the series reached the level it fell from), the trough date and the recovery date (first
+  date after the trough at which the value is back at the peak's level; NaT when never).
 - Calmar: CAGR / |maximum drawdown| over the whole series (the caller picks the CAGR
   convention; inf when there is no drawdown).
 - Tracking difference: CAGR(series) - CAGR(benchmark) under the same convention (positive:
@@ -191,15 +191,14 @@ def max_drawdown(values: np.ndarray, dates: np.ndarray) -> Drawdown:
     if len(d) != v.shape[0]:
         raise ValueError("dates and values differ in length")
     t, n = v.shape
+    columns = np.arange(n)
     running = np.maximum.accumulate(v, axis=0)
-    dd = v / running - 1.0
-    trough = dd.argmin(axis=0)
-    depth = dd[trough, np.arange(n)]
-    # The peak is the last time the running maximum was set at or before the trough.
-    at_peak = np.where(v >= running, np.arange(t)[:, None], 0)
-    peak = np.maximum.accumulate(at_peak, axis=0)[trough, np.arange(n)]
-    peak_value = v[peak, np.arange(n)]
-    after = (np.arange(t)[:, None] > trough[None, :]) & (v >= peak_value[None, :])
+    trough = (v / running).argmin(axis=0)
+    peak_value = running[trough, columns]
+    depth = v[trough, columns] / peak_value - 1.0
+    # The peak: the first day the series reached the level it fell from.
+    peak = (v >= peak_value[None, :]).argmax(axis=0)
+    after = (v >= peak_value[None, :]) & (np.arange(t)[:, None] > trough[None, :])
     recovered = after.any(axis=0)
     recovery_index = after.argmax(axis=0)
     nat = np.datetime64("NaT", "D")

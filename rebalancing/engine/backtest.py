@@ -401,11 +401,12 @@ class _Recorder:
                 empty[n] = np.zeros(0, dtype=np.int64)
             return TradeLog(**empty)
         columns = {n: np.concatenate([t[n] for t in self.trades]) for n in names}
-        columns["rule"] = np.array(RULES, dtype=object)[columns["rule"]]
         # by variant and day; within a day sells stay before buys (a stable sort)
         key = columns["variant"].astype(np.int64) * (int(columns["day"].max()) + 1) + columns["day"]
         order = np.argsort(key, kind="stable")
-        return TradeLog(**{n: v[order] for n, v in columns.items()})
+        columns = {n: v[order] for n, v in columns.items()}
+        columns["rule"] = np.array(RULES, dtype=object)[columns["rule"]]
+        return TradeLog(**columns)
 
 
 def _book(
@@ -459,10 +460,13 @@ def _scan(
     shares = state.shares[variants]
     held = shares.sum(axis=1)
     mix = np.divide(shares, held[:, None], out=np.zeros_like(shares), where=held[:, None] > 0)
-    _, first_of, group = np.unique(
-        np.round(mix, 14), axis=0, return_index=True, return_inverse=True
-    )
-    group = group.reshape(-1)
+    if len(variants) == 1:
+        first_of, group = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    else:
+        _, first_of, group = np.unique(
+            np.round(mix, 14), axis=0, return_index=True, return_inverse=True
+        )
+        group = group.reshape(-1)
     scale = held  # shares of a variant = held x its mix
     n_g = len(first_of)
     g_start = np.full(n_g, np.iinfo(np.int64).max)
@@ -486,7 +490,6 @@ def _scan(
     )
     rows = _policy_rows(policies, variants)
     banded = np.isfinite(width[variants]).any(axis=1)
-    level_a = level_r = np.full(len(cell_day), -np.inf)
     if banded.any():
         level_a, level_r = policy.breach_levels(class_values, drift_, invested, market.target)
     adjusted = banded & rows.volatility_adjusted if market.vol_scale is not None else banded & False
