@@ -60,8 +60,12 @@ class HarvestRules:
 class TaxSettings:
     """The investor's rates (fractions), whether the account is taxable (an IRA pays nothing),
     whether taxes are paid out of the portfolio, the wash-sale guard (the product's: on),
-    harvesting (None: off) and each security's harvest replacements (price columns, same
-    class, in preference order)."""
+    harvesting (None: off), each security's harvest replacements (price columns, same class,
+    in preference order) and the purchases made in the household's other accounts
+    (`household_purchases`: columns date, security, value in currency, tax_advantaged), which
+    count for the wash-sale rule across the household: they block loss sales and harvests
+    within 30 days, and a loss sold anyway is disallowed against them (for good when the
+    buying account is tax-advantaged; otherwise deferred into that account's basis)."""
 
     short_term_rate: float = 0.35
     long_term_rate: float = 0.15
@@ -70,13 +74,15 @@ class TaxSettings:
     wash_sale_guard: bool = True
     harvest: HarvestRules | None = None
     replacements: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    household_purchases: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
 class TaxResult:
     """years [Y]; realised short/long-term gains per year [Y, V] (after wash-sale
     adjustments; negative = loss); tax [Y, V] due for each year; tax_paid [V] taken out of the
-    portfolio; wash_sales [V] matches and disallowed [V] losses deferred or lost;
+    portfolio; wash_sales [V] matches and disallowed [V] losses deferred or lost, of which
+    disallowed_outside [V] against purchases in the household's other accounts;
     harvests [V] and harvested_loss [V]; owed [V] tax still due at the end; liquidation_tax
     [V] on selling everything on the last day; after_tax_value [V] = final value - owed -
     liquidation_tax; after_tax_cagr [V]; lots: the open lots at the end (DataFrame)."""
@@ -88,6 +94,7 @@ class TaxResult:
     tax_paid: np.ndarray
     wash_sales: np.ndarray
     disallowed: np.ndarray
+    disallowed_outside: np.ndarray
     harvests: np.ndarray
     harvested_loss: np.ndarray
     owed: np.ndarray
@@ -159,6 +166,41 @@ class _Ledger:
         days = np.searchsorted(market.dates, tax_dates)
         self.tax_days = np.unique(days[days < len(market.dates)]).astype(np.int64)
         self.tax_costs: trades.CostModel | None = None
+        # purchases in the household's other accounts
+        self.o_date = np.zeros(0, "datetime64[D]")
+        self.o_security, self.o_shares = np.zeros(0, np.int64), np.zeros(0)
+        self.o_advantaged = np.zeros(0, dtype=bool)
+        self.o_used = np.zeros((n_v, 0))
+        self.disallowed_outside = np.zeros(n_v)
+
+    def add_household_purchases(self, frame: pd.DataFrame) -> None:
+        """Purchases of the household's other accounts (date, security, value, tax_advantaged);
+        shares at that day's close (a non-trading day: the next one)."""
+        market = self.market
+        index = {s: i for i, s in enumerate(market.securities)}
+        unknown = sorted({str(s) for s in frame["security"]} - set(index))
+        if unknown:
+            raise ValueError(
+                f"Household purchases of securities without prices: {', '.join(unknown)}."
+            )
+        dates = pd.to_datetime(frame["date"]).to_numpy(dtype="datetime64[D]")
+        day = np.minimum(np.searchsorted(market.dates, dates), len(market.dates) - 1)
+        security = np.array([index[str(s)] for s in frame["security"]], dtype=np.int64)
+        self.o_date = dates
+        self.o_security = security
+        self.o_shares = frame["value"].to_numpy(dtype=float) / market.prices[day, security]
+        self.o_advantaged = frame.get(
+            "tax_advantaged", pd.Series(False, index=frame.index)
+        ).to_numpy(dtype=bool)
+        self.o_used = np.zeros((len(self.o_used), len(dates)))
+
+    def outside_in_window(
+        self, variant: int, today: np.datetime64, before: int, after: int
+    ) -> list[tuple[int, int]]:
+        """(variant, security) of other-account purchases from `before` days before `today` to
+        `after` days after it (inclusive)."""
+        near = (self.o_date >= today - before) & (self.o_date <= today + after)
+        return [(variant, int(s)) for s in np.unique(self.o_security[near]).tolist()]
 
     # --- lots -------------------------------------------------------------------------
     def add_lots(
@@ -244,25 +286,33 @@ class _Ledger:
 
     # --- wash sales -------------------------------------------------------------------
     def match_wash_sales(self, variants: np.ndarray, today: np.ndarray) -> None:
-        """Match recent loss sales of `variants` with purchases within 30 days."""
+        """Match the loss sales of `variants` with purchases within 30 days of them; a sale
+        more than 30 days before the variant's `today` is then settled for good."""
         if len(self.s_variant) == 0:
             return
-        today_of = np.full(int(variants.max()) + 1, np.datetime64("NaT"), dtype="datetime64[D]")
-        today_of[variants] = today
-        in_set = np.isin(self.s_variant, variants)
-        recent = in_set & (self.s_unmatched > 1e-10)
-        recent &= (
-            self.s_date
-            >= today_of[np.minimum(self.s_variant, len(today_of) - 1)] - wash_sales.WINDOW_DAYS
-        )
+        # every open loss sale: a purchase up to 30 days after it may still match it
+        recent = np.isin(self.s_variant, variants) & (self.s_unmatched > 1e-10)
         if not recent.any():
             return
+        latest = np.full(
+            int(max(variants.max(), self.s_variant.max())) + 1,
+            np.datetime64("NaT"),
+            dtype="datetime64[D]",
+        )
+        latest[variants] = today
+        settled = recent & (self.s_date < latest[self.s_variant] - wash_sales.WINDOW_DAYS)
         sales = np.flatnonzero(recent)
         n_s = len(self.market.securities)
         candidates = np.flatnonzero(
             np.isin(self.variant, self.s_variant[sales]) & (self.shares - self.used > 1e-10)
         )
-        if len(candidates) == 0:
+        # the household's other accounts: every purchase, for each variant selling
+        sellers = np.unique(self.s_variant[sales])
+        n_o = len(self.o_date)
+        o_variant = np.repeat(sellers, n_o)
+        o_index = np.tile(np.arange(n_o), len(sellers))
+        o_available = self.o_shares[o_index] - self.o_used[o_variant, o_index]
+        if len(candidates) == 0 and not (o_available > 1e-10).any():
             return
         found = wash_sales.match(
             sale_group=self.s_variant[sales] * n_s + self.s_security[sales],
@@ -272,18 +322,28 @@ class _Ledger:
             sale_loss=self.s_loss[sales],
             sale_lot=self.s_lot[sales],
             sale_holding_start=self.s_start[sales],
-            lot_id=self.lot_id[candidates],
-            lot_group=self.variant[candidates] * n_s + self.security[candidates],
-            lot_acquired=self.acquired[candidates],
-            lot_available=self.shares[candidates] - self.used[candidates],
-            lot_tax_advantaged=np.zeros(len(candidates), dtype=bool),
+            lot_id=np.concatenate((self.lot_id[candidates], -1 - np.arange(len(o_index)))),
+            lot_group=np.concatenate(
+                (
+                    self.variant[candidates] * n_s + self.security[candidates],
+                    o_variant * n_s + self.o_security[o_index],
+                )
+            ),
+            lot_acquired=np.concatenate((self.acquired[candidates], self.o_date[o_index])),
+            lot_available=np.concatenate(
+                (self.shares[candidates] - self.used[candidates], o_available)
+            ),
+            lot_tax_advantaged=np.concatenate(
+                (np.zeros(len(candidates), dtype=bool), self.o_advantaged[o_index])
+            ),
         )
         if len(found) == 0:
+            self.s_unmatched[settled] = 0.0  # nothing can match them any more
             return
         disallowed = found.disallowed
         sale = sales[found.sale]
-        lot = candidates[found.lot]
         np.subtract.at(self.s_unmatched, sale, found.quantity)
+        self.s_unmatched[settled] = 0.0  # nothing can match them any more
         variant = self.s_variant[sale]
         self.realise(
             variant,
@@ -293,6 +353,22 @@ class _Ledger:
         )
         np.add.at(self.wash_count, variant, 1)
         np.add.at(self.disallowed, variant, disallowed)
+        outside = found.lot >= len(candidates)
+        if outside.any():
+            j = o_index[found.lot[outside] - len(candidates)]
+            np.add.at(self.o_used, (variant[outside], j), found.quantity[outside])
+            np.add.at(self.disallowed_outside, variant[outside], disallowed[outside])
+            keep = ~outside
+            found = wash_sales.Matches(
+                sale=found.sale[keep], lot=found.lot[keep], quantity=found.quantity[keep],
+                disallowed=found.disallowed[keep], permanent=found.permanent[keep],
+                holding_days=found.holding_days[keep],
+            )  # fmt: skip
+            disallowed = disallowed[keep]
+            if len(found) == 0:
+                self.compact()
+                return
+        lot = candidates[found.lot]
         # Split each matched lot: the matched shares become a lot with the higher basis and
         # the carried holding period; the rest stays as it was.
         basis_per_share = self.basis[lot] / self.shares[lot]
@@ -343,6 +419,7 @@ class _Ledger:
         paying = np.isin(days, self.tax_days) & tax.taxable
         due = np.zeros(n_e)
         if paying.any():
+            self.match_wash_sales(variants[paying], dates[paying])  # final before the tax
             year_index = dates.astype("datetime64[Y]").astype(np.int64) + 1970 - 1 - self.years[0]
             for j in np.flatnonzero(paying):
                 v, y = variants[j], year_index[j]
@@ -384,7 +461,7 @@ class _Ledger:
         no_buy: set[tuple[int, int]] = set()
         if tax.wash_sale_guard:
             lot_today = dates[position[self.variant[mine]]]
-            recent = (self.acquired[mine] > lot_today - wash_sales.WINDOW_DAYS) & (
+            recent = (self.acquired[mine] >= lot_today - wash_sales.WINDOW_DAYS) & (
                 self.acquired[mine] <= lot_today
             )
             blocked = set(
@@ -394,6 +471,9 @@ class _Ledger:
                     strict=True,
                 )
             )
+            if len(self.o_date):
+                for v, date in zip(variants.tolist(), dates, strict=True):
+                    blocked.update(self.outside_in_window(v, date, wash_sales.WINDOW_DAYS, 0))
             s_pos = position[self.s_variant] if len(self.s_variant) else np.zeros(0, int)
             sold = np.flatnonzero(s_pos >= 0)
             window = self.s_date[sold] >= dates[s_pos[sold]] - wash_sales.WINDOW_DAYS
@@ -436,7 +516,7 @@ class _Ledger:
             dates[e[buy]],
         )
         self.compact()
-        if not tax.wash_sale_guard or tax.harvest is not None:
+        if not tax.wash_sale_guard or tax.harvest is not None or len(self.o_date):
             self.match_wash_sales(variants, dates)
         state.shares[variants] = self.holdings(len(state.cash))[variants]
         state.cash[variants] = result.cash_after - withdrawal
@@ -568,8 +648,19 @@ class _Ledger:
             )
             if v in today_of and (today_of[v] - d).days <= wash_sales.WINDOW_DAYS
         }
+        scheduled: set[tuple[int, int]] = set()
+        for v, today in today_of.items():
+            for key in self.outside_in_window(
+                v, np.datetime64(today, "D"), wash_sales.WINDOW_DAYS, 0
+            ):
+                recent.setdefault(key, []).append(-1)  # bought in another account
+            scheduled.update(
+                self.outside_in_window(
+                    v, np.datetime64(today, "D") + 1, 0, wash_sales.WINDOW_DAYS - 1
+                )
+            )
         decisions = harvest.resolve(
-            candidates, group_of={}, recent_purchases=recent, scheduled_purchases=set(),
+            candidates, group_of={}, recent_purchases=recent, scheduled_purchases=scheduled,
             blocked_buys=blocked_buys, replacements=self.replacements, priced=set(range(n_s)),
         )  # fmt: skip
         bps = costs.slippage_bps / 1e4
@@ -673,7 +764,7 @@ class _Ledger:
         return TaxResult(
             years=self.years, realised_short_term=self.short, realised_long_term=self.long,
             tax=self.tax_due, tax_paid=self.tax_paid, wash_sales=self.wash_count,
-            disallowed=self.disallowed, harvests=self.harvests, harvested_loss=self.harvested,
+            disallowed=self.disallowed, disallowed_outside=self.disallowed_outside, harvests=self.harvests, harvested_loss=self.harvested,
             owed=owed, liquidation_tax=liquidation, after_tax_value=after, after_tax_cagr=cagr,
             lots=lots_frame,
         )  # fmt: skip
@@ -710,6 +801,8 @@ def run(
     }
     n_v = len(policies.frequency)
     ledger = _Ledger(market, n_v, tax, replacements)
+    if tax.household_purchases is not None and len(tax.household_purchases):
+        ledger.add_household_purchases(tax.household_purchases)
     ledger.tax_costs = replace(
         costs, short_term_rate=tax.short_term_rate, long_term_rate=tax.long_term_rate
     )
