@@ -201,3 +201,56 @@ def test_year_tax_netting(short, long, carry, tax, carry_out) -> None:
     )
     assert due[0] == pytest.approx(tax)
     assert (cs[0], cl[0]) == pytest.approx(carry_out)
+
+
+def test_a_purchase_in_the_households_ira_disallows_the_loss_for_good() -> None:
+    # The wash-sale case above, and the household's IRA buys 100 of A (1.25 shares at 80) on
+    # 25 Jan, a week after the loss sale and before this account buys A again on 1 Feb: the
+    # first replacement is the IRA's, so the 12.50 loss is lost for good and this account's
+    # new lot keeps its own basis.
+    prices = flat_prices(
+        "2021-01-04",
+        "2021-03-31",
+        {"2021-01-18": {"A": 80.0, "B": 60.0}, "2021-02-01": {"B": 100.0}},
+    )
+    ira = pd.DataFrame(
+        {"date": ["2021-01-25"], "security": ["A"], "value": [100.0], "tax_advantaged": [True]}
+    )
+    result = backtest.run(
+        prices,
+        TARGET,
+        one(),
+        initial=1_000.0,
+        tax=TaxSettings(wash_sale_guard=False, household_purchases=ira),
+    )
+    tax = result.tax
+    assert tax.wash_sales[0] == 1
+    assert tax.disallowed[0] == pytest.approx(12.5)
+    assert tax.disallowed_outside[0] == pytest.approx(12.5)
+    assert tax.realised_short_term[list(tax.years).index(2021), 0] == pytest.approx(0.0, abs=1e-9)
+    bought = tax.lots[tax.lots["acquired"] == np.datetime64("2021-02-01")]
+    assert bought["cost_basis"].sum() == pytest.approx(bought["shares"].sum() * 80.0)
+
+
+@pytest.mark.parametrize(("ira_buys", "sold_on"), [(False, "2021-06-01"), (True, "2021-06-21")])
+def test_the_guard_sees_purchases_in_the_households_other_accounts(
+    ira_buys: bool, sold_on: str
+) -> None:
+    # Bought 1 Mar 2021; on 1 Jun A is 80 and B 60: A (a loss) is overweight and sold, unless
+    # the household's IRA bought A on 20 May: then not until the window ends (day 30 is
+    # Saturday 19 June; the next trading day is Monday 21 June).
+    prices = flat_prices("2021-03-01", "2021-08-31", {"2021-06-01": {"A": 80.0, "B": 60.0}})
+    ira = pd.DataFrame(
+        {"date": ["2021-05-20"], "security": ["A"], "value": [500.0], "tax_advantaged": [True]}
+    )
+    result = backtest.run(
+        prices,
+        TARGET,
+        one(),
+        initial=1_000.0,
+        tax=TaxSettings(household_purchases=ira if ira_buys else None),
+    )
+    log = result.trades.frame(result.dates, result.securities)
+    sales = log[(log["side"] == "sell") & (log["security"] == "A")]
+    assert sales["date"].tolist() == [pd.Timestamp(sold_on)]
+    assert result.tax.wash_sales[0] == 0
