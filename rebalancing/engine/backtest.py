@@ -387,10 +387,14 @@ class _Recorder:
         ]
 
     def add_trades(self, **columns: np.ndarray) -> None:
+        """Trade rows; `rule` as names or as codes (indices into RULES)."""
         if len(columns["variant"]):
-            names, codes = np.unique(columns["rule"].astype(str), return_inverse=True)
-            lookup = np.array([RULES.index(n) for n in names.tolist()], dtype=np.int8)
-            self.trades.append({**columns, "rule": lookup[codes.reshape(-1)]})
+            rule = columns["rule"]
+            if rule.dtype.kind in "OUS":
+                names, codes = np.unique(rule.astype(str), return_inverse=True)
+                lookup = np.array([RULES.index(n) for n in names.tolist()], dtype=np.int8)
+                rule = lookup[codes.reshape(-1)]
+            self.trades.append({**columns, "rule": rule})
 
     def log(self) -> TradeLog:
         names = [f.name for f in TradeLog.__dataclass_fields__.values()]
@@ -407,6 +411,24 @@ class _Recorder:
         columns = {n: v[order] for n, v in columns.items()}
         columns["rule"] = np.array(RULES, dtype=object)[columns["rule"]]
         return TradeLog(**columns)
+
+
+def rule_codes(decision: policy.Decision, initial: bool) -> np.ndarray:
+    """The reported rule of each portfolio as an index into RULES (evaluate's precedence)."""
+    code = np.where(
+        decision.threshold,
+        RULES.index("threshold"),
+        np.where(
+            decision.calendar,
+            RULES.index("calendar"),
+            np.where(decision.cash_flow, RULES.index("cash_flow"), 0),
+        ),
+    )
+    return (
+        np.full(len(code), RULES.index("initial"), dtype=np.int8)
+        if initial
+        else code.astype(np.int8)
+    )
 
 
 def _book(
@@ -628,7 +650,7 @@ def _pretax_step(
     state.position[variants] = days
     total = (values - sell + buy).sum(axis=1) + state.cash[variants]
     recorder.record(days, variants, total, state.cash[variants])
-    rule = np.where(initial, "initial", decision.rule)
+    rule = rule_codes(decision, initial)
     for amounts, side in ((sell, trades.SELL), (buy, trades.BUY)):
         e, s = np.nonzero(amounts > 0)
         recorder.add_trades(
@@ -640,7 +662,7 @@ def _pretax_step(
             price=prices[e, s],
             amount=amounts[e, s],
             cost=cost[e, s],
-            rule=rule[e].astype(object),
+            rule=rule[e],
             short_term_gain=np.zeros(len(e)),
             long_term_gain=np.zeros(len(e)),
         )

@@ -530,8 +530,9 @@ class _Ledger:
             (state.shares[variants] * prices).sum(axis=1) + state.cash[variants],
             state.cash[variants],
         )
-        rule = np.where(initial, "initial", decision.rule).astype(object)
-        rule = np.where(paying & (rule == "cash_flow"), "tax", rule)
+        rule = backtest.rule_codes(decision, initial)
+        cash_flow, tax_code = backtest.RULES.index("cash_flow"), backtest.RULES.index("tax")
+        rule = np.where(paying & (rule == cash_flow), tax_code, rule).astype(np.int8)
         recorder.add_trades(
             variant=variants[e], day=days[e], security=s, side=result.side, quantity=result.quantity / price,
             price=price, amount=result.amount, cost=result.cost, rule=rule[e],
