@@ -311,6 +311,13 @@ def generate(
     """
     active = np.flatnonzero(decision.fired)
     n_p = len(book.portfolio_ids)
+    if len(active) == n_p:  # every portfolio fired (a backtest step): nothing to cut out
+        return _generate(
+            book, drift, decision, policies, lots, today=today,
+            costs=(costs or CostModel()).take(active, n_p), blocked=blocked,
+            withdrawal=None if withdrawal is None else np.asarray(withdrawal, dtype=float),
+            no_buy=no_buy, households=households,
+        )  # fmt: skip
     position = np.full(n_p, -1)
     position[active] = np.arange(len(active))
     kept = np.flatnonzero(position[lots.portfolio] >= 0)
