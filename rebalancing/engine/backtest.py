@@ -501,39 +501,47 @@ def _scan(
     values = market.prices[cell_day] * mix[first_of][cell_group]
     class_values = values if market.one_per_class else values @ market.onehot
     invested = class_values.sum(axis=1)
-    drift_ = (
-        np.divide(
-            class_values,
-            invested[:, None],
-            out=np.zeros_like(class_values),
-            where=invested[:, None] > 0,
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drift_ = (
+            np.where(invested[:, None] > 0, class_values / invested[:, None], 0.0) - market.target
         )
-        - market.target
-    )
     rows = _policy_rows(policies, variants)
     banded = np.isfinite(width[variants]).any(axis=1)
+    relative = bool(np.isfinite(rows.relative_band[banded]).any())
     if banded.any():
-        level_a, level_r = policy.breach_levels(class_values, drift_, invested, market.target)
+        level_a, level_r = policy.breach_levels(
+            class_values, drift_, invested, market.target, relative=relative
+        )
     adjusted = banded & rows.volatility_adjusted if market.vol_scale is not None else banded & False
     if adjusted.any():
         adj_a, adj_r = policy.breach_levels(
-            class_values, drift_, invested, market.target, market.vol_scale[cell_day]
+            class_values,
+            drift_,
+            invested,
+            market.target,
+            market.vol_scale[cell_day],
+            relative=relative,
         )
     # Each variant's own days: a slice of its mix's cells.
     length = stop - start
-    row, day = _ragged(start, length)
-    cell = (np.cumsum(g_length) - g_length)[group[row]] + day - g_start[group[row]]
+    if len(variants) == 1:  # its days are its mix's cells
+        row, day, cell = np.zeros(len(cell_day), dtype=np.int64), cell_day, np.arange(len(cell_day))
+    else:
+        row, day = _ragged(start, length)
+        cell = (np.cumsum(g_length) - g_length)[group[row]] + day - g_start[group[row]]
     total = scale[row] * invested[cell] + state.cash[variants][row]
     fire = np.zeros(len(row), dtype=bool)
     if banded.any():
-        a = rows.absolute_band[row] - MARGIN
-        r = rows.relative_band[row] - MARGIN
-        la, lr = level_a[cell], level_r[cell]
+        la = level_a[cell]
         if adjusted.any():
-            use = adjusted[row]
-            la = np.where(use, adj_a[cell], la)
-            lr = np.where(use, adj_r[cell], lr)
-        fire |= banded[row] & ((a < la) | (r < lr))
+            la = np.where(adjusted[row], adj_a[cell], la)
+        breach = rows.absolute_band[row] - MARGIN < la
+        if relative:
+            lr = level_r[cell]
+            if adjusted.any():
+                lr = np.where(adjusted[row], adj_r[cell], lr)
+            breach |= rows.relative_band[row] - MARGIN < lr
+        fire |= banded[row] & breach
     if rows.cash_flow.any():
         cells = _policy_rows(rows, row)
         zero = np.zeros(1)

@@ -258,6 +258,7 @@ def breach_levels(
     invested: np.ndarray,
     target: np.ndarray,
     vol_scale: np.ndarray | None = None,
+    relative: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The band rule turned around, to check one holding against many bands at once.
 
@@ -266,13 +267,21 @@ def breach_levels(
     held or targeted classes level_a = max (|drift| - tolerance) / scale and level_r = max
     (|drift| - tolerance) / (target x scale) (inf for a class held with target 0); both -inf
     when nothing is invested. Arrays as in `outside_bands` ([..., K] -> [...]); vol_scale
-    broadcasts against them (1 without volatility adjustment)."""
-    scale = 1.0 if vol_scale is None else vol_scale
-    eligible = ((class_values > 0) | (target > 0)) & (invested > 0)[..., None]
-    excess = np.where(eligible, (np.abs(drift) - TOLERANCE) / scale, -np.inf)
+    broadcasts against them (1 without volatility adjustment). relative=False skips level_r
+    (all -inf) when no relative band is asked about."""
+    if np.all(target > 0):  # every class targeted: all are eligible
+        eligible = np.broadcast_to((invested > 0)[..., None], drift.shape)
+    else:
+        eligible = ((class_values > 0) | (target > 0)) & (invested > 0)[..., None]
+    excess = np.abs(drift) - TOLERANCE
+    if vol_scale is not None:
+        excess = excess / vol_scale
+    excess = np.where(eligible, excess, -np.inf)
+    if not relative:
+        return excess.max(axis=-1), np.full(excess.shape[:-1], -np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        relative = np.where(target > 0, excess / target, np.where(excess > 0, np.inf, -np.inf))
-    return excess.max(axis=-1), relative.max(axis=-1)
+        level_r = np.where(target > 0, excess / target, np.where(excess > 0, np.inf, -np.inf))
+    return excess.max(axis=-1), level_r.max(axis=-1)
 
 
 def excess_cash(
