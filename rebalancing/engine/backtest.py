@@ -651,7 +651,8 @@ def _pretax_step(
         book, book_drift, decision, rows, costs_e, withdrawal
     )
     state.shares[variants] = (values - sell + buy) / prices
-    state.cash[variants] = cash_after - withdrawal
+    # a withdrawal takes at most the cash there is (the policy raised what it could)
+    state.cash[variants] = cash_after - np.minimum(withdrawal, np.maximum(cash_after, 0.0))
     state.last_calendar[variants] = np.where(
         decision.calendar | initial, scheduled, state.last_calendar[variants]
     )

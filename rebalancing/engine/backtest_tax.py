@@ -519,7 +519,8 @@ class _Ledger:
         if not tax.wash_sale_guard or tax.harvest is not None or len(self.o_date):
             self.match_wash_sales(variants, dates)
         state.shares[variants] = self.holdings(len(state.cash))[variants]
-        state.cash[variants] = result.cash_after - withdrawal
+        paid = np.minimum(withdrawal, np.maximum(result.cash_after, 0.0))
+        state.cash[variants] = result.cash_after - paid
         state.last_calendar[variants] = np.where(
             decision.calendar | initial, scheduled, state.last_calendar[variants]
         )

@@ -353,3 +353,12 @@ def test_a_calendar_backtest_split_in_time_equals_the_day_by_day_run(
     np.testing.assert_allclose(split.trades.amount, plain.trades.amount, rtol=1e-9)
     np.testing.assert_allclose(split.shares(1), plain.shares(1), rtol=1e-12)
     assert split.costs == pytest.approx(plain.costs, rel=1e-12)
+
+
+def test_a_withdrawal_larger_than_the_portfolio_empties_it() -> None:
+    prices = generated_prices(days=40)
+    flows = pd.Series({prices.index[20]: -5_000_000.0})
+    policies = policy.Policies.uniform(1, **PLAIN)
+    result = backtest.run(prices, TARGET, policies, flows=flows)
+    assert result.value[20:, 0] == pytest.approx(0.0, abs=1e-6)
+    assert result.summary.total_return[0] == pytest.approx(-1.0)
