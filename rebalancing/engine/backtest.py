@@ -57,7 +57,8 @@ RULES = ("", "initial", "threshold", "calendar", "cash_flow", "harvest", "tax")
 
 @dataclass(frozen=True)
 class TradeLog:
-    """Every trade of every variant [N]: variant, day (index into `dates`), security (index
+    """Every trade of every variant [N], each variant's in date order (sells before buys on a
+    day; variants interleaved): variant, day (index into `dates`), security (index
     into `securities`), side (+1 buy, -1 sell), quantity (shares), price, amount (currency,
     > 0), cost, rule ("threshold", "calendar", "cash_flow", "initial", "harvest", "tax"),
     realised short/long-term gain (sells in the tax-aware mode, else 0)."""
@@ -365,6 +366,9 @@ class _Recorder:
         self.cash = np.full((n_days, n_columns), np.nan)
         self.trades: list[dict[str, np.ndarray]] = []
         self.holdings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # Stepped variant by variant, each variant's trades come in date order already; the
+        # chunks of a split backtest do not, and are sorted.
+        self.sort = False
 
     def record(
         self, days: np.ndarray, rows: np.ndarray, value: np.ndarray, cash: np.ndarray
@@ -405,10 +409,11 @@ class _Recorder:
                 empty[n] = np.zeros(0, dtype=np.int64)
             return TradeLog(**empty)
         columns = {n: np.concatenate([t[n] for t in self.trades]) for n in names}
-        # by variant and day; within a day sells stay before buys (a stable sort)
-        key = columns["variant"].astype(np.int64) * (int(columns["day"].max()) + 1) + columns["day"]
-        order = np.argsort(key, kind="stable")
-        columns = {n: v[order] for n, v in columns.items()}
+        if self.sort:
+            # by variant and day; within a day sells stay before buys (a stable sort)
+            key = columns["variant"].astype(np.int64) * (int(columns["day"].max()) + 1)
+            order = np.argsort(key + columns["day"], kind="stable")
+            columns = {n: v[order] for n, v in columns.items()}
         columns["rule"] = np.array(RULES, dtype=object)[columns["rule"]]
         return TradeLog(**columns)
 
@@ -485,10 +490,9 @@ def _scan(
     if len(variants) == 1:
         first_of, group = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
     else:
-        _, first_of, group = np.unique(
-            np.round(mix, 14), axis=0, return_index=True, return_inverse=True
-        )
-        group = group.reshape(-1)
+        # one number per mix (a fixed random projection of the rounded mix) to group by
+        key = np.round(mix, 14) @ np.random.default_rng(0).random(mix.shape[1])
+        _, first_of, group = np.unique(key, return_index=True, return_inverse=True)
     scale = held  # shares of a variant = held x its mix
     n_g = len(first_of)
     g_start = np.full(n_g, np.iinfo(np.int64).max)
@@ -965,6 +969,7 @@ def _stitch(
     factor = np.ones(n_c * n_v)
     factor[n_v:] = np.cumprod(ratio.reshape(n_c - 1, n_v), axis=0).reshape(-1)
     out = _Recorder(n_t, n_v)
+    out.sort = True
     day_chunk = np.searchsorted(bounds, np.arange(n_t), side="right") - 1
     column = day_chunk[:, None] * n_v + np.arange(n_v)[None, :]
     out.value = recorder.value * factor[column]
