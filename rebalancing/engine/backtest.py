@@ -26,13 +26,17 @@ Conventions:
   the calendar rule fired. A withdrawal (a negative flow, or tax due) always raises its cash,
   as a cash-flow rule would, even when the policy's cash-flow rule is off.
 - Days on which nothing can fire are not evaluated one by one: for the days ahead the
-  backtest computes every variant's weights and applies the engine's band and cash rules
-  (`policy.outside_bands`, `policy.cash_flow_fires`) to all of them at once, and steps to the
-  first day anything fires or is scheduled (a calendar date, a flow, a tax payment).
-- Turnover: value sold per year as a fraction of the mean value (one-way).
+  backtest values each holding mix once and applies the engine's band and cash rules
+  (`policy.breach_levels`, the band rule turned around and tested equal to
+  `policy.outside_bands`, and `policy.cash_flow_fires`) to every variant at once, then steps
+  to the first day anything fires or is scheduled (a calendar date, a flow, a tax payment);
+  `evaluate` decides on that day (a day within 1e-9 of a band edge is handed to it too).
+- Turnover: value sold per year as a fraction of the mean value (one-way). Metrics start from
+  the value at the first close (after the initial purchase's costs).
 - The variants are independent portfolios stepped together: each iteration moves every
   variant to its own next event, so the Python loop runs as many times as the busiest variant
-  has events, whatever the number of variants.
+  has events, whatever the number of variants. A long calendar backtest of a few variants is
+  also split in time (see `_simulate_in_chunks`).
 """
 
 from __future__ import annotations
