@@ -125,7 +125,9 @@ def window_returns(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return of every column over every scenario [N, C] (NaN where the column has no close on
     or before the start or end) and whether the column had its own history [N, C]."""
-    frame = prices.sort_index()
+    frame = prices.copy()
+    frame.index = pd.DatetimeIndex(frame.index)
+    frame = frame.sort_index()
     index = frame.index.to_numpy(dtype="datetime64[D]")
     values = frame.to_numpy(dtype=float)
     # last close on or before each date: forward-fill inside each column's life
