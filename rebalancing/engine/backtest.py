@@ -488,6 +488,14 @@ def _scan(
     the same day, whatever the band) drift the same way, so each mix is valued once per day
     ahead and its `policy.breach_levels` are compared with every variant's bands; a day within
     MARGIN of a band edge counts as firing and `evaluate` decides on it."""
+    if len(variants) == 1 and extra_fire is None:
+        v = variants[0]
+        if not np.isfinite(width[v]).any() and not policies.cash_flow[v]:
+            # nothing can fire before the next scheduled day: only the values to record
+            days = np.arange(start[0], stop[0])
+            total = market.prices[days] @ state.shares[v] + state.cash[v]
+            recorder.record(days, np.full(len(days), v), total, np.full(len(days), state.cash[v]))
+            return stop.copy()
     shares = state.shares[variants]
     held = shares.sum(axis=1)
     mix = np.divide(shares, held[:, None], out=np.zeros_like(shares), where=held[:, None] > 0)
