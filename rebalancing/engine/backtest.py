@@ -505,6 +505,8 @@ def _scan(
         # one number per mix (a fixed random projection of the rounded mix) to group by
         key = np.round(mix, 14) @ np.random.default_rng(0).random(mix.shape[1])
         _, first_of, group = np.unique(key, return_index=True, return_inverse=True)
+        if np.abs(mix - mix[first_of][group]).max(initial=0.0) > 1e-12:  # a key collision
+            first_of, group = np.arange(len(variants)), np.arange(len(variants))
     scale = held  # shares of a variant = held x its mix
     n_g = len(first_of)
     g_start = np.full(n_g, np.iinfo(np.int64).max)
