@@ -837,8 +837,9 @@ def efficient_risk(
         on_piece = bool(t_low < t_new < t_high)
         if not on_piece:
             t_new = (t_low + t_high) / 2 if np.isfinite(t_high) else max(2 * t_low, t_low + 1.0)
-        here = solution.x
-        new = _solve_weights(problem, -t_new * mu, a, b, lambda: here, solution.free)
+        new = _solve_weights(
+            problem, -t_new * mu, a, b, functools.partial(np.copy, solution.x), solution.free
+        )
         var_new = float(new.x @ sigma @ new.x)
         same_face = (
             on_piece

@@ -29,13 +29,16 @@ def anniversary(holding_start: np.ndarray) -> np.ndarray:
     return np.minimum(anniversary_month.astype("datetime64[D]") + day_offset, month_end)
 
 
-def is_long_term(holding_start: np.ndarray, on: np.datetime64 | dt.date) -> np.ndarray:
+def is_long_term(holding_start: np.ndarray, on: np.datetime64 | dt.date | np.ndarray) -> np.ndarray:
     """True where a lot is held more than one year on `on` (sold after the anniversary).
 
+    `on` is one date, or one date per lot (a backtest steps each variant on its own day).
     The anniversary grows with the start date, so one threshold decides every lot: the first
     start date whose anniversary is not before `on`, found among the dates around a year
     before it (month arithmetic on a few dates instead of on every lot).
     """
+    if isinstance(on, np.ndarray) and on.ndim > 0:
+        return anniversary(holding_start) < on.astype("datetime64[D]")
     day = np.asarray(on, dtype="datetime64[D]")
     around = day - np.arange(370, 359, -1).astype("timedelta64[D]")  # ascending dates
     threshold = around[np.argmax(anniversary(around) >= day)]

@@ -13,6 +13,7 @@ Precedence of the reported rule: threshold, calendar, cash_flow (all that fired 
 """
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,7 +120,8 @@ def bands(
     absolute only: a; relative only: r x target; both: min(a, r x target). A class with target 0
     gets width 0 under a relative band (any holding is outside) and `a` under an absolute one.
     With `volatility_adjusted`, the width is multiplied by vol_scale[K] (recent / long-run
-    volatility of the class, see `volatility_scale`).
+    volatility of the class, see `volatility_scale`), or vol_scale[P, K] (one row per portfolio,
+    e.g. backtest variants on different days).
     """
     a = policies.absolute_band[:, None]
     r = policies.relative_band[:, None]
@@ -127,8 +129,9 @@ def bands(
     relative = np.where(np.isnan(r), np.inf, r * target)
     width = np.minimum(absolute, relative)
     if vol_scale is not None:
+        ratio = np.asarray(vol_scale, dtype=float)
         scale = np.where(
-            policies.volatility_adjusted[:, None], np.asarray(vol_scale, dtype=float)[None, :], 1.0
+            policies.volatility_adjusted[:, None], ratio if ratio.ndim >= 2 else ratio[None, :], 1.0
         )
         width = width * scale
     return width
@@ -156,36 +159,144 @@ def volatility_scale(
     return ratio.clip(lower=floor, upper=cap).fillna(1.0)
 
 
+def volatility_scale_history(
+    prices: pd.DataFrame,
+    *,
+    recent: int = 63,
+    long_run: int = 756,
+    floor: float = 0.5,
+    cap: float = 2.0,
+) -> pd.DataFrame:
+    """`volatility_scale` as of every row of a daily close table at once (same index and
+    columns): row t is what `volatility_scale(prices.loc[:t])` gives, computed with rolling
+    windows (a backtest needs the ratio on every day)."""
+    returns = prices.sort_index().pct_change(fill_method=None)
+    short = returns.rolling(recent, min_periods=2).std()
+    long = returns.rolling(long_run, min_periods=2).std()
+    enough = returns.rolling(long_run, min_periods=0).count() > recent
+    ratio = (short / long).where(enough & (long > 0), 1.0)
+    return ratio.clip(lower=floor, upper=cap).fillna(1.0)
+
+
+@functools.cache
+def _month_tables(frequency: str) -> tuple[np.ndarray, np.ndarray]:
+    """[13] whether month m is scheduled, and the months back from m to the latest scheduled
+    month strictly before it (index 0 unused)."""
+    scheduled = np.zeros(13, dtype=bool)
+    scheduled[list(FREQUENCY_MONTHS[frequency])] = True
+    back = [0] + [
+        next(k for k in range(1, 13) if scheduled[(m - k - 1) % 12 + 1]) for m in range(1, 13)
+    ]
+    return scheduled, np.array(back)
+
+
+def scheduled_dates(frequency: str, day: int, dates: np.ndarray) -> np.ndarray:
+    """The latest scheduled date on or before each of `dates` [N] (datetime64[D]) for one
+    (frequency, calendar_day); NaT for "none". Vectorised: a backtest asks for every trading day
+    at once."""
+    d = np.asarray(dates, dtype="datetime64[D]")
+    months = FREQUENCY_MONTHS.get(frequency)
+    if not months or d.size == 0:
+        return np.full(d.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    scheduled, back_before = _month_tables(frequency)
+    month_start = d.astype("datetime64[M]")
+    month = month_start.astype(np.int64) % 12 + 1
+    day_of_month = (d - month_start.astype("datetime64[D]")).astype(np.int64) + 1
+    back = np.where(scheduled[month] & (day_of_month >= day), 0, back_before[month])
+    out = (month_start - back.astype("timedelta64[M]")).astype("datetime64[D]") + np.timedelta64(
+        day - 1, "D"
+    )
+    return np.where(np.isnat(d), np.datetime64("NaT"), out)
+
+
 def last_calendar_date(frequency: str, day: int, today: dt.date) -> dt.date | None:
     """The latest scheduled date on or before `today` for a frequency, or None for "none"."""
-    months = FREQUENCY_MONTHS.get(frequency)
-    if not months:
-        return None
-    year, month = today.year, today.month
-    for _ in range(13):
-        if month in months and dt.date(year, month, day) <= today:
-            return dt.date(year, month, day)
-        month -= 1
-        if month == 0:
-            year, month = year - 1, 12
-    return None
+    date = scheduled_dates(frequency, day, np.array([np.datetime64(today, "D")]))[0]
+    return None if np.isnat(date) else date.astype(dt.date)
 
 
-def calendar_due(policies: Policies, today: dt.date) -> np.ndarray:
-    """The scheduled date per portfolio that is due (reached and not yet proposed), NaT otherwise."""
+def calendar_due(
+    policies: Policies, today: dt.date | np.ndarray, scheduled: np.ndarray | None = None
+) -> np.ndarray:
+    """The scheduled date per portfolio that is due (reached and not yet proposed), NaT otherwise.
+
+    `today` is one date, or one datetime64[D] per portfolio [P] (a backtest steps each variant
+    on its own day). `scheduled` [P]: the latest scheduled dates when the caller has them
+    already (see `scheduled_dates`); otherwise they are computed here."""
     n = len(policies.frequency)
-    due = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    # One date per distinct (frequency, day) pair: at most 4 x 28 combinations.
-    keys = pd.MultiIndex.from_arrays([policies.frequency, policies.calendar_day])
-    for frequency, day in keys.unique():
-        date = last_calendar_date(str(frequency), int(day), today)
-        if date is not None:
-            due[(policies.frequency == frequency) & (policies.calendar_day == day)] = np.datetime64(
-                date, "D"
-            )
+    if scheduled is None:
+        days = np.broadcast_to(np.asarray(today, dtype="datetime64[D]"), (n,))
+        scheduled = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+        # One computation per distinct (frequency, day) pair: at most 4 x 28 combinations.
+        pairs = set(zip(policies.frequency.tolist(), policies.calendar_day.tolist(), strict=True))
+        for frequency, day in pairs:
+            rows = (policies.frequency == frequency) & (policies.calendar_day == day)
+            scheduled[rows] = scheduled_dates(str(frequency), int(day), days[rows])
+    due = np.asarray(scheduled, dtype="datetime64[D]")
     last = policies.last_calendar.astype("datetime64[D]")
     reached = ~np.isnat(due) & (np.isnat(last) | (last < due))
     return np.where(reached, due, np.datetime64("NaT"))
+
+
+def outside_bands(
+    class_values: np.ndarray,
+    drift: np.ndarray,
+    invested: np.ndarray,
+    target: np.ndarray,
+    width: np.ndarray,
+) -> np.ndarray:
+    """[P, K] classes outside their band: held or targeted, |drift| above the band half-width
+    (plus a 1e-9 tolerance), in a portfolio with something invested. Arrays as in `Drift`;
+    leading dimensions broadcast (a backtest passes [days, variants, K])."""
+    held_or_targeted = (class_values > 0) | (target > 0)
+    return held_or_targeted & (np.abs(drift) > width + TOLERANCE) & (invested > 0)[..., None]
+
+
+def breach_levels(
+    class_values: np.ndarray,
+    drift: np.ndarray,
+    invested: np.ndarray,
+    target: np.ndarray,
+    vol_scale: np.ndarray | None = None,
+    relative: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The band rule turned around, to check one holding against many bands at once.
+
+    `outside_bands(...).any(axis=-1)` with half-widths min(a, r x target) x scale is True
+    exactly when a < level_a or r < level_r, up to rounding in the last digit, where over the
+    held or targeted classes level_a = max (|drift| - tolerance) / scale and level_r = max
+    (|drift| - tolerance) / (target x scale) (inf for a class held with target 0); both -inf
+    when nothing is invested. Arrays as in `outside_bands` ([..., K] -> [...]); vol_scale
+    broadcasts against them (1 without volatility adjustment). relative=False skips level_r
+    (all -inf) when no relative band is asked about."""
+    if np.all(target > 0):  # every class targeted: all are eligible
+        eligible = np.broadcast_to((invested > 0)[..., None], drift.shape)
+    else:
+        eligible = ((class_values > 0) | (target > 0)) & (invested > 0)[..., None]
+    excess = np.abs(drift) - TOLERANCE
+    if vol_scale is not None:
+        excess = excess / vol_scale
+    excess = np.where(eligible, excess, -np.inf)
+    if not relative:
+        return excess.max(axis=-1), np.full(excess.shape[:-1], -np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level_r = np.where(target > 0, excess / target, np.where(excess > 0, np.inf, -np.inf))
+    return excess.max(axis=-1), level_r.max(axis=-1)
+
+
+def excess_cash(
+    cash: np.ndarray, total: np.ndarray, policies: Policies, withdrawal: np.ndarray
+) -> np.ndarray:
+    """Cash above the buffer after a withdrawal [P] (currency; negative: cash is needed)."""
+    return cash - policies.cash_buffer * total - withdrawal
+
+
+def cash_flow_fires(excess: np.ndarray, policies: Policies, withdrawal: np.ndarray) -> np.ndarray:
+    """[P] the cash-flow rule: enabled, and the excess cash reaches the minimum trade (at least
+    0.01) or a withdrawal needs cash."""
+    return policies.cash_flow & (
+        (excess >= np.maximum(policies.min_trade, 0.01)) | (withdrawal > 0)
+    )
 
 
 def evaluate(
@@ -193,40 +304,38 @@ def evaluate(
     drift: Drift,
     policies: Policies,
     *,
-    today: dt.date,
+    today: dt.date | np.ndarray,
     vol_scale: np.ndarray | None = None,
     withdrawal: np.ndarray | None = None,
     labels: tuple[str, ...] | None = None,
+    explain: bool = True,
+    scheduled: np.ndarray | None = None,
 ) -> Decision:
     """Apply every portfolio's policy to its drift. `withdrawal` [P] is cash the investor asked
     to take out (currency, default 0). `labels` [K] name the classes in the reasons (default:
-    the class codes). Portfolios without a target or without value never fire."""
+    the class codes). Portfolios without a target or without value never fire.
+
+    `today` is one date or one datetime64[D] per portfolio; `scheduled` [P] the latest
+    scheduled calendar dates when already known (see `calendar_due`). With explain=False the
+    reasons are left empty (a backtest decides thousands of times and shows no text)."""
     n = len(book.portfolio_ids)
     withdrawal = np.zeros(n) if withdrawal is None else np.asarray(withdrawal, dtype=float)
     has_target = book.target.sum(axis=1) > 0
     alive = has_target & (drift.total > 0)
     width = bands(book.target, policies, vol_scale)
-    held_or_targeted = (drift.class_values > 0) | (book.target > 0)
-    outside = (
-        held_or_targeted & (np.abs(drift.drift) > width + TOLERANCE) & (drift.invested > 0)[:, None]
-    )
+    outside = outside_bands(drift.class_values, drift.drift, drift.invested, book.target, width)
     threshold = alive & outside.any(axis=1)
     # A portfolio holding nothing but cash is "drifted" by definition; deploy it as a cash flow.
-    due = calendar_due(policies, today)
+    due = calendar_due(policies, today, scheduled)
     calendar = alive & ~np.isnat(due) & (drift.invested > 0)
-    excess = book.cash - policies.cash_buffer * drift.total - withdrawal
-    cash_flow = (
-        alive
-        & policies.cash_flow
-        & ((excess >= np.maximum(policies.min_trade, 0.01)) | (withdrawal > 0))
-    )
+    excess = excess_cash(book.cash, drift.total, policies, withdrawal)
+    cash_flow = alive & cash_flow_fires(excess, policies, withdrawal)
     rule = np.where(
         threshold, "threshold", np.where(calendar, "calendar", np.where(cash_flow, "cash_flow", ""))
     )
     reason = np.full(n, "", dtype=object)
-    for i in np.flatnonzero(
-        threshold | calendar | cash_flow
-    ).tolist():  # text only where a rule fired
+    fired = np.flatnonzero(threshold | calendar | cash_flow).tolist() if explain else []
+    for i in fired:  # text only where a rule fired
         reason[i] = _reason(
             i,
             labels or book.classes,

@@ -164,35 +164,117 @@ def project_to_bands(
     return np.clip(weights - ((lo + hi) / 2)[:, None], low, high)
 
 
-def _desired_class_values(
-    book: Book, drift: Drift, decision: Decision, policies: Policies, investable: np.ndarray
+def desired_class_values(
+    values: np.ndarray,
+    target: np.ndarray,
+    band: np.ndarray,
+    rebalance: np.ndarray,
+    calendar: np.ndarray,
+    cash_flow: np.ndarray,
+    full: np.ndarray,
+    investable: np.ndarray,
 ) -> np.ndarray:
-    """Class values [P, K] each trading portfolio should end with (others: unchanged)."""
-    values = drift.class_values
-    target = book.target
+    """Class values [P, K] each trading portfolio should end with (others: unchanged), from
+    the class values [P, K], targets, band half-widths (a Decision's `band`), the fired rules
+    [P] and the policies' `full` [P] (see the module docstring, step 2)."""
     desired = values.copy()
-    full = decision.rebalance & (policies.full | decision.calendar)
+    full = rebalance & (full | calendar)
     desired[full] = target[full] * investable[full, None]
-    band = decision.rebalance & ~full
-    if band.any():
-        width = np.where(np.isinf(decision.band[band]), 1.0, decision.band[band])
-        low = np.maximum(target[band] - width, 0.0)
-        high = np.minimum(target[band] + width, 1.0)
+    edge = rebalance & ~full
+    if edge.any():
+        width = np.where(np.isinf(band[edge]), 1.0, band[edge])
+        low = np.maximum(target[edge] - width, 0.0)
+        high = np.minimum(target[edge] + width, 1.0)
         current = np.divide(
-            values[band],
-            investable[band, None],
-            out=np.zeros_like(values[band]),
-            where=investable[band, None] > 0,
+            values[edge],
+            investable[edge, None],
+            out=np.zeros_like(values[edge]),
+            where=investable[edge, None] > 0,
         )
-        desired[band] = project_to_bands(current, low, high) * investable[band, None]
-    flow = decision.cash_flow & ~decision.rebalance
+        desired[edge] = project_to_bands(current, low, high) * investable[edge, None]
+    flow = cash_flow & ~rebalance
     if flow.any():
         goal = target[flow] * investable[flow, None]
-        change = investable[flow] - drift.invested[flow]
+        change = investable[flow] - values[flow].sum(axis=1)
         buys = waterfill(np.maximum(goal - values[flow], 0.0), np.maximum(change, 0.0))
         sells = waterfill(np.maximum(values[flow] - goal, 0.0), np.maximum(-change, 0.0))
         desired[flow] = values[flow] + buys - sells
     return desired
+
+
+def class_trades(
+    values: np.ndarray,
+    cash: np.ndarray,
+    target: np.ndarray,
+    decision: Decision,
+    policies: Policies,
+    costs: CostModel,
+    withdrawal: np.ndarray,
+) -> np.ndarray:
+    """Steps 1-2 of the method: the change of each class's value [P, K] (currency, + buy), with
+    the estimated costs deducted from the investable value (two passes) and class trades below
+    the minimum trade dropped. `values` [P, K] class values, `cash` and `withdrawal` [P]."""
+    bps = costs.slippage_bps / 1e4
+    total = values.sum(axis=1) + cash
+    trading = decision.rebalance | decision.cash_flow
+    min_trade = np.maximum(policies.min_trade, 0.0)
+    buffer = policies.cash_buffer * total
+    est_cost = np.zeros(len(cash))
+    delta = np.zeros_like(values)
+    for _ in range(2):
+        investable = np.maximum(total - buffer - withdrawal - est_cost, 0.0)
+        desired = desired_class_values(
+            values,
+            target,
+            decision.band,
+            decision.rebalance,
+            decision.calendar,
+            decision.cash_flow,
+            policies.full,
+            investable,
+        )
+        delta = desired - values
+        delta[~trading] = 0.0
+        delta[np.abs(delta) < np.maximum(min_trade[:, None], EPS)] = 0.0
+        est_cost = costs.commission * (delta != 0).sum(axis=1) + bps * np.abs(delta).sum(axis=1)
+    return delta
+
+
+def buy_budget(
+    cash: np.ndarray,
+    buffer: np.ndarray,
+    withdrawal: np.ndarray,
+    proceeds: np.ndarray,
+    n_trades: np.ndarray,
+    trading: np.ndarray,
+    costs: CostModel,
+) -> np.ndarray:
+    """Money available for buys [P], net of their own costs: cash above the buffer, less the
+    withdrawal, plus sale proceeds net of slippage, less a commission per trade (sells and
+    buys), divided by (1 + slippage); 0 for portfolios that do not trade."""
+    bps = costs.slippage_bps / 1e4
+    budget = (cash - buffer - withdrawal + proceeds * (1 - bps) - costs.commission * n_trades) / (
+        1 + bps
+    )
+    return np.where(trading, np.maximum(budget, 0.0), 0.0)
+
+
+def buy_shares(
+    buy_value: np.ndarray, price: np.ndarray, whole: np.ndarray, min_trade: np.ndarray
+) -> np.ndarray:
+    """Shares to buy [P, K] for the amounts `buy_value` [P, K] at `price` [P, K]: whole-share
+    securities (`whole` [P, K]) round down, and a buy below the minimum trade [P] is dropped."""
+    shares = np.divide(buy_value, price, out=np.zeros_like(buy_value), where=buy_value > 0)
+    shares = np.where(whole, np.floor(shares + 1e-9), shares)
+    return np.where(shares * price >= np.maximum(min_trade[:, None], EPS), shares, 0.0)
+
+
+def trade_costs(sell_amount: np.ndarray, buy_amount: np.ndarray, costs: CostModel) -> np.ndarray:
+    """Cost of each sell and buy [P, N] (currency): commission plus slippage on the amount."""
+    bps = costs.slippage_bps / 1e4
+    return np.where(sell_amount > 0, costs.commission + bps * sell_amount, 0.0) + np.where(
+        buy_amount > 0, costs.commission + bps * buy_amount, 0.0
+    )
 
 
 def _group_cumsum_before(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -201,7 +283,7 @@ def _group_cumsum_before(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     before = total - values
     if len(values) == 0:
         return before
-    starts = np.r_[True, groups[1:] != groups[:-1]]
+    starts = np.concatenate(([True], groups[1:] != groups[:-1]))
     offset = np.maximum.accumulate(np.where(starts, before, 0.0))
     return before - offset
 
@@ -213,7 +295,7 @@ def generate(
     policies: Policies,
     lots: Lots,
     *,
-    today: dt.date,
+    today: dt.date | np.ndarray,
     costs: CostModel | None = None,
     blocked: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
     withdrawal: np.ndarray | None = None,
@@ -227,11 +309,21 @@ def generate(
     no_buy: (household id, security id) pairs that may not be bought (a loss sale in the past
     30 days, or a pending harvest sells it); needs `households` [P], the owner of each portfolio.
 
+    `today` is one date, or one datetime64[D] per portfolio [P] (a backtest steps each variant
+    on its own day; holding periods are then measured to each portfolio's own date).
+
     Only the portfolios whose rule fired are computed (a scan batch fires for a few percent);
     the others keep their holdings and cash, and the result covers all P.
     """
     active = np.flatnonzero(decision.fired)
     n_p = len(book.portfolio_ids)
+    if len(active) == n_p:  # every portfolio fired (a backtest step): nothing to cut out
+        return _generate(
+            book, drift, decision, policies, lots, today=today,
+            costs=(costs or CostModel()).take(active, n_p), blocked=blocked,
+            withdrawal=None if withdrawal is None else np.asarray(withdrawal, dtype=float),
+            no_buy=no_buy, households=households,
+        )  # fmt: skip
     position = np.full(n_p, -1)
     position[active] = np.arange(len(active))
     kept = np.flatnonzero(position[lots.portfolio] >= 0)
@@ -241,7 +333,7 @@ def generate(
         _rows(decision, active),
         _rows(policies, active),
         replace(_rows(lots, kept), portfolio=position[lots.portfolio[kept]]),
-        today=today,
+        today=today[active] if isinstance(today, np.ndarray) and today.ndim else today,
         costs=(costs or CostModel()).take(active, n_p),
         blocked=blocked,
         withdrawal=None if withdrawal is None else np.asarray(withdrawal, dtype=float)[active],
@@ -284,7 +376,7 @@ def _generate(
     policies: Policies,
     lots: Lots,
     *,
-    today: dt.date,
+    today: dt.date | np.ndarray,
     costs: CostModel,
     blocked: set[tuple[int, int]] | frozenset[tuple[int, int]],
     withdrawal: np.ndarray | None,
@@ -292,7 +384,6 @@ def _generate(
     households: np.ndarray | None,
 ) -> Trades:
     """`generate` for portfolios that all fired (the arguments as there)."""
-    bps = costs.slippage_bps / 1e4
     n_p, n_s, n_k = len(book.portfolio_ids), len(book.security_ids), len(book.classes)
     withdrawal = np.zeros(n_p) if withdrawal is None else np.asarray(withdrawal, dtype=float)
     trading = decision.rebalance | decision.cash_flow
@@ -301,16 +392,9 @@ def _generate(
     buffer = policies.cash_buffer * drift.total
 
     # 1-2. Desired class trades, with costs deducted from the investable value (two passes).
-    est_cost = np.zeros(n_p)
-    delta = np.zeros((n_p, n_k))
-    for _ in range(2):
-        investable = np.maximum(drift.total - buffer - withdrawal - est_cost, 0.0)
-        delta = (
-            _desired_class_values(book, drift, decision, policies, investable) - drift.class_values
-        )
-        delta[~trading] = 0.0
-        delta[np.abs(delta) < np.maximum(min_trade[:, None], EPS)] = 0.0
-        est_cost = costs.commission * (delta != 0).sum(axis=1) + bps * np.abs(delta).sum(axis=1)
+    delta = class_trades(
+        drift.class_values, book.cash, book.target, decision, policies, costs, withdrawal
+    )
 
     # 3. Sells from lots, in tax order per (portfolio, class).
     sell_needed = np.maximum(-delta, 0.0)
@@ -322,11 +406,12 @@ def _generate(
         lots.cost_basis, quantity_l, out=np.zeros_like(quantity_l), where=quantity_l > 0
     )
     gain_per_share = price_l - cost_per_share
-    long_term = (
-        is_long_term(lots.holding_start, np.datetime64(today, "D"))
-        if len(ls)
-        else np.zeros(0, dtype=bool)
+    on = (
+        today.astype("datetime64[D]")[lp]
+        if isinstance(today, np.ndarray) and today.ndim
+        else np.asarray(today, dtype="datetime64[D]")
     )
+    long_term = is_long_term(lots.holding_start, on) if len(ls) else np.zeros(0, dtype=bool)
     loss = gain_per_share < 0
     if blocked and len(ls):
         keys = np.array([h * (1 << 32) + s for h, s in blocked], dtype=np.int64)
@@ -419,14 +504,7 @@ def _generate(
             notes[i].append("A buy inside a wash-sale window was left out.")
         buy_needed = np.where(barred, 0.0, buy_needed)
     n_buys = (buy_needed > 0).sum(axis=1)
-    budget = (
-        book.cash
-        - buffer
-        - withdrawal
-        + proceeds * (1 - bps)
-        - costs.commission * (n_sells + n_buys)
-    ) / (1 + bps)
-    budget = np.where(trading, np.maximum(budget, 0.0), 0.0)
+    budget = buy_budget(book.cash, buffer, withdrawal, proceeds, n_sells + n_buys, trading, costs)
     # Worth a note only when the shortfall is material (not the cost-estimate rounding).
     shortfall = buy_needed.sum(axis=1) - budget
     short = shortfall > np.maximum(min_trade, 0.01 * buy_needed.sum(axis=1))
@@ -435,23 +513,15 @@ def _generate(
     buy_value = waterfill(buy_needed, budget)
     vehicle = np.where(has_vehicle, book.target_security, 0)
     vehicle_price = book.prices[vehicle] if n_s else np.ones_like(buy_value)
-    buy_shares = np.divide(
-        buy_value, vehicle_price, out=np.zeros_like(buy_value), where=buy_value > 0
-    )
     vehicle_whole = ~book.fractional[vehicle] if n_s else np.zeros_like(buy_value, dtype=bool)
-    buy_shares = np.where(vehicle_whole, np.floor(buy_shares + 1e-9), buy_shares)
-    buy_shares = np.where(
-        buy_shares * vehicle_price >= np.maximum(min_trade[:, None], EPS), buy_shares, 0.0
-    )
+    shares = buy_shares(buy_value, vehicle_price, vehicle_whole, min_trade)
     buy_qty = np.zeros((n_p, n_s))
     rows = np.repeat(np.arange(n_p), n_k)
-    np.add.at(buy_qty, (rows, vehicle.reshape(-1)), buy_shares.reshape(-1))
+    np.add.at(buy_qty, (rows, vehicle.reshape(-1)), shares.reshape(-1))
     buy_amount = buy_qty * book.prices[None, :]
 
     # Costs and the cash guard (a portfolio whose cash would go negative trades nothing).
-    trade_cost = np.where(sell_qty > 0, costs.commission + bps * sell_amount, 0.0) + np.where(
-        buy_qty > 0, costs.commission + bps * buy_amount, 0.0
-    )
+    trade_cost = trade_costs(sell_amount, buy_amount, costs)
     total_cost = trade_cost.sum(axis=1)
     cash_after = book.cash + proceeds - buy_amount.sum(axis=1) - total_cost
     broke = cash_after < -1e-6
@@ -504,7 +574,7 @@ def assemble(
     bp, bs = np.nonzero(buy_qty > 0)
     row_of_sell = np.full((n_p, n_s), -1)
     row_of_sell[sp, ss] = np.arange(len(sp))
-    security = np.r_[ss, bs]
+    security = np.concatenate((ss, bs))
     taken = np.flatnonzero(take > 0)
     class_values_after = ((book.quantity - sell_qty + buy_qty) * book.prices[None, :]) @ (
         book.class_matrix
@@ -512,15 +582,15 @@ def assemble(
     st_total, lt_total = st_matrix.sum(axis=1), lt_matrix.sum(axis=1)
     st_rate, lt_rate = costs.rates(n_p)
     return Trades(
-        portfolio=np.r_[sp, bp],
+        portfolio=np.concatenate((sp, bp)),
         security=security,
-        side=np.r_[np.full(len(sp), SELL), np.full(len(bp), BUY)],
-        quantity=np.r_[sell_qty[sp, ss], buy_qty[bp, bs]],
+        side=np.concatenate((np.full(len(sp), SELL), np.full(len(bp), BUY))),
+        quantity=np.concatenate((sell_qty[sp, ss], buy_qty[bp, bs])),
         price=book.prices[security] if len(security) else np.zeros(0),
-        amount=np.r_[sell_amount[sp, ss], buy_amount[bp, bs]],
-        cost=np.r_[sell_cost[sp, ss], buy_cost[bp, bs]],
-        short_term_gain=np.r_[st_matrix[sp, ss], np.zeros(len(bp))],
-        long_term_gain=np.r_[lt_matrix[sp, ss], np.zeros(len(bp))],
+        amount=np.concatenate((sell_amount[sp, ss], buy_amount[bp, bs])),
+        cost=np.concatenate((sell_cost[sp, ss], buy_cost[bp, bs])),
+        short_term_gain=np.concatenate((st_matrix[sp, ss], np.zeros(len(bp)))),
+        long_term_gain=np.concatenate((lt_matrix[sp, ss], np.zeros(len(bp)))),
         lot=taken,
         lot_trade=row_of_sell[lp[taken], ls[taken]],
         lot_quantity=take[taken],
