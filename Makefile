@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/advisor} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
+# A fixed key for tests and benchmarks only: production refuses to start without its own.
+TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/advisor} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-suite-only-key-q8Zt3mXv7LpK2wRb9NcF4hJy6DsG1aEu5oTi0WkP}
 
 .PHONY: run install install-dev test test-clock lint fmt migrations-check check validate bench up clean
 
@@ -46,16 +47,18 @@ test-clock: install-dev
 	  $(TEST_ENV) ADVISOR_TEST_NOW=$$day $(VENV)/bin/pytest -q -p no:cacheprovider $(CLOCK_PYTEST_ARGS); \
 	done
 
+# ruff (with its security rules, "S") and bandit: a high-severity finding fails the build.
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -c pyproject.toml -r . -q --severity-level high
 
 fmt: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 migrations-check: install
-	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 check: lint migrations-check test
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import audit
 from advisor.core import clock
+from advisor.security import stepup
 from portfolios import ledger, overview
 from portfolios.forms import ImportUploadForm, PortfolioForm, TransactionForm
 from portfolios.imports import services as imports
@@ -76,6 +77,8 @@ def account_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     portfolio = _portfolio(request, pk)
+    if step_up := stepup.challenge(request):  # broker and account number: bank-like details
+        return step_up
     form = PortfolioForm(request.POST or None, instance=portfolio, owner=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():

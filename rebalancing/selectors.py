@@ -131,7 +131,7 @@ def _lots(ids: Sequence[int], span: IdRange) -> pd.DataFrame:
         "(holding_start - DATE '1970-01-01')::int8" if postgres else "holding_start"
     )  # days, on PostgreSQL
     sql = (
-        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, {start} "
+        f"SELECT id, portfolio_id, security_id, {_float('quantity')}, {_float('cost_basis')}, {start} "  # noqa: S608 - table and column names only; values are parameters
         f"FROM {table} WHERE quantity > 0 AND portfolio_id BETWEEN %s AND %s"
     )
     if postgres:

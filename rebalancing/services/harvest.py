@@ -89,7 +89,7 @@ def lots_sql(*, owner_range: bool) -> str:
         else "AND p.owner_id IN (SELECT unnest(%s::bigint[]))"
     )
     return (
-        "SELECT l.id, l.portfolio_id, p.owner_id, l.security_id, l.quantity::float8, "
+        "SELECT l.id, l.portfolio_id, p.owner_id, l.security_id, l.quantity::float8, "  # noqa: S608 - table and column names only; values are parameters
         "l.cost_basis::float8, (l.holding_start - DATE '1970-01-01')::int8 "
         f"FROM {TaxLot._meta.db_table} l JOIN {Portfolio._meta.db_table} p ON p.id = l.portfolio_id "
         f"WHERE l.quantity > 0 AND p.is_active AND p.tax_treatment = 'taxable' {where}"
