@@ -16,7 +16,7 @@ COPY portfolios ./portfolios
 COPY rebalancing ./rebalancing
 RUN pip install -c constraints.txt .
 
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 COPY templates ./templates
 COPY static ./static
 RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \

@@ -134,6 +134,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # web, worker and beat share the file: wait for the lock instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# PostgreSQL: the role web, worker and beat connect as (owns nothing). `migrate`, run as the
+# owner role, grants it what it needs; the audit trail is SELECT and INSERT only for it.
+ADVISOR_DB_APP_ROLE = env("ADVISOR_DB_APP_ROLE", default="")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -16,3 +16,15 @@ class SecurityConfig(AppConfig):
                 middleware.start_session_clock(request)  # type: ignore[arg-type]
 
         user_logged_in.connect(_start_clock, dispatch_uid="advisor.security.session_clock")
+
+        from django.apps import apps
+        from django.db.models.signals import post_migrate
+
+        from advisor.security import db_roles
+
+        # After every migrate (the accounts app's signal: this app has no models of its own).
+        post_migrate.connect(
+            db_roles.grant_runtime_role,
+            sender=apps.get_app_config("accounts"),
+            dispatch_uid="advisor.security.grant_runtime_role",
+        )
