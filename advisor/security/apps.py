@@ -15,7 +15,9 @@ class SecurityConfig(AppConfig):
             if request is not None and hasattr(request, "session"):
                 middleware.start_session_clock(request)  # type: ignore[arg-type]
 
-        user_logged_in.connect(_start_clock, dispatch_uid="advisor.security.session_clock")
+        user_logged_in.connect(
+            _start_clock, weak=False, dispatch_uid="advisor.security.session_clock"
+        )
 
         from django.apps import apps
         from django.db.models.signals import post_migrate
