@@ -22,7 +22,7 @@ def recently_signed_in(client: Client, method: str = "password") -> None:
     user = get_user_model().objects.get(pk=session[SESSION_KEY])
     session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = user_id_to_str(user)
     session[AUTHENTICATION_METHODS_SESSION_KEY] = [
-        {"method": method, "at": clock.now().timestamp()}
+        {"method": method, "at": clock.now().timestamp(), "reauthenticated": True}
     ]
     session.save()
 
