@@ -14,9 +14,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
+$(VENV)/.installed-dev: $(VENV)/.installed node_modules/.package-lock.json
 	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
+
+# Test-only browser tools (axe-core), pinned by package-lock.json; the app itself needs no Node.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

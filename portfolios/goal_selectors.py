@@ -15,6 +15,7 @@ contribution or a new day gives a new key and nothing stale is ever shown.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import json
@@ -64,12 +65,12 @@ class GoalProjection:
 
 
 def months_between(today: dt.date, target: dt.date) -> int:
-    """Whole months from today to the target date (0 when the date has passed)."""
-    months = (
-        (target.year - today.year) * 12
-        + (target.month - today.month)
-        - (1 if target.day < today.day else 0)
-    )
+    """Whole months from today to the target date (0 when the date has passed). A month that
+    ends on the last day of a shorter month is whole: 31 January to 28 February is one month,
+    29 February to 28 February ten years later is 120."""
+    month_end = calendar.monthrange(target.year, target.month)[1]
+    short = target.day < today.day and target.day < month_end
+    months = (target.year - today.year) * 12 + (target.month - today.month) - short
     return max(0, months)
 
 

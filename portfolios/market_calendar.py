@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import warnings
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -23,24 +25,45 @@ EXCHANGE = "XNYS"
 #: The holiday list covers these years; a date outside them raises instead of guessing.
 FIRST_YEAR = 1970
 LAST_YEAR = 2200
+TIME_ZONE = ZoneInfo("America/New_York")
+OPEN = dt.time(9, 30)
+CLOSE = dt.time(16, 0)
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    days: np.busdaycalendar
+    early_closes: dict[dt.date, dt.time]
 
 
 @functools.cache
-def _calendar() -> np.busdaycalendar:
+def _exchange() -> _Exchange:
     import exchange_calendars  # imported on first use: it loads pandas holiday rules
 
-    # The instance's own session range does not matter: only its holiday rules are read, over
-    # a fixed span of years, so nothing here depends on the day the process starts.
     with warnings.catch_warnings():
         # exchange_calendars trips a pandas deprecation inside its own session maths.
         warnings.simplefilter("ignore")
+        # The instance's own session range does not matter: only its holiday rules are read,
+        # over a fixed span of years, so nothing here depends on the day the process starts.
         xnys = exchange_calendars.get_calendar(EXCHANGE, start="2020-01-01", end="2020-12-31")
     start, end = f"{FIRST_YEAR}-01-01", f"{LAST_YEAR}-12-31"
     regular = xnys.regular_holidays.holidays(start, end).to_numpy().astype("datetime64[D]")
     adhoc = np.array(
         [np.datetime64(day.date(), "D") for day in xnys.adhoc_holidays], dtype="datetime64[D]"
     )
-    return np.busdaycalendar(weekmask="1111100", holidays=np.union1d(regular, adhoc))
+    early: dict[dt.date, dt.time] = {}
+    for close, rules in xnys.special_closes:
+        early |= {day.date(): close for day in rules.holidays(start, end)}
+    for close, days in xnys.special_closes_adhoc:
+        early |= {day.date(): close for day in days}
+    return _Exchange(
+        days=np.busdaycalendar(weekmask="1111100", holidays=np.union1d(regular, adhoc)),
+        early_closes=early,
+    )
+
+
+def _calendar() -> np.busdaycalendar:
+    return _exchange().days
 
 
 def _check(*days: np.datetime64 | np.ndarray) -> None:
@@ -110,3 +133,49 @@ def next_session(day: dt.date) -> dt.date:
     d = _d(day)
     _check(d)
     return np.busday_offset(d, 1, roll="backward", busdaycal=_calendar()).astype(dt.date)
+
+
+# --- market hours ---------------------------------------------------------------------------
+
+
+def session_hours(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Opening and closing instants (aware, New York time) of the session on `day`; the close
+    is 13:00 on early-close days (the day after Thanksgiving, Christmas Eve, ...).
+    Raises ValueError when `day` is not a session."""
+    if not is_session(day):
+        raise ValueError(f"{day} is not a trading session")
+    close = _exchange().early_closes.get(day, CLOSE)
+    return (
+        dt.datetime.combine(day, OPEN, tzinfo=TIME_ZONE),
+        dt.datetime.combine(day, close, tzinfo=TIME_ZONE),
+    )
+
+
+def is_open(moment: dt.datetime) -> bool:
+    """True while the exchange is trading at the aware instant `moment`."""
+    day = moment.astimezone(TIME_ZONE).date()
+    if not is_session(day):
+        return False
+    opens, closes = session_hours(day)
+    return opens <= moment < closes
+
+
+def last_closed_session(moment: dt.datetime) -> dt.date:
+    """The newest session whose close is at or before `moment`: the newest daily close that
+    exists at that instant (before 16:00 on a trading day it is the previous session's)."""
+    day = moment.astimezone(TIME_ZONE).date()
+    newest = latest_session(day)
+    if newest == day and moment < session_hours(day)[1]:
+        return previous_session(day)
+    return newest
+
+
+def next_open(moment: dt.datetime) -> dt.datetime:
+    """When orders placed at `moment` can trade: `moment` itself while the market is open,
+    otherwise the next session's opening bell."""
+    if is_open(moment):
+        return moment
+    day = moment.astimezone(TIME_ZONE).date()
+    if is_session(day) and moment < session_hours(day)[0]:
+        return session_hours(day)[0]
+    return session_hours(next_session(day))[0]

@@ -52,10 +52,12 @@ def upsert_prices(rows: list[Price]) -> int:
 def refresh_prices(
     *,
     provider: providers.PriceProvider | None = None,
-    today: dt.date | None = None,
+    through: dt.date | None = None,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
 ) -> RefreshSummary:
-    """Fetch and store the closes every active security is missing up to `today`.
+    """Fetch and store the closes every active security is missing up to `through`: by default
+    the newest session whose close has passed (never a close for a session still trading, which
+    a provider would answer with an intraday price).
 
     A ticker the provider fails on is reported in `errors` and the others are still stored.
     Raises PriceFeedError only when every fetch failed in a way a retry may fix (timeouts,
@@ -63,7 +65,7 @@ def refresh_prices(
     provider does not know, or answers with garbage for, is reported and not retried.
     """
     provider = provider or providers.get_provider()
-    today = today or clock.today()
+    through = through or market_calendar.last_closed_session(clock.now())
     securities = list(Security.objects.filter(is_active=True).values_list("id", "ticker"))
     newest = dict(
         Price.objects.filter(security_id__in=[s for s, _ in securities])
@@ -75,8 +77,8 @@ def refresh_prices(
     by_start: dict[dt.date, list[tuple[int, str]]] = defaultdict(list)
     for security_id, ticker in securities:
         last = newest.get(security_id)
-        start = last + dt.timedelta(days=1) if last else today - dt.timedelta(days=lookback_days)
-        if start <= today:
+        start = last + dt.timedelta(days=1) if last else through - dt.timedelta(days=lookback_days)
+        if start <= through:
             by_start[start].append((security_id, ticker))
     if not by_start:
         return summary
@@ -84,11 +86,11 @@ def refresh_prices(
     transient: set[str] = set()
     for start, group in sorted(by_start.items()):
         ids = dict((ticker, sid) for sid, ticker in group)
-        result = provider.daily_closes(list(ids), start, today)
+        result = provider.daily_closes(list(ids), start, through)
         summary.errors.update(result.errors)
         transient |= result.transient
-        # Sessions before today that the provider skipped: reported only.
-        expected = market_calendar.sessions_between(start, today)
+        # Sessions the provider skipped: reported only.
+        expected = len(market_calendar.sessions(start, through))
         for ticker, bars in result.bars.items():
             if ticker not in ids:
                 continue
@@ -97,7 +99,7 @@ def refresh_prices(
                       adjusted_close=bar.adjusted_close, source=provider.name)
                 for bar in bars
             ]  # fmt: skip
-            got = sum(1 for bar in bars if bar.date < today)
+            got = sum(1 for bar in bars if bar.date <= through)
             if expected - got > 0:
                 summary.missing_days[ticker] = int(expected - got)
     if not rows and transient and len(transient) == sum(len(g) for g in by_start.values()):

@@ -117,7 +117,9 @@ def expiry_for(now: dt.datetime) -> dt.datetime:
 
 def prices_too_old(prices_as_of: dt.date, today: dt.date) -> bool:
     """True when prices dated `prices_as_of` are older than ADVISOR_MAX_PRICE_AGE_DAYS trading days."""
-    return market_calendar.sessions_between(prices_as_of, today) > settings.ADVISOR_MAX_PRICE_AGE_DAYS
+    return (
+        market_calendar.sessions_between(prices_as_of, today) > settings.ADVISOR_MAX_PRICE_AGE_DAYS
+    )
 
 
 def _max_price_move() -> float:

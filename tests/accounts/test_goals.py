@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -40,7 +41,7 @@ def funded_goal(user, model_portfolios) -> Goal:
     today = clock.today()
     goal = Goal.objects.create(
         user=user, name="House", kind=Goal.Kind.HOME, target_amount=Decimal("60000"),
-        target_date=today.replace(year=today.year + 10), monthly_contribution=Decimal("300"),
+        target_date=today + relativedelta(years=10), monthly_contribution=Decimal("300"),
     )  # fmt: skip
     goal.portfolios.add(account)
     return goal
@@ -200,7 +201,7 @@ def test_emergency_funds_stay_at_low_risk_whatever_the_profile(user, model_portf
     today = clock.today()
     goal = Goal.objects.create(
         user=user, name="Rainy day", kind=Goal.Kind.EMERGENCY, target_amount=Decimal("15000"),
-        target_date=today.replace(year=today.year + 30), monthly_contribution=Decimal("100"),
+        target_date=today + relativedelta(years=30), monthly_contribution=Decimal("100"),
     )  # fmt: skip
     goal.portfolios.add(account)
     inputs = goal_selectors.goal_inputs(goal, today=today)
@@ -221,3 +222,18 @@ def test_a_goal_whose_date_has_passed_still_renders(client: Client, user, model_
     assert projection.required_contribution is None
     client.force_login(user)
     assert client.get(reverse("goals:detail", kwargs={"pk": goal.pk})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("today", "target", "months"),
+    [
+        (dt.date(2026, 11, 29), dt.date(2036, 11, 29), 120),
+        (dt.date(2026, 11, 29), dt.date(2036, 11, 28), 119),
+        (dt.date(2028, 2, 29), dt.date(2038, 2, 28), 120),  # a leap day to the end of February
+        (dt.date(2027, 1, 31), dt.date(2027, 2, 28), 1),
+        (dt.date(2027, 1, 31), dt.date(2027, 3, 30), 1),
+        (dt.date(2027, 5, 1), dt.date(2027, 4, 1), 0),  # the date has passed
+    ],
+)
+def test_months_between_counts_whole_months(today, target, months) -> None:
+    assert goal_selectors.months_between(today, target) == months

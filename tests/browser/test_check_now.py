@@ -9,12 +9,14 @@ from playwright.sync_api import expect
 from rebalancing.models import Proposal
 from tests.conftest import screenshot
 from tests.factories import PASSWORD, UserFactory
+from tests.rebalancing import drift_world
 from tests.rebalancing.drift_world import make_portfolios, make_world
 
 pytestmark = [pytest.mark.browser]
 
 
-def test_check_drift_now_from_the_account_page(page, live_server):
+def test_check_drift_now_from_the_account_page(page, live_server, time_machine):
+    time_machine.move_to(drift_world.MOMENT)
     user = UserFactory(email="checker@example.com")
     world = make_world()
     (portfolio,) = make_portfolios(world, 1, owner=user)

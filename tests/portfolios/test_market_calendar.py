@@ -59,3 +59,40 @@ def test_sessions_agree_with_exchange_calendars_over_four_decades() -> None:
 def test_dates_outside_the_calendar_raise() -> None:
     with pytest.raises(ValueError, match="outside the trading calendar"):
         market_calendar.sessions_between(D(1960, 1, 4), D(2026, 1, 5))
+
+
+NY = market_calendar.TIME_ZONE
+
+
+def at(moment: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(moment).replace(tzinfo=NY)
+
+
+def test_session_hours_know_the_early_closes() -> None:
+    assert market_calendar.session_hours(D(2026, 11, 25)) == (
+        at("2026-11-25T09:30"),
+        at("2026-11-25T16:00"),
+    )
+    assert market_calendar.session_hours(D(2026, 11, 27))[1] == at("2026-11-27T13:00")
+    assert market_calendar.session_hours(D(2026, 12, 24))[1] == at("2026-12-24T13:00")
+    with pytest.raises(ValueError, match="not a trading session"):
+        market_calendar.session_hours(D(2026, 11, 26))
+
+
+@pytest.mark.parametrize(
+    ("moment", "open_", "closed_session", "next_open"),
+    [
+        ("2026-11-25T09:29", False, D(2026, 11, 24), "2026-11-25T09:30"),
+        ("2026-11-25T09:30", True, D(2026, 11, 24), "2026-11-25T09:30"),
+        ("2026-11-25T15:59", True, D(2026, 11, 24), "2026-11-25T15:59"),
+        ("2026-11-25T16:00", False, D(2026, 11, 25), "2026-11-27T09:30"),  # Thanksgiving next
+        ("2026-11-27T13:30", False, D(2026, 11, 27), "2026-11-30T09:30"),  # after the early close
+        ("2026-11-28T12:00", False, D(2026, 11, 27), "2026-11-30T09:30"),  # Saturday
+        ("2028-02-29T23:30", False, D(2028, 2, 29), "2028-03-01T09:30"),
+    ],
+)
+def test_market_hours(moment, open_, closed_session, next_open) -> None:
+    instant = at(moment).astimezone(dt.UTC)  # any time zone in, New York rules applied
+    assert market_calendar.is_open(instant) is open_
+    assert market_calendar.last_closed_session(instant) == closed_session
+    assert market_calendar.next_open(instant) == at(next_open)

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from portfolios import prices, providers, synthetic, tasks
+from advisor.core import clock
+from portfolios import market_calendar, prices, providers, synthetic, tasks
 from portfolios.models import Price, Security
 from tests.factories import AssetClassFactory, SecurityFactory
 
@@ -146,9 +147,9 @@ def test_refresh_stores_what_came_back_reports_gaps_and_is_idempotent(
     fake_server: str, tickers: list
 ) -> None:
     feed = provider(fake_server)
-    summary = prices.refresh_prices(provider=feed, today=END, lookback_days=8)
+    summary = prices.refresh_prices(provider=feed, through=END, lookback_days=8)
     assert summary.errors.keys() == {"JUNK"}
-    # 11-16..11-23 are 6 weekdays before "today"; GAP lacks 11-18 and 11-19 (a null close).
+    # 11-16..11-24 are 7 sessions; GAP lacks 11-18 and 11-19 (a null close).
     assert summary.missing_days == {"GAP": 2}
     assert Price.objects.filter(security__ticker="VTI").count() == 7
     assert Price.objects.filter(security__ticker="GAP").count() == 5
@@ -156,7 +157,7 @@ def test_refresh_stores_what_came_back_reports_gaps_and_is_idempotent(
     snapshot = list(
         Price.objects.order_by("security_id", "date").values_list("security_id", "date", "close")
     )
-    again = prices.refresh_prices(provider=feed, today=END, lookback_days=8)
+    again = prices.refresh_prices(provider=feed, through=END, lookback_days=8)
     assert again.stored == 0  # every security is up to date (JUNK still failing)
     assert (
         list(
@@ -171,7 +172,7 @@ def test_refresh_stores_what_came_back_reports_gaps_and_is_idempotent(
 def test_refresh_raises_for_a_retry_when_the_provider_is_down(fake_server: str, db: None) -> None:
     SecurityFactory(ticker="DOWN")
     with pytest.raises(providers.PriceFeedError, match="no prices for any of 1 securities"):
-        prices.refresh_prices(provider=provider(fake_server, retries=0), today=END)
+        prices.refresh_prices(provider=provider(fake_server, retries=0), through=END)
     assert Price.objects.count() == 0
 
 
@@ -195,7 +196,8 @@ def test_the_embedded_provider_extends_the_demo_market_without_changing_the_past
     assert "XYZ" in short.errors
     assert short.bars["VTI"] == longer.bars["VTI"][: len(short.bars["VTI"])]
     assert longer.bars["VTI"][-1].date == dt.date(2026, 11, 24)
-    assert all(b.date.weekday() < 5 for b in longer.bars["VTI"])
+    assert all(market_calendar.is_session(b.date) for b in longer.bars["VTI"])
+    assert dt.date(2026, 11, 11) in [b.date for b in longer.bars["VTI"]]  # Veterans Day trades
 
 
 def test_the_synthetic_market_has_realistic_volatility_correlation_and_a_crash() -> None:
@@ -229,8 +231,10 @@ def test_the_refresh_task_runs_in_a_real_worker_twice_without_duplicates(
     SecurityFactory(ticker="BND", asset_class=cls)
     tasks.refresh_prices.delay()
     tasks.refresh_prices.delay()  # two at once in a pool of two: the upsert keeps one row per day
-    # The embedded provider looks back 30 days: about 21 weekdays for each of the two funds.
-    wait_for(lambda: Price.objects.filter(security__ticker="BND").count() >= 20, timeout=60)
+    # The embedded provider looks back 30 days from the newest close: every session of them.
+    through = market_calendar.last_closed_session(clock.now())
+    sessions = len(market_calendar.sessions(through - dt.timedelta(days=30), through))
+    wait_for(lambda: Price.objects.filter(security__ticker="BND").count() == sessions, timeout=60)
     time.sleep(1.0)
     n = Price.objects.count()
     assert n == Price.objects.values("security_id", "date").distinct().count()
@@ -249,8 +253,9 @@ def test_the_refresh_prices_command_uses_the_embedded_provider_offline(db: None)
     SecurityFactory(ticker="NOTDEMO", asset_class=cls)
     out, err = StringIO(), StringIO()
     call_command("refresh_prices", provider="embedded", stdout=out, stderr=err)
-    assert (
-        Price.objects.filter(security__ticker="VTI", source="embedded").count() >= 15
-    )  # ~21 weekdays
+    through = market_calendar.last_closed_session(clock.now())
+    stored = Price.objects.filter(security__ticker="VTI", source="embedded")
+    assert stored.count() == len(market_calendar.sessions(through - dt.timedelta(days=30), through))
+    assert stored.order_by("-date").first().date == through
     assert not Price.objects.filter(security__ticker="NOTDEMO").exists()
     assert "NOTDEMO: not in the offline market" in err.getvalue()

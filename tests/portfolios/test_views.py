@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from advisor.core import clock
 from portfolios.imports import services as imports
 from portfolios.models import ImportBatch, Portfolio, TaxLot, Transaction
 from tests.auth import recently_signed_in
@@ -40,9 +41,9 @@ def test_pages_render_with_positions_gains_and_weights(
     account: Portfolio, securities: dict, client_for
 ) -> None:
     TaxLotFactory(portfolio=account, security=securities["VTI"], quantity=Decimal("10"), cost_basis=Decimal("2000.00"),
-                  acquired_on=dt.date(2020, 1, 2))  # fmt: skip
+                  acquired_on=clock.today() - dt.timedelta(days=6 * 365))  # fmt: skip
     TaxLotFactory(portfolio=account, security=securities["BND"], quantity=Decimal("20"), cost_basis=Decimal("1600.00"),
-                  acquired_on=dt.date(2026, 9, 1))  # fmt: skip
+                  acquired_on=clock.today() - dt.timedelta(days=90))  # fmt: skip
     c = client_for(account.owner)
     listing = c.get(reverse("portfolios:list"))
     assert listing.status_code == 200 and b"Taxable" in listing.content

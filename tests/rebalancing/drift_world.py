@@ -4,6 +4,7 @@ created in bulk (so worker tests can make hundreds quickly)."""
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from accounts.models import User
 from portfolios.models import (
@@ -18,6 +19,9 @@ from portfolios.models import (
 
 PRICE_DATE = dt.date(2026, 11, 24)  # Tuesday
 TODAY = dt.date(2026, 11, 25)
+#: Tests that reach code reading the clock (commands, views, tasks) travel here first: the
+#: evening of TODAY in New York, when PRICE_DATE's closes are one session old.
+MOMENT = dt.datetime(2026, 11, 25, 18, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
 @dataclass

@@ -19,7 +19,7 @@ from rebalancing.services import drift, notifications, proposals
 from tests.factories import PASSWORD
 from tests.rebalancing.drift_world import TODAY, make_portfolios, make_world
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_the_drift_day")]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from rebalancing.services import drift
 from tests.conftest import wait_for
 from tests.rebalancing.drift_world import TODAY, make_portfolios, make_world
 
-pytestmark = pytest.mark.celery_worker
+pytestmark = [pytest.mark.celery_worker, pytest.mark.usefixtures("on_the_drift_day")]
 
 
 def _per_portfolio() -> dict[int, int]:

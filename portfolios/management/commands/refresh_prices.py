@@ -22,6 +22,4 @@ class Command(BaseCommand):
         for ticker, error in summary.errors.items():
             self.stderr.write(f"{ticker}: {error}")
         for ticker, days in summary.missing_days.items():
-            self.stdout.write(
-                f"{ticker}: {days} trading day(s) without a close (provider gaps)"
-            )
+            self.stdout.write(f"{ticker}: {days} trading day(s) without a close (provider gaps)")
