@@ -253,6 +253,8 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = ARTIFACTS / f"gunicorn-{os.getpid()}-{self.port}.log"
+        self._started_at = clock.now()
+        self._started_monotonic = time.monotonic()
 
     def _env(self) -> dict[str, str]:
         db = settings.DATABASES["default"]
@@ -265,8 +267,13 @@ class Gunicorn:
         env["DATABASE_CONN_MAX_AGE"] = "0"
         env["REDIS_URL"] = settings.CELERY_BROKER_URL
         env["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-        env["ADVISOR_TEST_NOW"] = clock.now().isoformat()
+        env["ADVISOR_TEST_NOW"] = self._started_at.isoformat()
         return env
+
+    def now(self) -> dt.datetime:
+        """The workers' clock: the instant they started on, ticking since. (Each test of the
+        module starts its own clock at the suite day again, so the two drift apart.)"""
+        return self._started_at + dt.timedelta(seconds=time.monotonic() - self._started_monotonic)
 
     def start(self) -> "Gunicorn":
         import httpx
@@ -318,7 +325,9 @@ def gunicorn(django_db_setup: None, django_db_blocker: object) -> Iterator[Gunic
     (`transactional_db`): the workers are other processes."""
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         name = connection.settings_dict["NAME"]
-    server = Gunicorn(name).start()
+    # A module fixture runs before each test's clock is set: start the workers on the suite day.
+    with time_machine.travel(SUITE_NOW, tick=True):
+        server = Gunicorn(name).start()
     yield server
     server.stop()
 
