@@ -14,6 +14,7 @@ from accounts.models import AuditEvent
 from advisor.core import clock
 from tests.db_roles import server_url
 
+# The runtime role is another connection: the rows it must see are committed.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -36,6 +37,7 @@ def _refused(conn: psycopg.Connection, statement: str, params: tuple = ()) -> st
     return str(caught.value)
 
 
+@pytest.mark.django_db
 def test_the_runtime_role_is_no_superuser_and_owns_nothing(as_runtime_role) -> None:
     row = as_runtime_role.execute(
         "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
@@ -59,9 +61,7 @@ def test_it_reads_and_appends_to_the_audit_trail(as_runtime_role, event, user) -
     assert AuditEvent.objects.filter(summary="appended").exists()
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
+REFUSED = [
         "TRUNCATE accounts_auditevent",
         "TRUNCATE accounts_auditevent CASCADE",
         "DELETE FROM accounts_auditevent",
@@ -72,12 +72,15 @@ def test_it_reads_and_appends_to_the_audit_trail(as_runtime_role, event, user) -
         "DROP TABLE accounts_auditevent",
         "SET session_replication_role = replica",
         "CREATE TABLE accounts_auditevent_copy (id int)",
-    ],
-)
-def test_it_cannot_erase_or_rewrite_the_audit_trail(as_runtime_role, event, statement) -> None:
-    message = _refused(as_runtime_role, statement)
-    assert "permission denied" in message or "must be owner" in message, message
-    assert AuditEvent.objects.filter(pk=event.pk, summary="kept forever").exists()
+]  # fmt: skip
+
+
+def test_it_cannot_erase_or_rewrite_the_audit_trail(as_runtime_role, event) -> None:
+    for statement in REFUSED:  # one committed event, every attack in turn (one table flush)
+        message = _refused(as_runtime_role, statement)
+        assert "permission denied" in message or "must be owner" in message, (statement, message)
+        assert AuditEvent.objects.filter(pk=event.pk, summary="kept forever").exists(), statement
+    assert AuditEvent.objects.count() == 1
 
 
 def test_the_replica_trick_in_one_transaction_is_refused_too(as_runtime_role, event) -> None:
