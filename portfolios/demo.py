@@ -101,28 +101,34 @@ MODELS = [
 @dataclass(frozen=True)
 class DemoLot:
     ticker: str
-    when: str  # ISO date, or "peak": the highest close 60..540 days before the end
-    dollars: int
+    #: Days before the last close it was bought, or None: at the highest close 60..540 days back.
+    held_days: int | None
+    #: Its market value at the last close, in dollars (the cost basis follows from the path).
+    value: int
 
 
-# name, tax treatment, model slug, deposit, lots.
+PEAK = None
+
+
+# name, tax treatment, model slug, deposit, lots. Lots are given by their age and their value at
+# the last close, so the demo looks the same whatever day it is seeded on (only the gains differ).
 # Every account is far off target (US stocks heavy, bonds light), so the drift check proposes
 # rebalances. The taxable account's REIT, gold and TIPS lots were bought near a peak and are
 # more than 5% under water; those classes are overweight in every account that targets them,
 # so no pending rebalance buys them back and the harvest scan is free to harvest the losses.
 ACCOUNTS = [
     ("Taxable brokerage", Portfolio.TaxTreatment.TAXABLE, "balanced", 2_500, [
-        DemoLot("VTI", "2019-03-11", 22_000), DemoLot("VTI", "2021-06-14", 16_000), DemoLot("VEA", "2020-11-09", 7_000),
-        DemoLot("VNQ", "peak", 13_000), DemoLot("GLD", "peak", 13_000), DemoLot("SCHP", "peak", 13_000),
-        DemoLot("BND", "2019-09-03", 6_000),
+        DemoLot("VTI", 2815, 22_000), DemoLot("VTI", 1989, 16_000), DemoLot("VEA", 2206, 7_000),
+        DemoLot("VNQ", PEAK, 13_000), DemoLot("GLD", PEAK, 13_000), DemoLot("SCHP", PEAK, 13_000),
+        DemoLot("BND", 2639, 6_000),
     ]),
     ("Traditional IRA", Portfolio.TaxTreatment.TRADITIONAL_IRA, "growth", 800, [
-        DemoLot("BND", "2020-06-01", 30_000), DemoLot("BNDX", "2020-06-01", 8_000), DemoLot("VTI", "2019-05-01", 14_000),
-        DemoLot("VEA", "2022-03-01", 9_000), DemoLot("GLD", "2023-02-01", 9_000), DemoLot("VNQ", "2024-04-01", 7_000),
+        DemoLot("BND", 2367, 30_000), DemoLot("BNDX", 2367, 8_000), DemoLot("VTI", 2764, 14_000),
+        DemoLot("VEA", 1729, 9_000), DemoLot("GLD", 1392, 9_000), DemoLot("VNQ", 967, 7_000),
     ]),
     ("Roth IRA", Portfolio.TaxTreatment.ROTH_IRA, "aggressive", 300, [
-        DemoLot("VTI", "2019-02-04", 9_000), DemoLot("VWO", "2020-03-23", 6_000), DemoLot("VEA", "2021-01-04", 4_000),
-        DemoLot("VNQ", "2024-04-01", 3_500),
+        DemoLot("VTI", 2850, 9_000), DemoLot("VWO", 2437, 6_000), DemoLot("VEA", 2150, 4_000),
+        DemoLot("VNQ", 967, 3_500),
     ]),
 ]  # fmt: skip
 UNDER_WATER = 1.08  # a "peak" lot costs at least 8% more than the latest close
@@ -206,21 +212,24 @@ def _user(email: str, password: str, **extra: object):
     return user
 
 
-def _lot_price(
-    ticker: str, when: str, dates: np.ndarray, closes: np.ndarray, end: dt.date
-) -> tuple[dt.date, Decimal]:
-    j = [f.ticker for f in FUNDS].index(ticker)
+def _lot_purchase(
+    lot: DemoLot, dates: np.ndarray, closes: np.ndarray, end: dt.date
+) -> tuple[dt.date, Decimal, Decimal]:
+    """(day bought, price paid, quantity) of a demo lot worth `lot.value` at the last close."""
+    j = [f.ticker for f in FUNDS].index(lot.ticker)
     series = closes[:, j]
-    if when == "peak":
+    if lot.held_days is PEAK:
         window = (dates >= np.datetime64(end - dt.timedelta(days=540))) & (
             dates <= np.datetime64(end - dt.timedelta(days=60))
         )
         i = int(np.flatnonzero(window)[np.argmax(series[window])])
         price = max(series[i], series[-1] * UNDER_WATER)
     else:
-        i = int(np.searchsorted(dates, np.datetime64(when)))
+        bought = np.datetime64(end - dt.timedelta(days=lot.held_days))
+        i = min(int(np.searchsorted(dates, bought)), len(dates) - 1)
         price = series[i]
-    return dates[i].astype(dt.date), Decimal(f"{price:.2f}")
+    quantity = (Decimal(lot.value) / Decimal(f"{series[-1]:.2f}")).quantize(Decimal("0.0001"))
+    return dates[i].astype(dt.date), Decimal(f"{price:.2f}"), quantity
 
 
 @transaction.atomic
@@ -249,15 +258,15 @@ def seed_demo(*, today: dt.date) -> dict[str, int]:
             owner=investor, name=name,
             defaults={"tax_treatment": treatment, "model": models[slug], "broker_name": "Paper broker"},
         )  # fmt: skip
-        buys = [(lot, *_lot_price(lot.ticker, lot.when, dates, closes, end)) for lot in lots]
-        first = min(day for _, day, _ in buys) - dt.timedelta(days=3)
-        total = sum(Decimal(lot.dollars) for lot in lots) + deposit
+        buys = [(lot, *_lot_purchase(lot, dates, closes, end)) for lot in lots]
+        first = min(day for _, day, _, _ in buys) - dt.timedelta(days=3)
+        cost = sum((q * p).quantize(Decimal("0.01")) for _, _, p, q in buys)
+        total = cost + deposit
         ledger.record_cash(
             portfolio, kind=Transaction.Kind.DEPOSIT, amount=total, trade_date=first,
             source=Transaction.Source.SEED, external_id="seed:deposit", note="Initial deposit",
         )  # fmt: skip
-        for n, (lot, day, price) in enumerate(buys):
-            quantity = (Decimal(lot.dollars) / price).quantize(Decimal("0.0001"))
+        for n, (lot, day, price, quantity) in enumerate(buys):
             ledger.record_buy(
                 portfolio, security=securities[lot.ticker], quantity=quantity, price=price, trade_date=day,
                 source=Transaction.Source.SEED, external_id=f"seed:buy:{n}",

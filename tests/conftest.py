@@ -21,6 +21,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import time_machine
 from django.conf import settings
@@ -371,3 +372,12 @@ def screenshot(page: object, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     return path
+
+
+# --- hypothesis --------------------------------------------------------------------------
+
+# Property tests draw the same examples on every run (a red CI must mean a real change, never a
+# lucky draw); HYPOTHESIS_PROFILE=explore searches new examples when hunting for bugs locally.
+hypothesis.settings.register_profile("suite", derandomize=True, print_blob=True)
+hypothesis.settings.register_profile("explore", derandomize=False, max_examples=1000)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))

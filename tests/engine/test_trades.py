@@ -310,6 +310,11 @@ def test_trades_respect_bands_cash_and_value(
             # trades: nothing trades, and the note says why.
             assert commission > 0 and (t.portfolio != i).all()
             continue
+        if "Not enough cash for every buy" in t.notes[i]:
+            # The commissions eat the budget of a tiny account: the buys it can afford (maybe
+            # none) are made, so the target is not reached, and the note says why.
+            assert commission > 0 or buffer > 0 or d.total[i] < 50
+            continue
         if decision.rebalance[i] and t.weights_after[i].sum() > 0:
             tolerance = 2e-3 + 2 * bps / 1e4
             if full:
