@@ -16,3 +16,7 @@ wsgi.Response = _ResponseWithoutBanner  # type: ignore[misc]
 
 # Headers beyond this size are refused before Django sees them.
 limit_request_field_size = 8190
+
+# No runtime-management socket (gunicorn 24+ opens one under ~/.gunicorn by default): nothing
+# needs it here, and two servers on one machine (parallel test runs) would share its path.
+control_socket_disable = True
