@@ -16,10 +16,11 @@ COPY portfolios ./portfolios
 COPY rebalancing ./rebalancing
 RUN pip install -c constraints.txt .
 
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 COPY templates ./templates
 COPY static ./static
-RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput \
+RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput \
     && mkdir -p /app/var && chown -R advisor /app/var
 
 USER advisor

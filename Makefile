@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/advisor} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
+# A fixed key for tests and benchmarks only: production refuses to start without its own.
+TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/advisor} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-suite-only-key-q8Zt3mXv7LpK2wRb9NcF4hJy6DsG1aEu5oTi0WkP}
 
 .PHONY: run install install-dev test test-clock lint fmt types imports migrations-check check validate bench up clean
 
@@ -63,9 +64,11 @@ test-clock: install-dev
 	for log in test-artifacts/clock-*.log; do echo "== $$log"; tail -n 15 $$log | grep -E "passed|failed|error|FAILED|ERROR" || tail -n 5 $$log; done; \
 	exit $$status
 
+# ruff (with its security rules, "S") and bandit: a high-severity finding fails the build.
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -c pyproject.toml -r . -q --severity-level high
 
 fmt: install-dev
 	$(VENV)/bin/ruff check --fix .
@@ -73,14 +76,14 @@ fmt: install-dev
 
 # mypy with django-stubs; strict on the pure computation packages (see [tool.mypy]).
 types: install-dev
-	$(VENV)/bin/mypy accounts portfolios rebalancing advisor
+	DJANGO_DEBUG=1 $(VENV)/bin/mypy accounts portfolios rebalancing advisor
 
 # The import ladder and its contracts (see [tool.importlinter] and docs/architecture.md).
 imports: install-dev
 	$(VENV)/bin/lint-imports
 
 migrations-check: install
-	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 check: lint types imports migrations-check test
 

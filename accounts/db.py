@@ -21,6 +21,30 @@ POSTGRESQL = [
     BEFORE UPDATE OR DELETE ON accounts_auditevent
     FOR EACH ROW EXECUTE FUNCTION accounts_auditevent_append_only()
     """,
+    # The app's runtime role may not write an event dated in the past (a forged history); the
+    # table's owner (migrations, tests that travel in time) and superusers may.
+    """
+    CREATE OR REPLACE FUNCTION accounts_auditevent_not_backdated() RETURNS trigger AS $$
+    BEGIN
+        IF NEW.created_at < now() - interval '5 minutes'
+           AND NOT pg_has_role(current_user,
+                               (SELECT tableowner FROM pg_tables
+                                WHERE schemaname = current_schema()
+                                  AND tablename = 'accounts_auditevent'), 'MEMBER')
+           AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+            RAISE EXCEPTION 'accounts_auditevent: an event dated % is refused (backdated)',
+                NEW.created_at;
+        END IF;
+        RETURN NEW;
+    END;
+    $$ LANGUAGE plpgsql
+    """,
+    "DROP TRIGGER IF EXISTS accounts_auditevent_not_backdated ON accounts_auditevent",
+    """
+    CREATE TRIGGER accounts_auditevent_not_backdated
+    BEFORE INSERT ON accounts_auditevent
+    FOR EACH ROW EXECUTE FUNCTION accounts_auditevent_not_backdated()
+    """,
 ]
 SQLITE = [
     "DROP TRIGGER IF EXISTS accounts_auditevent_no_update",

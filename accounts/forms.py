@@ -4,7 +4,8 @@ from django import forms
 
 from accounts import questionnaire
 from accounts.models import InvestorProfile, Question
-from advisor.core import clock
+from advisor.core import clock, inputs
+from advisor.core import fields as input_fields
 
 
 class QuestionnaireStepForm(forms.Form):
@@ -17,12 +18,12 @@ class QuestionnaireStepForm(forms.Form):
         for question in questions:
             label = questionnaire.render_text(question.text, amount)
             if question.kind == Question.Kind.AMOUNT:
-                self.fields[question.code] = forms.DecimalField(
+                self.fields[question.code] = input_fields.NumberField(
+                    precision=inputs.MONEY,
                     label=label,
                     help_text=question.help_text,
                     min_value=Decimal("0"),
                     max_value=Decimal("1000000000"),
-                    decimal_places=2,
                     error_messages={
                         "required": "Please enter an amount (0 is fine if you are not sure yet)."
                     },
@@ -41,6 +42,7 @@ class QuestionnaireStepForm(forms.Form):
 class ProfileFactsForm(forms.ModelForm):
     class Meta:
         model = InvestorProfile
+        formfield_callback = input_fields.formfield
         fields = ["date_of_birth", "annual_income", "sex", "marital_status"]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
         help_texts = {

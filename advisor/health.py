@@ -1,4 +1,5 @@
-"""/healthz: is the database answering, is the broker reachable."""
+"""/healthz: is the database answering, is the broker reachable. Anonymous callers get up or
+down per check; the error text (hosts, ports) is for staff only."""
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -29,6 +30,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # any failure is reported, not raised
             checks[name] = f"error: {exc.__class__.__name__}: {exc}"
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
-    )
+    body: dict[str, object] = {"status": "ok" if healthy else "error"}
+    if request.user.is_authenticated and request.user.is_staff:
+        body["checks"] = checks  # the error text names hosts and ports: staff only
+    else:
+        body["checks"] = {
+            name: "ok" if value == "ok" else "error" for name, value in checks.items()
+        }
+    return JsonResponse(body, status=200 if healthy else 503)

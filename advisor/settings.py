@@ -8,6 +8,10 @@ REDIS_URL, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DJANGO_SECURE=1.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+from advisor.security import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,10 +20,15 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env("ADVISOR_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env(
-    "DJANGO_SECRET_KEY",
-    default="dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production-0123456789",
-)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY and DEBUG:
+    # `make run` only: a key Django's `check --deploy` reports (security.W009).
+    SECRET_KEY = "django-insecure-development-only-never-in-production-4f1c9a7e2b8d6035"  # noqa: S105
+elif not DEBUG and (_weakness := secret_key.weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"{_weakness}. Production refuses to start without a strong key: set it to 50+ random "
+        "characters, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -35,6 +44,33 @@ if env.bool("DJANGO_BEHIND_PROXY", default=SECURE):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Sessions end after this much inactivity, and this long after sign-in whatever happens
+# (advisor.security.middleware.SessionTimeoutMiddleware).
+ADVISOR_SESSION_IDLE_MINUTES = env.int("ADVISOR_SESSION_IDLE_MINUTES", default=30)
+ADVISOR_SESSION_MAX_HOURS = env.int("ADVISOR_SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = ADVISOR_SESSION_MAX_HOURS * 3600
+
+# Content-Security-Policy (django-csp): scripts only from this site or with the response's
+# nonce; no inline event handlers, no eval, no framing, no plugins. Inline style attributes
+# stay allowed (the templates use them for bar widths; styles cannot run code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -49,6 +85,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "csp",
+    "advisor.security",
     "accounts",
     "portfolios",
     "rebalancing",
@@ -57,13 +95,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "advisor.security.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "advisor.security.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "advisor.security.middleware.RequireMFAMiddleware",
 ]
 
 ROOT_URLCONF = "advisor.urls"
@@ -79,6 +121,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -91,6 +134,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # web, worker and beat share the file: wait for the lock instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# PostgreSQL: the role web, worker and beat connect as (owns nothing). `migrate`, run as the
+# owner role, grants it what it needs; the audit trail is SELECT and INSERT only for it.
+ADVISOR_DB_APP_ROLE = env("ADVISOR_DB_APP_ROLE", default="")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -99,8 +145,12 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    # ~40,000 common and breached passwords shipped with the app (no network at run time).
+    {"NAME": "advisor.security.passwords.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
@@ -116,8 +166,27 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Robo-advisor] "
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("ACCOUNT_REAUTHENTICATION_TIMEOUT", default=300)
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+ACCOUNT_ADAPTER = "advisor.security.adapter.AccountAdapter"
+# Failed sign-ins are counted per client address, and per (address, email) pair: nobody can
+# lock another person out of their account from somewhere else (the adapter builds the key).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "10/m/ip,50/h/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "reauthenticate": "10/m/user",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Robo-advisor"
+MFA_RATE_LIMITS = {"authenticate": "5/5m/user", "reauthenticate": "10/m/user"}
+# WebAuthn needs https, or http on localhost while developing.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("ADVISOR_WEBAUTHN_ALLOW_HTTP", default=DEBUG)
+# A second factor for every investor too (staff always need one).
+ADVISOR_REQUIRE_MFA = env.bool("ADVISOR_REQUIRE_MFA", default=False)
+# The client address for rate limits: REMOTE_ADDR, or the proxy's X-Forwarded-For entry.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ADVISOR_TRUSTED_PROXY_COUNT", default=0)
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -145,12 +214,34 @@ WHITENOISE_USE_FINDERS = DEBUG
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_PAGINATION_CLASS": "advisor.core.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
 
 # Celery. Without REDIS_URL the broker is kombu's filesystem transport: no server needed.
 REDIS_URL = env("REDIS_URL", default="")
+
+# The cache holds the sign-in rate limits and the used-TOTP-code marks, so every web process
+# must share it: Redis in production and tests. The embedded default (no Redis) keeps it in
+# files under var/, shared by the processes of one machine (not atomic: development only).
+CACHE_URL = env("CACHE_URL", default=REDIS_URL)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "advisor",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = VAR_DIR / "celery-broker"

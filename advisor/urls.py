@@ -1,7 +1,11 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from advisor import api, health, views
+
+# The admin signs in through allauth: its rate limits and second factor, one login page.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

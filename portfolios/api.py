@@ -4,6 +4,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 
 from accounts.models import User
+from advisor.core import inputs
 from portfolios.models import ModelPortfolio, Portfolio, TaxLot, Transaction
 
 
@@ -59,7 +60,8 @@ class TaxLotViewSet(viewsets.ReadOnlyModelViewSet):
         if self.request.query_params.get("open") in ("1", "true"):
             lots = lots.open()
         if portfolio := self.request.query_params.get("portfolio"):
-            lots = lots.filter(portfolio_id=portfolio) if portfolio.isdigit() else lots.none()
+            pk = inputs.parse_id(portfolio)
+            lots = lots.filter(portfolio_id=pk) if pk else lots.none()
         return lots.order_by("portfolio_id", "security__ticker", "acquired_on", "id")
 
 
@@ -71,7 +73,8 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
             "security"
         )
         if portfolio := self.request.query_params.get("portfolio"):
-            txns = txns.filter(portfolio_id=portfolio) if portfolio.isdigit() else txns.none()
+            pk = inputs.parse_id(portfolio)
+            txns = txns.filter(portfolio_id=pk) if pk else txns.none()
         return txns.order_by("-trade_date", "-id")
 
 

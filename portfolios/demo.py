@@ -27,9 +27,9 @@ from portfolios.models import (
 )
 
 DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "demo-password-2026"
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - the published demo account
 ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "admin-password-2026"
+ADMIN_PASSWORD = "admin-password-2026"  # noqa: S105
 
 ASSET_CLASSES = [
     ("us-stocks", "US stocks"),

@@ -4,19 +4,21 @@ from typing import Any, cast
 from django import forms
 
 from accounts.models import User
-from advisor.core import clock
+from advisor.core import clock, inputs
+from advisor.core import fields as input_fields
 from portfolios.imports import layouts
 from portfolios.models import ImportBatch, ModelPortfolio, Portfolio, Security, Transaction
 
 
 class PortfolioForm(forms.ModelForm):
-    opening_cash = forms.DecimalField(
-        required=False, min_value=Decimal("0"), max_digits=18, decimal_places=2,
+    opening_cash = input_fields.NumberField(
+        precision=inputs.MONEY, required=False, min_value=Decimal("0"),
         help_text="Recorded as a deposit in the ledger (new accounts only).",
     )  # fmt: skip
 
     class Meta:
         model = Portfolio
+        formfield_callback = input_fields.formfield
         fields = [
             "name",
             "tax_treatment",
@@ -43,7 +45,7 @@ class PortfolioForm(forms.ModelForm):
 
     def clean_account_number_last4(self) -> str:
         value = self.cleaned_data["account_number_last4"].strip()
-        if value and (len(value) != 4 or not value.isdigit()):
+        if value and not (len(value) == 4 and value.isascii() and value.isdigit()):
             raise forms.ValidationError("Enter exactly the last four digits, or leave it empty.")
         return value
 
@@ -95,18 +97,18 @@ class TransactionForm(forms.Form):
         ("dividend", "Dividend"), ("interest", "Interest"), ("fee", "Fee"),
     ]  # fmt: skip
     kind = forms.ChoiceField(choices=KINDS)
-    trade_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    trade_date = input_fields.CalendarDateField(
+        latest=clock.today, widget=forms.DateInput(attrs={"type": "date"})
+    )
     security = forms.ModelChoiceField(
         queryset=Security.objects.filter(is_active=True), required=False
     )
-    quantity = forms.DecimalField(required=False, max_digits=20, decimal_places=8)
-    price = forms.DecimalField(required=False, max_digits=18, decimal_places=6)
-    amount = forms.DecimalField(
-        required=False, max_digits=18, decimal_places=2, help_text="For cash movements."
+    quantity = input_fields.NumberField(precision=inputs.QUANTITY, required=False)
+    price = input_fields.NumberField(precision=inputs.PRICE, required=False)
+    amount = input_fields.NumberField(
+        precision=inputs.MONEY, required=False, help_text="For cash movements."
     )
-    fees = forms.DecimalField(
-        required=False, max_digits=18, decimal_places=2, min_value=Decimal("0")
-    )
+    fees = input_fields.NumberField(precision=inputs.MONEY, required=False, min_value=Decimal("0"))
     note = forms.CharField(required=False, max_length=200)
 
     def clean_trade_date(self) -> object:

@@ -10,13 +10,13 @@ by a transaction.
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import numpy as np
 from django.db import transaction
 from django.db.models import F
 
-from advisor.core import clock
+from advisor.core import clock, inputs
 from portfolios import wash_sales
 from portfolios.models import LotSale, Portfolio, Security, TaxLot, Transaction
 from rebalancing.engine.lots import ReliefMethod, relief_order
@@ -30,11 +30,17 @@ class LedgerError(ValueError):
 
 
 def money(value: Decimal | float | int | str) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    try:
+        return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than any column holds
+        raise LedgerError(f"The amount {value} is too large.") from None
 
 
 def shares(value: Decimal | float | int | str) -> Decimal:
-    return Decimal(str(value)).quantize(SHARE, rounding=ROUND_HALF_UP)
+    try:
+        return Decimal(str(value)).quantize(SHARE, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise LedgerError(f"The quantity {value} is too large.") from None
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,16 @@ def _existing(portfolio: Portfolio, external_id: str | None) -> Transaction | No
 def _check_date(trade_date: dt.date) -> None:
     if trade_date > clock.today():
         raise LedgerError(f"The date {trade_date:%Y-%m-%d} is in the future.")
+    if trade_date < inputs.EARLIEST_DATE:
+        raise LedgerError(f"The date {trade_date:%Y-%m-%d} is before {inputs.EARLIEST_DATE:%Y}.")
+
+
+def _check_fits(value: Decimal, name: str, precision: inputs.Precision) -> None:
+    """Refuse a number its column cannot hold before anything is written (not a DataError)."""
+    try:
+        inputs.check_fits(value, name, precision)
+    except inputs.InputError as exc:
+        raise LedgerError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
 
 
 def _check_quantity(security: Security, quantity: Decimal) -> None:
@@ -77,6 +93,9 @@ def _check_trade(
         raise LedgerError("The price must be positive.")
     if fees < 0:
         raise LedgerError("Fees cannot be negative.")
+    _check_fits(quantity, "the quantity", inputs.QUANTITY)
+    _check_fits(price, "the price", inputs.PRICE)
+    _check_fits(quantity * price + fees, "the amount", inputs.MONEY)
 
 
 def _move_cash(portfolio: Portfolio, amount: Decimal) -> None:
@@ -84,6 +103,7 @@ def _move_cash(portfolio: Portfolio, amount: Decimal) -> None:
         raise LedgerError(
             f"Not enough cash in {portfolio.name}: {portfolio.cash:,.2f} available, {-amount:,.2f} needed."
         )
+    _check_fits(portfolio.cash + amount, f"the cash balance of {portfolio.name}", inputs.MONEY)
     portfolio.cash += amount
     Portfolio.objects.filter(pk=portfolio.pk).update(
         cash=F("cash") + amount, updated_at=clock.now()
@@ -162,6 +182,8 @@ def record_transfer_in(
     quantity, cost_basis = shares(quantity), money(cost_basis)
     _check_date(acquired_on)
     _check_quantity(security, quantity)
+    _check_fits(quantity, "the quantity", inputs.QUANTITY)
+    _check_fits(cost_basis, "the cost basis", inputs.MONEY)
     if cost_basis < 0:
         raise LedgerError("The cost basis cannot be negative.")
     txn = Transaction.objects.create(
@@ -336,6 +358,7 @@ def record_cash(
     kind = Transaction.Kind(kind)
     if kind not in CASH_SIGN:
         raise LedgerError(f"{kind.label} is not a cash movement.")
+    _check_fits(Decimal(amount), "the amount", inputs.MONEY)
     amount = money(amount)
     if amount <= 0:
         raise LedgerError("The amount must be positive.")

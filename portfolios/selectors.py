@@ -218,7 +218,7 @@ def price_frame(
         where.append("date <= %s")
         params.append(end)  # type: ignore[arg-type]
     sql = (
-        f"SELECT security_id, array_agg(date - DATE '1970-01-01'), array_agg({value}::float8) "
+        f"SELECT security_id, array_agg(date - DATE '1970-01-01'), array_agg({value}::float8) "  # noqa: S608 - table and column names only; values are parameters
         f"FROM {Price._meta.db_table} WHERE {' AND '.join(where)} GROUP BY security_id ORDER BY security_id"
     )
     with connection.cursor() as cursor:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts import audit
 from accounts.http import AuthenticatedRequest
 from advisor.core import clock
+from advisor.security import stepup
 from portfolios import ledger, overview, services
 from portfolios.forms import ImportUploadForm, PortfolioForm, TransactionForm
 from portfolios.imports import services as imports
@@ -73,6 +74,8 @@ def account_create(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def account_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = _portfolio(request, pk)
+    if step_up := stepup.challenge(request):  # broker and account number: bank-like details
+        return step_up
     form = PortfolioForm(request.POST or None, instance=portfolio, owner=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():

@@ -79,6 +79,22 @@ def today() -> dt.date:
     return clock.today()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The app's runtime database role must exist before the test database is migrated (the
+    migrate grants it its privileges): create it if missing, as .ci/run does."""
+    from tests import db_roles
+
+    db_roles.ensure_runtime_role()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Rate limits and used-code marks live in the shared Redis cache: each test starts clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _require_postgresql() -> None:
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql", (
@@ -244,6 +260,108 @@ def start_celery_worker(transactional_db: None) -> Iterator[Callable[..., Celery
 @pytest.fixture
 def celery_worker(start_celery_worker: Callable[..., CeleryWorker]) -> CeleryWorker:
     return start_celery_worker()
+
+
+# --- gunicorn with several workers -----------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """`gunicorn advisor.wsgi` with several worker processes, as the Dockerfile runs it, on
+    the test database (connecting as the app's runtime role, which owns nothing), the test
+    Redis and the suite clock."""
+
+    def __init__(self, database_name: str, workers: int = 3) -> None:
+        self.database_name = database_name
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = ARTIFACTS / f"gunicorn-{os.getpid()}-{self.port}.log"
+        self._started_at = clock.now()
+        self._started_monotonic = time.monotonic()
+
+    def _env(self) -> dict[str, str]:
+        db = settings.DATABASES["default"]
+        host = db.get("HOST") or "127.0.0.1"
+        port = db.get("PORT") or 5432
+        env = dict(os.environ)
+        env["DATABASE_URL"] = (
+            f"postgres://{settings.ADVISOR_DB_APP_ROLE}@{host}:{port}/{self.database_name}"
+        )
+        env["DATABASE_CONN_MAX_AGE"] = "0"
+        env["REDIS_URL"] = settings.CELERY_BROKER_URL
+        env["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+        env["ADVISOR_TEST_NOW"] = self._started_at.isoformat()
+        return env
+
+    def now(self) -> dt.datetime:
+        """The workers' clock: the instant they started on, ticking since. (Each test of the
+        module starts its own clock at the suite day again, so the two drift apart.)"""
+        return self._started_at + dt.timedelta(seconds=time.monotonic() - self._started_monotonic)
+
+    def start(self) -> "Gunicorn":
+        import httpx
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "frozen_clock.py"),
+                "gunicorn",
+                "advisor.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--access-logfile",
+                "-",
+            ],
+            cwd=ROOT,
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"gunicorn exited early; see {self.log_path}"
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503):
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise TimeoutError(f"gunicorn not ready; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def gunicorn(django_db_setup: None, django_db_blocker: object) -> Iterator[Gunicorn]:
+    """One gunicorn with 3 workers per test module. Tests using it commit their data
+    (`transactional_db`): the workers are other processes."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        name = connection.settings_dict["NAME"]
+    # A module fixture runs before each test's clock is set: start the workers on the suite day.
+    with time_machine.travel(SUITE_NOW, tick=True):
+        server = Gunicorn(name).start()
+    yield server
+    server.stop()
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import factory
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from factory.django import DjangoModelFactory
 
 from accounts.models import User
@@ -41,6 +42,15 @@ class UserFactory(DjangoModelFactory[User]):
             EmailAddress.objects.get_or_create(
                 user=self, email=self.email, defaults={"verified": True, "primary": True}
             )
+
+    @factory.post_generation
+    def totp(self, create: bool, extracted: object, **kwargs: object) -> None:
+        """Staff always have a second factor (the product insists on it): an authenticator app
+        whose secret stays on the object (`user.totp_secret`) for tests that sign in with it.
+        `UserFactory(totp=True)` gives an investor one too."""
+        if create and (self.is_staff or extracted):
+            self.totp_secret = generate_totp_secret()
+            TOTP.activate(self, self.totp_secret)
 
 
 class AssetClassFactory(DjangoModelFactory[AssetClass]):

@@ -4,12 +4,14 @@ from django import forms
 
 from accounts.models import User
 from advisor.core import clock
+from advisor.core import fields as input_fields
 from portfolios.models import Goal, Portfolio
 
 
 class GoalForm(forms.ModelForm):
     class Meta:
         model = Goal
+        formfield_callback = input_fields.formfield
         fields = [
             "name",
             "kind",

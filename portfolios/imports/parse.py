@@ -14,22 +14,21 @@ import io
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
+from advisor.core import inputs
 from portfolios.imports import layouts
 from portfolios.imports.layouts import Layout
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 HEADER_SCAN_LINES = 10
 MAX_ERRORS_PER_FILE = 100_000
-OLDEST_DATE = dt.date(1900, 1, 1)
-QUANTITY_PLACES = Decimal("0.00000001")
-PRICE_PLACES = Decimal("0.000001")
-MONEY_PLACES = Decimal("0.01")
-MAX_INTEGER_DIGITS = {"quantity": 12, "price": 12, "money": 16}
-MISSING = {"", "--", "n/a", "na", "-"}
-_PLAIN_START = frozenset("0123456789-.")
+OLDEST_DATE = inputs.EARLIEST_DATE
+QUANTITY = inputs.QUANTITY
+PRICE = inputs.PRICE
+MONEY = inputs.MONEY
+MONEY_PLACES = MONEY.quantum
 
 TRADE_KINDS = {"buy", "sell"}
 CASH_IN_KINDS = {"dividend", "interest", "deposit"}
@@ -130,8 +129,7 @@ class ParseResult:
         return out[:limit]
 
 
-class RowError(ValueError):
-    pass
+RowError = inputs.InputError
 
 
 def plain(value: Decimal) -> str:
@@ -140,68 +138,16 @@ def plain(value: Decimal) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-# --- cell parsers ----------------------------------------------------------------------------
+# --- cell parsers (the product's input layer, advisor.core.inputs) ----------------------------
 
 
-def parse_decimal(text: str, name: str, places: Decimal, digits: int) -> Decimal | None:
+def parse_decimal(text: str, name: str, precision: inputs.Precision) -> Decimal | None:
     """'$1,234.50' -> Decimal('1234.50'); '(12.5)' -> -12.5; empty or '--' -> None."""
-    if text and text[-1].isdigit() and text[0] in _PLAIN_START:
-        # The common case, a plain number: one C-level conversion.
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            pass
-        else:
-            if value.adjusted() >= digits:
-                raise RowError(f"{name} {text.strip()!r} is too large")
-            return value.quantize(places)
-    cleaned = text.strip().replace("$", "").replace(",", "").replace(" ", "")
-    if cleaned.lower() in MISSING:
-        return None
-    negative = cleaned.startswith("(") and cleaned.endswith(")")
-    if negative:
-        cleaned = cleaned[1:-1]
-    if cleaned.endswith("%"):
-        raise RowError(f"{name} {text.strip()!r} is a percentage, not a number")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise RowError(f"{name} {text.strip()!r} is not a number") from None
-    if not value.is_finite():
-        raise RowError(f"{name} {text.strip()!r} is not a finite number")
-    if value.adjusted() >= digits:
-        raise RowError(f"{name} {text.strip()!r} is too large")
-    value = value.quantize(places)
-    return -value if negative else value
+    return inputs.parse_decimal(text, name, precision)
 
 
 def parse_date(text: str, name: str, formats: Iterable[str], today: dt.date) -> dt.date | None:
-    cleaned = text.strip()
-    if cleaned.lower() in MISSING:
-        return None
-    # Schwab and Fidelity sometimes append " as of 11/20/2026" or a time; keep the first token.
-    cleaned = cleaned.split(" ")[0]
-    value: dt.date | None = None
-    for fmt in formats:
-        try:
-            value = (
-                dt.date.fromisoformat(cleaned)
-                if fmt == layouts.ISO
-                else dt.datetime.strptime(cleaned, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
-            )
-            break
-        except ValueError:
-            continue
-    if value is None:
-        expected = " or ".join(
-            fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD") for fmt in formats
-        )
-        raise RowError(f"{name} {text.strip()!r} is not a date ({expected})")
-    if value > today:
-        raise RowError(f"{name} {value.isoformat()} is in the future")
-    if value < OLDEST_DATE:
-        raise RowError(f"{name} {value.isoformat()} is too far in the past")
-    return value
+    return inputs.parse_date(text, name, formats, latest=today, earliest=OLDEST_DATE)
 
 
 # --- file level ------------------------------------------------------------------------------
@@ -217,7 +163,7 @@ def decode(data: bytes, *, max_bytes: int) -> tuple[str | None, list[str]]:
         return None, ["The file is empty."]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None, ["The file is UTF-16 encoded; save it as UTF-8 CSV and upload it again."]
-    if b"\x00" in data[:65536]:
+    if b"\x00" in data:
         return None, ["The file is not a text CSV file (it contains binary data)."]
     try:
         text = data.decode("utf-8-sig")
@@ -356,9 +302,10 @@ def parse_csv(
 
 # --- the fast path: a clean canonical lots file, validated column by column -----------------
 
-_QUANTITY_RE = r"\d{1,12}(?:\.\d{1,8})?"
-_MONEY_RE = r"\d{1,16}(?:\.\d{1,2})?"
-_ISO_RE = r"\d{4}-\d{2}-\d{2}"
+# [0-9], not \d: \d also matches Unicode digits, which the slow path refuses with a message.
+_QUANTITY_RE = r"[0-9]{1,12}(?:\.[0-9]{1,8})?"
+_MONEY_RE = r"[0-9]{1,16}(?:\.[0-9]{1,2})?"
+_ISO_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
 def _fast_canonical_lots(
@@ -457,7 +404,7 @@ def _lot_values(
         errors.append(str(exc))
     try:
         quantity = _required(
-            parse_decimal(cell.get("quantity", ""), "quantity", QUANTITY_PLACES, 12), "quantity"
+            parse_decimal(cell.get("quantity", ""), "quantity", QUANTITY), "quantity"
         )
         if quantity <= 0:
             raise RowError(f"quantity {plain(quantity)} must be more than zero")
@@ -471,15 +418,13 @@ def _lot_values(
     except RowError as exc:
         errors.append(str(exc))
     try:
-        basis = parse_decimal(cell.get("cost_basis", ""), "cost basis", MONEY_PLACES, 16)
+        basis = parse_decimal(cell.get("cost_basis", ""), "cost basis", MONEY)
         if basis is None:
-            per_share = parse_decimal(
-                cell.get("cost_per_share", ""), "cost per share", PRICE_PLACES, 12
-            )
+            per_share = parse_decimal(cell.get("cost_per_share", ""), "cost per share", PRICE)
             if per_share is None:
                 raise RowError("cost basis is missing")
             if quantity is not None:
-                basis = (per_share * quantity).quantize(MONEY_PLACES)
+                basis = inputs.check_fits(per_share * quantity, "cost basis", MONEY)
             else:
                 basis = per_share
         if basis is not None and basis < 0:
@@ -521,10 +466,10 @@ def _transaction_values(
         errors.append(
             f"kind {kind_text!r} is not one of buy, sell, dividend, interest, fee, deposit, withdrawal"
         )
-    quantity = attempt(parse_decimal, cell.get("quantity", ""), "quantity", QUANTITY_PLACES, 12)
-    price = attempt(parse_decimal, cell.get("price", ""), "price", PRICE_PLACES, 12)
-    amount = attempt(parse_decimal, cell.get("amount", ""), "amount", MONEY_PLACES, 16)
-    fees = attempt(parse_decimal, cell.get("fees", ""), "fees", MONEY_PLACES, 16) or Decimal("0.00")
+    quantity = attempt(parse_decimal, cell.get("quantity", ""), "quantity", QUANTITY)
+    price = attempt(parse_decimal, cell.get("price", ""), "price", PRICE)
+    amount = attempt(parse_decimal, cell.get("amount", ""), "amount", MONEY)
+    fees = attempt(parse_decimal, cell.get("fees", ""), "fees", MONEY) or Decimal("0.00")
     ticker = attempt(_ticker, cell, known, kind in TRADE_KINDS)
     if fees < 0:
         errors.append(f"fees {fees} must not be negative")
@@ -538,8 +483,13 @@ def _transaction_values(
         elif price is not None and price <= 0:
             errors.append(f"price {plain(price)} must be more than zero")
         if not errors:
-            gross = (quantity * price).quantize(MONEY_PLACES)
-            computed = -(gross + fees) if kind == "buy" else gross - fees
+            try:
+                gross = inputs.check_fits(quantity * price, "quantity x price", MONEY)
+                computed = inputs.check_fits(
+                    -(gross + fees) if kind == "buy" else gross - fees, "amount", MONEY
+                )
+            except RowError as exc:
+                raise RowError(str(exc)) from None
             amount = (
                 computed if amount is None else (-abs(amount) if kind == "buy" else abs(amount))
             )
@@ -590,13 +540,13 @@ def _price_values(
     except RowError as exc:
         errors.append(str(exc))
     try:
-        close = _required(parse_decimal(cell.get("close", ""), "close", PRICE_PLACES, 12), "close")
+        close = _required(parse_decimal(cell.get("close", ""), "close", PRICE), "close")
         if close <= 0:
             raise RowError(f"close {plain(close)} must be more than zero")
     except RowError as exc:
         errors.append(str(exc))
     try:
-        adjusted = parse_decimal(cell.get("adjusted_close", ""), "adjusted close", PRICE_PLACES, 12)
+        adjusted = parse_decimal(cell.get("adjusted_close", ""), "adjusted close", PRICE)
         if adjusted is not None and adjusted <= 0:
             raise RowError(f"adjusted close {plain(adjusted)} must be more than zero")
     except RowError as exc:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import User
-from advisor.core import clock
+from advisor.core import clock, inputs
 from advisor.core.copy import copy_rows
 from portfolios import ledger, selectors, wash_sales
 from portfolios.imports import layouts
@@ -70,8 +70,91 @@ def _check_against_database(
                 f"{timezone.localtime(earlier.imported_at):%Y-%m-%d %H:%M}."
             )
             return
+    _recheck_values(result)
+    if result.kind == layouts.LOTS and portfolio is not None:
+        _check_position_totals(result, portfolio)
     if result.kind == layouts.TRANSACTIONS and portfolio is not None:
         _simulate_ledger(result, portfolio)
+
+
+# The stored value of each field and the column it is written to: checked again before writing,
+# so the preview and the confirm refuse exactly the same rows.
+_DECIMAL_FIELDS = {
+    layouts.LOTS: {"quantity": inputs.QUANTITY, "cost_basis": inputs.MONEY},
+    layouts.TRANSACTIONS: {
+        "quantity": inputs.QUANTITY, "price": inputs.PRICE, "amount": inputs.MONEY,
+        "fees": inputs.MONEY,
+    },
+    layouts.PRICES: {"close": inputs.PRICE, "adjusted_close": inputs.PRICE},
+}  # fmt: skip
+_DATE_FIELDS = {layouts.LOTS: "acquired_on", layouts.TRANSACTIONS: "date", layouts.PRICES: "date"}
+
+
+def _recheck_values(result: ParseResult) -> None:
+    """Every stored value through the input layer again (plain ASCII numbers that fit their
+    column, ISO dates from 1900 to today)."""
+    today = clock.today()
+    decimals = _DECIMAL_FIELDS[result.kind]
+    date_field = _DATE_FIELDS[result.kind]
+    if result.columns is not None:
+        rows: Iterable[dict] = (
+            {
+                name: result.columns[name][i]
+                for name in (*decimals, date_field)
+                if name in result.columns
+            }
+            for i in range(len(result.columns["line"]))
+        )
+        try:
+            for values in rows:
+                _recheck_row(values, decimals, date_field, today)
+        except inputs.InputError as exc:  # the fast path has no row objects to attach it to
+            result.file_errors.append(str(exc))
+        return
+    for row in result.valid_rows:
+        try:
+            _recheck_row(row.values, decimals, date_field, today)
+        except inputs.InputError as exc:
+            row.errors.append(str(exc))
+
+
+def _recheck_row(values: dict, decimals: dict, date_field: str, today: dt.date) -> None:
+    for name, precision in decimals.items():
+        text = values.get(name)
+        if text is not None:
+            inputs.parse_decimal(str(text), name.replace("_", " "), precision)
+    inputs.parse_date(str(values.get(date_field) or ""), "date", latest=today)
+
+
+def _check_position_totals(result: ParseResult, portfolio: Portfolio) -> None:
+    """Each security's shares, the file's lots plus those already held, must fit the quantity
+    column (the import writes one transfer-in transaction per security with the total)."""
+    held: dict[str, Decimal] = defaultdict(Decimal)
+    for ticker, quantity in (
+        TaxLot.objects.open()
+        .filter(portfolio=portfolio)
+        .values_list("security__ticker", "quantity")
+    ):
+        held[ticker] += quantity
+    if result.columns is not None:
+        pairs = zip(result.columns["ticker"], result.columns["quantity"], strict=True)
+        for ticker, quantity in pairs:
+            held[ticker] += Decimal(quantity)
+        too_large = sorted(t for t, q in held.items() if not inputs.fits(q, inputs.QUANTITY))
+        if too_large:
+            result.file_errors.append(
+                f"The total quantity of {', '.join(too_large)} would be more than the "
+                f"{inputs.QUANTITY.integer_digits} digits a position can hold."
+            )
+        return
+    for row in result.valid_rows:
+        ticker = str(row.values["ticker"])
+        held[ticker] += Decimal(str(row.values["quantity"]))
+        if not inputs.fits(held[ticker], inputs.QUANTITY):
+            row.errors.append(
+                f"the total quantity of {ticker} would be {plain(held[ticker])}, more than "
+                f"the {inputs.QUANTITY.integer_digits} digits a position can hold"
+            )
 
 
 def _simulate_ledger(result: ParseResult, portfolio: Portfolio) -> None:
@@ -108,6 +191,18 @@ def _simulate_ledger(result: ParseResult, portfolio: Portfolio) -> None:
             held[values["ticker"]] -= quantity  # type: ignore[index]
         elif values["kind"] == "buy":
             held[values["ticker"]] += Decimal(values["quantity"])  # type: ignore[arg-type,index]
+            if not inputs.fits(held[values["ticker"]], inputs.QUANTITY):  # type: ignore[index]
+                row.errors.append(
+                    f"the position in {values['ticker']} would be more than "
+                    f"{inputs.QUANTITY.integer_digits} digits"
+                )
+                continue
+        if not inputs.fits(cash + amount, inputs.MONEY):
+            row.errors.append(
+                f"the cash balance would be {cash + amount:,.2f}, more than the "
+                f"{inputs.MONEY.integer_digits} digits an account can hold"
+            )
+            continue
         if cash + amount < 0:
             row.errors.append(
                 f"needs {-amount:,.2f} cash but only {cash:,.2f} is available on {values['date']}"

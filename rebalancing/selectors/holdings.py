@@ -46,7 +46,7 @@ def holdings_fingerprint(portfolio_ids: Iterable[int]) -> dict[int, str]:
         return {}
     if connection.vendor == "postgresql":
         sql = (
-            "SELECT p.id, encode(sha256(convert_to('cash=' || p.cash::text || COALESCE(';' || "
+            "SELECT p.id, encode(sha256(convert_to('cash=' || p.cash::text || COALESCE(';' || "  # noqa: S608 - table names only; values are parameters
             "string_agg(l.id || ':' || l.quantity::text, ';' ORDER BY l.id), ''), 'UTF8')), 'hex') "
             f"FROM {Portfolio._meta.db_table} p LEFT JOIN {TaxLot._meta.db_table} l "
             "ON l.portfolio_id = p.id AND l.quantity > 0 "

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from advisor.core import clock
+from advisor.security import adapter
 from rebalancing.models import Notification, Proposal
 from rebalancing.services import dispatch
 
@@ -55,6 +56,8 @@ def send_email(notification_id: int) -> bool:
     if not claimed:
         return False
     note = Notification.objects.select_related("user").get(pk=notification_id)
+    if not adapter.is_verified(note.user.email):
+        return False  # an address nobody has confirmed is not contacted
     link = settings.ADVISOR_SITE_URL.rstrip("/") + note.url if note.url else ""
     send_mail(
         subject=f"[Robo-advisor] {note.title}",

@@ -10,9 +10,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from allauth.account.adapter import get_adapter as get_account_adapter
-from allauth.account.decorators import reauthentication_required
-from allauth.core.exceptions import ReauthenticationRequired
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,11 +17,11 @@ from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedRequest
-from advisor.core import clock
+from advisor.core import clock, inputs
+from advisor.security import stepup
 from portfolios.models import AssetClass, TaxLot
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.models import Notification, Proposal, ProposedTrade
@@ -178,13 +175,14 @@ def _decision_response(request: AuthenticatedRequest, decision: approval.Decisio
     return redirect("rebalancing:detail", pk=proposal.pk)
 
 
-def _mfa_on(request: AuthenticatedRequest) -> bool:
-    return is_mfa_enabled(request.user)
-
-
-@reauthentication_required(enabled=_mfa_on)
-def _approve(request: AuthenticatedRequest, proposal: Proposal) -> HttpResponse:
-    note = request.POST.get("note", "").strip()[:500]
+@login_required
+@require_POST
+def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Approve; needs a recent second factor with MFA on, a recent password without."""
+    proposal = _proposal(request, pk)
+    if step_up := stepup.challenge(request):
+        return step_up
+    note = inputs.note(request.POST.get("note", ""), 500)
     return _decision_response(
         request, approval.approve_proposal(proposal.pk, by=request.user, note=note)
     )
@@ -192,27 +190,9 @@ def _approve(request: AuthenticatedRequest, proposal: Proposal) -> HttpResponse:
 
 @login_required
 @require_POST
-def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """Approve; with MFA set up this needs a recent (re)authentication (allauth)."""
-    proposal = _proposal(request, pk)
-    try:
-        return _approve(request, proposal)
-    except ReauthenticationRequired:
-        if not _is_htmx(request):
-            raise  # allauth's middleware sends the user to reauthenticate, then resumes the POST
-        methods = get_account_adapter().get_reauthentication_methods(request.user)
-        target = methods[0]["url"] if methods else reverse("account_reauthenticate")
-        next_url = reverse("rebalancing:detail", args=[pk])
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = f"{target}?{urlencode({'next': next_url})}"
-        return response
-
-
-@login_required
-@require_POST
 def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     proposal = _proposal(request, pk)
-    note = request.POST.get("note", "").strip()[:500]
+    note = inputs.note(request.POST.get("note", ""), 500)
     return _decision_response(
         request, approval.reject_proposal(proposal.pk, by=request.user, note=note)
     )

@@ -5,7 +5,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.http import AuthenticatedRequest
-from advisor.core import clock
+from advisor.core import clock, inputs
 from portfolios.models import Portfolio
 from rebalancing.services import tax_report
 
@@ -22,9 +22,10 @@ def _portfolio(request: AuthenticatedRequest) -> Portfolio | None:
     raw = request.GET.get("portfolio")
     if not raw:
         return None
-    if not raw.isdigit():
+    pk = inputs.parse_id(raw)
+    if pk is None:
         raise Http404("No such account.")
-    return get_object_or_404(Portfolio, pk=int(raw), owner=request.user)
+    return get_object_or_404(Portfolio, pk=pk, owner=request.user)
 
 
 @login_required

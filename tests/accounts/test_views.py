@@ -179,10 +179,15 @@ def test_another_users_account_cannot_be_chosen(
     assert theirs.model is None
 
 
-def test_profile_facts_form_validates_and_audits(logged_in: Client, user) -> None:
+def test_profile_facts_form_validates_and_audits(logged_in: Client, user, today) -> None:
     bad = logged_in.post(
         reverse("accounts:profile"),
-        {"date_of_birth": "2999-01-01", "annual_income": "-1", "sex": "", "marital_status": ""},
+        {
+            "date_of_birth": f"{today.year + 1}-01-01",
+            "annual_income": "-1",
+            "sex": "",
+            "marital_status": "",
+        },
     )
     assert bad.status_code == 400
     assert (

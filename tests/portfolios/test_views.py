@@ -11,6 +11,7 @@ from django.urls import reverse
 from advisor.core import clock
 from portfolios.imports import services as imports
 from portfolios.models import ImportBatch, Portfolio, TaxLot, Transaction
+from tests.auth import recently_signed_in
 from tests.factories import TaxLotFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +23,7 @@ LOTS = b"ticker,quantity,cost_basis,acquired_on\nVTI,10,2000,2024-01-02\nBND,20,
 def client_for(client: Client):
     def login(user: object) -> Client:
         client.force_login(user)  # type: ignore[arg-type]
+        recently_signed_in(client)  # editing an account's broker details needs a recent sign-in
         return client
 
     return login

@@ -4,13 +4,17 @@ fragments, bounded queries."""
 import datetime as dt
 from decimal import Decimal
 
+import pyotp
 import pytest
+import time_machine
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.test import Client
 from django.urls import reverse
 
+from advisor.core import clock
 from portfolios import ledger
 from rebalancing.models import Notification, Proposal
+from tests.auth import recently_signed_in, sign_in
 from tests.factories import PASSWORD, PortfolioFactory
 from tests.rebalancing.proposal_data import drifted_household, last_weekday
 
@@ -60,6 +64,7 @@ def test_another_user_cannot_act_on_a_proposal(client, other_user, house, name):
 def test_approve_and_reject_require_a_csrf_token(user, house, django_capture_on_commit_callbacks):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
+    recently_signed_in(client)
     url = reverse("rebalancing:approve", args=[house.proposal.pk])
     assert client.post(url, **HTMX).status_code == 403
     assert client.post(reverse("rebalancing:reject", args=[house.proposal.pk])).status_code == 403
@@ -76,6 +81,7 @@ def test_approve_and_reject_require_a_csrf_token(user, house, django_capture_on_
 
 def test_htmx_approve_returns_the_live_status_fragment(client, user, house):
     client.force_login(user)
+    recently_signed_in(client)
     response = client.post(
         reverse("rebalancing:approve", args=[house.proposal.pk]), {"note": "go ahead"}, **HTMX
     )
@@ -88,6 +94,7 @@ def test_htmx_approve_returns_the_live_status_fragment(client, user, house):
 
 def test_reject_with_a_reason(client, user, house):
     client.force_login(user)
+    recently_signed_in(client)
     response = client.post(
         reverse("rebalancing:reject", args=[house.proposal.pk]),
         {"note": "waiting for a deposit"},
@@ -110,6 +117,7 @@ def test_a_stale_proposal_is_refused_with_a_recheck_button(client, user, house):
         house.portfolio, kind="deposit", amount=Decimal("100"), trade_date=last_weekday()
     )
     client.force_login(user)
+    recently_signed_in(client)
     response = client.post(reverse("rebalancing:approve", args=[house.proposal.pk]), **HTMX)
     assert "holdings or cash changed" in response.text
     assert 'data-testid="recheck"' in response.text
@@ -119,31 +127,58 @@ def test_a_stale_proposal_is_refused_with_a_recheck_button(client, user, house):
     assert recheck.status_code == 204 and recheck["HX-Redirect"]
 
 
-def test_approval_needs_recent_authentication_when_mfa_is_on(client, user, house):
-    TOTP.activate(user, generate_totp_secret())
-    client.force_login(user)  # a session without a recent (re)authentication
+def test_with_mfa_on_approval_needs_a_recent_second_factor_not_the_password(client, user, house):
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    client.force_login(user)
+    recently_signed_in(client, method="password")  # a password alone, just now
     url = reverse("rebalancing:approve", args=[house.proposal.pk])
 
     plain = client.post(url)
-    assert plain.status_code == 302 and "reauthenticate" in plain["Location"]
-    htmx = client.post(url, **HTMX)
-    assert htmx.status_code == 204 and "reauthenticate" in htmx["HX-Redirect"]
+    assert plain.status_code == 302 and plain["Location"].startswith(reverse("mfa_reauthenticate"))
+    htmx = client.post(url, HTTP_HX_CURRENT_URL="http://testserver/proposals/1/", **HTMX)
+    assert htmx.status_code == 204
+    assert htmx["HX-Redirect"].startswith(reverse("mfa_reauthenticate"))
+    # The password re-authentication still does not count.
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert client.post(url, **HTMX).status_code == 204
     assert _status(house.proposal) == Proposal.Status.PENDING
 
-    reauth = client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    code = pyotp.TOTP(secret).now()
+    reauth = client.post(reverse("mfa_reauthenticate"), {"code": code})
     assert reauth.status_code == 302
     response = client.post(url, **HTMX)
     assert response.status_code == 200 and "Approved" in response.text
     assert _status(house.proposal) == Proposal.Status.APPROVED
 
 
-def test_without_mfa_no_reauthentication_is_asked(client, user, house):
+def test_without_mfa_an_old_sign_in_must_confirm_the_password(client, user, house):
     client.force_login(user)
-    assert (
-        client.post(reverse("rebalancing:approve", args=[house.proposal.pk]), **HTMX).status_code
-        == 200
+    url = reverse("rebalancing:approve", args=[house.proposal.pk])
+    with time_machine.travel(clock.now() - dt.timedelta(hours=1), tick=False):
+        recently_signed_in(client)  # signed in an hour ago
+    response = client.post(url, **HTMX)
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith(reverse("account_reauthenticate"))
+    assert _status(house.proposal) == Proposal.Status.PENDING
+
+    # A full-page POST is kept and resumed after the password is confirmed.
+    assert client.post(url, {"note": "after the check"})["Location"].startswith(
+        reverse("account_reauthenticate")
     )
-    assert _status(house.proposal) == Proposal.Status.APPROVED
+    resumed = client.post(
+        reverse("account_reauthenticate") + f"?next={url}", {"password": PASSWORD}
+    )
+    assert resumed.status_code in (200, 302)
+    proposal = Proposal.objects.get(pk=house.proposal.pk)
+    assert proposal.status == Proposal.Status.APPROVED
+    assert proposal.decision_note == "after the check"
+
+
+def test_a_fresh_password_sign_in_is_enough_without_mfa(client, user, house):
+    assert sign_in(client, user.email).status_code == 302
+    response = client.post(reverse("rebalancing:approve", args=[house.proposal.pk]), **HTMX)
+    assert response.status_code == 200 and _status(house.proposal) == Proposal.Status.APPROVED
 
 
 def test_notification_centre_is_per_user(client, user, other_user, house):
