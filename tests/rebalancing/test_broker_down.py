@@ -12,6 +12,7 @@ from django.urls import reverse
 from portfolios.models import Transaction
 from rebalancing import tasks
 from rebalancing.models import Notification, PaperOrder, Proposal
+from tests.auth import recently_signed_in
 from tests.conftest import broker_stopped, wait_for
 from tests.factories import PASSWORD
 from tests.rebalancing.drift_world import make_portfolios, make_world
@@ -52,6 +53,7 @@ def test_the_broker_down_during_approval_and_check_now(
     monkeypatch.setenv("ADVISOR_SWEEP_GRACE_SECONDS", "1")
     start_celery_worker(concurrency=2)
     client.login(email=user.email, password=PASSWORD)
+    recently_signed_in(client)  # approving trades asks for a recent sign-in
     approved = _check_now(client, first)  # the broker is up: the worker notifies the investor
     wait_for(lambda: _waiting(approved), timeout=60)
 

@@ -20,11 +20,12 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts import questionnaire, services
+from accounts import questionnaire
 from accounts.models import Question
 from advisor.core import clock
 from portfolios import demo
 from portfolios.models import Goal, ImportBatch, Transaction
+from portfolios.onboarding import services as onboarding
 from rebalancing.models import Proposal
 from tests.auth import recently_signed_in
 from tests.factories import PortfolioFactory, TaxLotFactory, UserFactory
@@ -44,7 +45,7 @@ def _assessment(owner):
         for q in version.questions.prefetch_related("options")
         if q.kind == Question.Kind.CHOICE
     }
-    return services.submit_assessment(
+    return onboarding.submit_assessment(
         owner, questionnaire_version=version, selections=selections, amount=Decimal("1000")
     )
 
@@ -96,8 +97,8 @@ class Case:
 
 
 CASES: dict[str, Case] = {
-    "accounts:assessment": Case(_assessment, ("GET",)),
-    "accounts:accept": Case(_assessment, ("POST",)),
+    "onboarding:assessment": Case(_assessment, ("GET",)),
+    "onboarding:accept": Case(_assessment, ("POST",)),
     "portfolios:detail": Case(_portfolio, ("GET",)),
     "portfolios:edit": Case(_portfolio, ("GET", "POST")),
     "portfolios:transaction_create": Case(_portfolio, ("GET", "POST")),

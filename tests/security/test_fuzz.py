@@ -121,7 +121,7 @@ QUERY_ROUTES = [
     ("rebalancing:tax_report", {}, ["portfolio"]),
     ("rebalancing:tax_report_year", {"year": 2024}, ["portfolio"]),
     ("rebalancing:tax_report_csv", {"year": 2024}, ["portfolio"]),
-    ("accounts:questionnaire", {}, ["restart"]),
+    ("onboarding:questionnaire", {}, ["restart"]),
     ("portfolio-list", {}, ["limit", "offset"]),
     ("lot-list", {}, ["portfolio", "open", "limit", "offset"]),
     ("transaction-list", {}, ["portfolio", "limit", "offset"]),
