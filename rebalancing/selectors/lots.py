@@ -1,7 +1,7 @@
 """The one loader of open tax lots for the scans: float64 arrays, no model instances.
 
-On PostgreSQL the rows stream through one binary COPY straight into numpy
-(`advisor.core.copy.copy_frame`); elsewhere a plain query. Dates come back as
+On PostgreSQL each column arrives as one binary array read in place by numpy
+(`advisor.core.copy.columns_frame`); elsewhere a plain query. Dates come back as
 datetime64[D], money and quantities as float64.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from advisor.core.copy import copy_frame
+from advisor.core.copy import columns_frame
 from portfolios.models import Portfolio, TaxLot
 
 EPOCH = np.datetime64("1970-01-01", "D")
@@ -63,7 +63,7 @@ def open_lots(portfolios: IdRange, *, households: IdRange | None = None) -> pd.D
     that portfolio span. Columns: DTYPES (owner_id is 0 without `households`)."""
     params: list[object] = [*portfolios] if households is None else [*households, *portfolios]
     if connection.vendor == "postgresql":
-        frame = copy_frame(sql(households=households is not None), params, DTYPES)
+        frame = columns_frame(sql(households=households is not None), params, DTYPES)
     else:
         frame = _portable(portfolios, households)
     frame["holding_start"] = frame["holding_start"].to_numpy().astype("datetime64[D]")
