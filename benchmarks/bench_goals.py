@@ -11,6 +11,8 @@ import math
 import random
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
+
 from advisor.core import clock
 from benchmarks import Report, best_of
 
@@ -69,7 +71,7 @@ def _bench_goal() -> tuple[object, object]:
         defaults={
             "kind": Goal.Kind.RETIREMENT,
             "target_amount": Decimal("1500000.00"),
-            "target_date": today.replace(year=today.year + 40),
+            "target_date": today + relativedelta(years=40),
             "monthly_contribution": Decimal("800.00"),
         },
     )

@@ -430,7 +430,7 @@ def _generate(
     wanted = sell_needed[lp, lk] > 0 if len(ls) else np.zeros(0, dtype=bool)
     available = wanted & ~wash & ~held_back_st
     group = np.where(loss, 0, np.where(long_term, 1, 2))
-    order = np.lexsort((np.arange(len(ls)), gain_per_share, group, lk, lp))
+    order = np.lexsort((np.arange(len(ls)), np.round(gain_per_share, 10), group, lk, lp))
     value_sorted = (quantity_l * price_l * available)[order]
     key_sorted = (lp * n_k + lk)[order]
     before = _group_cumsum_before(value_sorted, key_sorted)

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pytest
 from allauth.mfa.models import Authenticator
+from dateutil.relativedelta import relativedelta
 from django.apps import apps
 from django.contrib import admin
 from django.test import Client
@@ -63,7 +64,7 @@ def _batch(owner):
 def _goal(owner):
     return Goal.objects.create(
         user=owner, name="House", target_amount=Decimal("100000"),
-        target_date=clock.today().replace(year=clock.today().year + 5),
+        target_date=clock.today() + relativedelta(years=5),
     )  # fmt: skip
 
 

@@ -11,7 +11,6 @@ from django.db import connection
 
 from accounts import audit
 from accounts.models import AuditEvent
-from advisor.core import clock
 from tests.db_roles import server_url
 
 # The runtime role is another connection: the rows it must see are committed.
@@ -91,7 +90,11 @@ def test_the_replica_trick_in_one_transaction_is_refused_too(as_runtime_role, ev
 
 
 def test_a_backdated_event_is_refused(as_runtime_role, user) -> None:
-    long_ago = clock.now() - dt.timedelta(days=400)
+    # The trigger reads the database server's clock, which no suite clock moves.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (server_now,) = cursor.fetchone()
+    long_ago = server_now - dt.timedelta(days=400)
     message = _refused(
         as_runtime_role,
         "INSERT INTO accounts_auditevent (action, household_id, actor_id, object_type, object_id,"
