@@ -7,7 +7,9 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        from accounts import auth_events
         from accounts.db import install_audit_guard
         from advisor.core import lookups  # noqa: F401  (registers the `__any` lookup)
 
         post_migrate.connect(install_audit_guard, sender=self, dispatch_uid="accounts.audit_guard")
+        auth_events.connect()
