@@ -33,7 +33,9 @@ def prices() -> None:
         )  # fmt: skip
 
 
-def assessment(user: User, *, level: int = 6, outcome: str = "r3", **extra: object) -> RiskAssessment:
+def assessment(
+    user: User, *, level: int = 6, outcome: str = "r3", **extra: object
+) -> RiskAssessment:
     questionnaire, _ = Questionnaire.objects.get_or_create(version=900)
     return RiskAssessment.objects.create(
         user=user, questionnaire=questionnaire,
