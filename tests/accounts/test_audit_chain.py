@@ -3,6 +3,7 @@ as the table's owner in raw SQL (the append-only trigger switched off first, as 
 superuser can), the daily check's alert, and writers in parallel never forking the chain."""
 
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Callable
 
@@ -54,7 +55,7 @@ def test_the_canonical_encoding_is_fixed() -> None:
 def test_a_fresh_chain_verifies_and_links_every_entry(chain) -> None:
     rows = list(AuditEvent.objects.order_by("id").values("prev_hash", "hash"))
     assert rows[0]["prev_hash"] == audit.GENESIS
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(rows))
     result = audit.verify()
     assert result.ok and result.checked == 6
     assert AuditChainHead.objects.get().length == 6
@@ -203,9 +204,12 @@ def test_update_and_delete_are_refused_in_raw_sql_without_the_bypass(chain) -> N
         "UPDATE accounts_auditevent SET summary = 'x'",
         "DELETE FROM accounts_auditevent",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement)
     assert audit.verify().ok
 
 
@@ -243,7 +247,7 @@ def test_writers_in_parallel_never_fork_the_chain() -> None:
                         audit.record_many(
                             [audit.Event("test.bulk", household.pk, data={"w": n})] * 2
                         )
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:  # reported by the main thread
             errors.append(error)
         finally:
             connections.close_all()
