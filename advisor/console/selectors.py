@@ -101,27 +101,32 @@ WITH hh AS (
     SELECT p.id, p.owner_id AS hh, p.cash, p.model_id FROM {portfolio} p
     JOIN hh ON hh.id = p.owner_id WHERE p.is_active
 ), lots AS (
-    SELECT pf.hh, pf.id AS portfolio_id, l.security_id,
-           (l.quantity * px.close)::float8 AS value, l.cost_basis::float8 AS basis
+    -- One pass over the open lots, grouped by account and security (floats: display figures).
+    SELECT pf.hh, l.portfolio_id, l.security_id,
+           sum(l.quantity::float8 * px.close::float8) AS value,
+           sum(l.cost_basis::float8) AS basis,
+           sum(least(l.quantity::float8 * px.close::float8 - l.cost_basis::float8, 0)) AS losses
     FROM {lot} l JOIN pf ON pf.id = l.portfolio_id JOIN px ON px.security_id = l.security_id
     WHERE l.quantity > 0
+    GROUP BY pf.hh, l.portfolio_id, l.security_id
 ), pv AS (
-    SELECT pf.hh, pf.id, pf.model_id,
-           pf.cash::float8 + coalesce((SELECT sum(value) FROM lots WHERE portfolio_id = pf.id), 0)
-               AS value
-    FROM pf
+    SELECT pf.hh, pf.id, pf.model_id, pf.cash::float8 + coalesce(held.value, 0) AS value
+    FROM pf LEFT JOIN (
+        SELECT portfolio_id, sum(value) AS value FROM lots GROUP BY portfolio_id
+    ) held ON held.portfolio_id = pf.id
 ), hv AS (
     SELECT pv.hh, sum(pv.value) AS value,
            sum(pv.value * m.risk_level) FILTER (WHERE m.id IS NOT NULL)
                / nullif(sum(pv.value) FILTER (WHERE m.id IS NOT NULL), 0) AS model_level
     FROM pv LEFT JOIN {model} m ON m.id = pv.model_id GROUP BY pv.hh
 ), lv AS (
-    SELECT hh, sum(value) AS invested, sum(basis) AS basis,
-           sum(least(value - basis, 0)) AS losses FROM lots GROUP BY hh
+    SELECT hh, sum(value) AS invested, sum(basis) AS basis, sum(losses) AS losses
+    FROM lots GROUP BY hh
 ), top AS (
-    SELECT DISTINCT ON (hh) hh, security_id, value FROM (
+    -- The largest holding of one security across the household's accounts.
+    SELECT hh, max(value) AS value FROM (
         SELECT hh, security_id, sum(value) AS value FROM lots GROUP BY hh, security_id
-    ) s ORDER BY hh, value DESC
+    ) s GROUP BY hh
 ), ra AS (
     SELECT DISTINCT ON (r.user_id) r.user_id AS hh, r.risk_level, r.submitted_at,
            r.acknowledged_more_aggressive, am.risk_level AS accepted_level,
@@ -158,11 +163,11 @@ WITH hh AS (
         coalesce(pr.pending_old, 0) AS pending_old, pr.oldest_pending,
         coalesce(pr.rejections, 0) AS rejections,
         coalesce(pr.failures, 0) AS failures, pr.last_failure,
-        top.security_id AS top_security, coalesce(top.value, 0) AS top_value,
+        coalesce(top.value, 0) AS top_value,
         coalesce(lv.invested, 0) AS invested, coalesce(lv.basis, 0) AS basis,
         coalesce(lv.losses, 0) AS losses,
         coalesce(ws.matches, 0) AS wash_matches, coalesce(ws.disallowed, 0) AS wash_disallowed,
-        hv.model_level > ra.risk_level AS f_riskier,
+        hv.model_level > ra.risk_level + 1e-9 AS f_riskier,  -- float sums: no noise flags
         ra.submitted_at IS NULL OR ra.submitted_at < %(stale_before)s AS f_stale,
         coalesce(pr.pending_old, 0) > 0 AS f_pending,
         coalesce(pr.rejections, 0) >= %(repeated)s AS f_rejections,
@@ -181,14 +186,25 @@ WITH hh AS (
 ), counts AS (
     SELECT {flag_totals} FROM flagged
 ), page AS (
-    SELECT f.*, s.ticker AS top_ticker, ({flag_sum}) AS flag_count, count(*) OVER () AS total
-    FROM flagged f LEFT JOIN {security} s ON s.id = f.top_security
+    SELECT f.*, ({flag_sum}) AS flag_count, count(*) OVER () AS total
+    FROM flagged f
     WHERE {flag_filter}
       AND (%(search)s = '' OR f.email ILIKE %(search_like)s OR f.name ILIKE %(search_like)s)
     ORDER BY flag_count DESC, f.email
     LIMIT %(limit)s OFFSET %(offset)s
+), page_top AS (
+    -- The ticker of each shown household's largest holding (read for the page only).
+    SELECT DISTINCT ON (hh) hh, ticker FROM (
+        SELECT p.owner_id AS hh, s.ticker, sum(l.quantity::float8 * px.close::float8) AS value
+        FROM {lot} l JOIN {portfolio} p ON p.id = l.portfolio_id
+        JOIN px ON px.security_id = l.security_id JOIN {security} s ON s.id = l.security_id
+        WHERE p.owner_id IN (SELECT id FROM page) AND p.is_active AND l.quantity > 0
+        GROUP BY p.owner_id, s.ticker
+    ) held ORDER BY hh, value DESC, ticker
 )
-SELECT * FROM counts LEFT JOIN page ON true ORDER BY page.flag_count DESC, page.email
+SELECT * FROM counts
+LEFT JOIN (page LEFT JOIN page_top ON page_top.hh = page.id) ON true
+ORDER BY page.flag_count DESC, page.email
 """
 
 
@@ -267,7 +283,7 @@ def _row(r: dict[str, Any]) -> HouseholdRow:
         "rejections": r["rejections"],
         "failures": r["failures"],
         "last_failure": r["last_failure"],
-        "top_ticker": r["top_ticker"],
+        "top_ticker": r["ticker"],
         "top_share": float(r["top_value"] or 0) / value if value else 0.0,
         "losses": -float(r["losses"] or 0),
         "loss_share": -float(r["losses"] or 0) / value if value else 0.0,
