@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from django.db import models, transaction
+from django.db import connections, models, transaction
 
 from accounts.models import AuditChainHead, AuditEvent, User
 from advisor.core import clock
@@ -119,10 +119,22 @@ def rows(events: list[Event], *, now: dt.datetime) -> list[dict[str, Any]]:
     return out
 
 
+def ensure_chain_head(using: str = "default", **kwargs: Any) -> None:
+    """Create the chain's head row if missing (post_migrate: after a migrate, a flush or a test
+    database built without migrations), so an append costs two queries: lock, advance."""
+    if AuditChainHead._meta.db_table not in connections[using].introspection.table_names():
+        return  # migrated backwards past the table
+    AuditChainHead.objects.using(using).bulk_create(
+        [AuditChainHead(pk=HEAD_ID)], ignore_conflicts=True
+    )
+
+
 def _locked_head() -> AuditChainHead:
-    # The row may be missing (a fresh or flushed database): create it without racing.
-    AuditChainHead.objects.bulk_create([AuditChainHead(pk=HEAD_ID)], ignore_conflicts=True)
-    return AuditChainHead.objects.select_for_update().get(pk=HEAD_ID)
+    head = AuditChainHead.objects.select_for_update().filter(pk=HEAD_ID).first()
+    if head is None:  # a flushed database (the migration creates it): create it without racing
+        AuditChainHead.objects.bulk_create([AuditChainHead(pk=HEAD_ID)], ignore_conflicts=True)
+        head = AuditChainHead.objects.select_for_update().get(pk=HEAD_ID)
+    return head
 
 
 # --- The hash ---------------------------------------------------------------------------------

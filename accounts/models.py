@@ -130,8 +130,8 @@ class AuditEvent(models.Model):
     # The hash chain (audit.chain_hash): `hash` covers this entry's content and `prev_hash`, the
     # hash of the entry before it (by id). Blank only on a row written around `accounts.audit`,
     # which the verifier reports as broken.
-    prev_hash = models.CharField(max_length=64, blank=True, default="")
-    hash = models.CharField(max_length=64, blank=True, default="")
+    prev_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    hash = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]

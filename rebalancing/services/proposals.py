@@ -267,6 +267,7 @@ def _insert(
                 "est_tax": str(p["est_tax"]),
                 "est_cost": str(p["est_cost"]),
                 "prices_as_of": p["prices_as_of"].isoformat(),
+                "holdings_fingerprint": p["holdings_fingerprint"],
                 "scan_run": scan_run_id,
             },
         )
