@@ -5,11 +5,14 @@ from django.http import HttpRequest
 
 from accounts import questionnaire as questionnaire_content
 from accounts.models import (
+    AdviserAssignment,
     AnswerOption,
     AuditEvent,
     InvestorProfile,
     Question,
     Questionnaire,
+    ReviewNote,
+    ReviewSignOff,
     RiskAssessment,
     User,
 )
@@ -55,6 +58,41 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False
+
+
+@admin.register(AdviserAssignment)
+class AdviserAssignmentAdmin(admin.ModelAdmin):
+    """Which adviser looks after which household (the console shows them only theirs)."""
+
+    list_display = ["adviser", "household", "created_at"]
+    search_fields = ["adviser__email", "household__email"]
+    raw_id_fields = ["adviser", "household"]
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Written through the console (audited there); the admin only reads them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ReviewNote)
+class ReviewNoteAdmin(_ReadOnly):
+    list_display = ["created_at", "household", "author"]
+    search_fields = ["household__email", "author__email", "text"]
+
+
+@admin.register(ReviewSignOff)
+class ReviewSignOffAdmin(_ReadOnly):
+    list_display = ["signed_at", "household", "reviewer", "result", "next_review_on"]
+    list_filter = ["result"]
+    search_fields = ["household__email", "reviewer__email"]
 
 
 # --- Risk questionnaire (issue 4) ------------------------------------------------------------

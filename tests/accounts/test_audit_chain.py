@@ -3,7 +3,9 @@ as the table's owner in raw SQL (the append-only trigger switched off first, as 
 superuser can), the daily check's alert, and writers in parallel never forking the chain."""
 
 import datetime as dt
+import importlib
 import itertools
+import json
 import threading
 from collections.abc import Callable
 
@@ -264,3 +266,27 @@ def test_writers_in_parallel_never_fork_the_chain() -> None:
     assert len(set(prev_hashes)) == len(prev_hashes)  # no two entries share a predecessor
     result = audit.verify()
     assert result.ok and result.checked == expected
+
+
+def test_the_migration_chains_events_written_before_the_chain_in_id_order(user) -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0005_hash_existing_audit_events")
+    for n in range(3):  # as the app wrote them before: no hashes, no head
+        _raw(
+            "INSERT INTO accounts_auditevent (action, household_id, actor_id, object_type,"
+            " object_id, summary, data, created_at) VALUES (%s, %s, %s, '', '', 'old', %s, now())",
+            [f"test.old{n}", user.pk, user.pk, json.dumps({"n": n, "x": 1.5})],
+        )
+    _raw("DELETE FROM accounts_auditchainhead")
+    assert not audit.verify().ok
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending checks before ALTER TABLE
+    with connection.schema_editor() as editor:
+        migration.chain_existing_events(apps, editor)
+    result = audit.verify()
+    assert result.ok and result.checked == 3
+    audit.record("test.new", household=user)  # appends onto the migrated chain
+    assert audit.verify().ok
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.update(summary="x")  # the guard is back on
