@@ -88,9 +88,10 @@ def _tables() -> dict[str, str]:
 # household (the household page and the per-household benchmark use the same statement).
 FLAG_SQL = """
 WITH hh AS (
-    SELECT u.id, u.email, trim(u.first_name || ' ' || u.last_name) AS name
-    FROM {user} u
+    SELECT u.id FROM {user} u
     WHERE NOT u.is_staff AND u.is_active
+      AND (%(search)s = '' OR u.email ILIKE %(search_like)s
+           OR (u.first_name || ' ' || u.last_name) ILIKE %(search_like)s)
       AND (%(one)s::bigint IS NULL OR u.id = %(one)s::bigint)
       AND (%(adviser)s::bigint IS NULL OR EXISTS (
           SELECT 1 FROM {assignment} a WHERE a.household_id = u.id AND a.adviser_id = %(adviser)s))
@@ -101,14 +102,12 @@ WITH hh AS (
     SELECT p.id, p.owner_id AS hh, p.cash, p.model_id FROM {portfolio} p
     JOIN hh ON hh.id = p.owner_id WHERE p.is_active
 ), lots AS (
-    -- One pass over the open lots, grouped by account and security (floats: display figures).
+    -- The open lots at the latest close (floats: display figures; Decimal stays stored).
     SELECT pf.hh, l.portfolio_id, l.security_id,
-           sum(l.quantity::float8 * px.close::float8) AS value,
-           sum(l.cost_basis::float8) AS basis,
-           sum(least(l.quantity::float8 * px.close::float8 - l.cost_basis::float8, 0)) AS losses
+           l.quantity::float8 * px.close::float8 AS value, l.cost_basis::float8 AS basis,
+           least(l.quantity::float8 * px.close::float8 - l.cost_basis::float8, 0) AS losses
     FROM {lot} l JOIN pf ON pf.id = l.portfolio_id JOIN px ON px.security_id = l.security_id
     WHERE l.quantity > 0
-    GROUP BY pf.hh, l.portfolio_id, l.security_id
 ), pv AS (
     SELECT pf.hh, pf.id, pf.model_id, pf.cash::float8 + coalesce(held.value, 0) AS value
     FROM pf LEFT JOIN (
@@ -157,7 +156,7 @@ WITH hh AS (
     WHERE w.created_at >= %(wash_since)s AND (t.source = 'import' OR rt.source = 'import')
     GROUP BY pf.hh
 ), flagged AS (
-    SELECT hh.id, hh.email, hh.name, coalesce(hv.value, 0) AS value,
+    SELECT hh.id, coalesce(hv.value, 0) AS value,
         hv.model_level, ra.risk_level, ra.submitted_at, ra.accepted_level,
         ra.acknowledged_more_aggressive AS acknowledged, ra.outcome,
         coalesce(pr.pending_old, 0) AS pending_old, pr.oldest_pending,
@@ -186,11 +185,11 @@ WITH hh AS (
 ), counts AS (
     SELECT {flag_totals} FROM flagged
 ), page AS (
-    SELECT f.*, ({flag_sum}) AS flag_count, count(*) OVER () AS total
-    FROM flagged f
+    SELECT f.*, u.email, trim(u.first_name || ' ' || u.last_name) AS name,
+           ({flag_sum}) AS flag_count, count(*) OVER () AS total
+    FROM flagged f JOIN {user} u ON u.id = f.id
     WHERE {flag_filter}
-      AND (%(search)s = '' OR f.email ILIKE %(search_like)s OR f.name ILIKE %(search_like)s)
-    ORDER BY flag_count DESC, f.email
+    ORDER BY flag_count DESC, u.email
     LIMIT %(limit)s OFFSET %(offset)s
 ), page_top AS (
     -- The ticker of each shown household's largest holding (read for the page only).
@@ -242,7 +241,7 @@ def household_list(
     offset: int = 0,
 ) -> HouseholdList:
     """One page of the households in `scope` (most flags first), those with `flag` only when
-    given, and how many households in scope carry each flag. One query."""
+    given, and how many households in scope (matching `search`) carry each flag. One query."""
     params = _params(scope, now=now, today=today)
     params.update(search=search, search_like=f"%{search}%", limit=limit, offset=offset)
     return _run(_sql(flag), params)
