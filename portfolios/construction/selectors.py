@@ -1,0 +1,96 @@
+"""Reads for portfolio construction: the universe of asset classes, where a household stands
+(current and target weights by asset class) and the volatility guardrails of a risk level."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from accounts.models import RiskAssessment, User
+from portfolios import selectors
+from portfolios.analytics import assumptions
+from portfolios.models import AssetClass, ModelPortfolio, Portfolio, Security
+from portfolios.onboarding.selectors import level_estimate, model_weights
+
+
+def asset_classes() -> list[AssetClass]:
+    """Asset classes with at least one active security (a class nobody can buy is no choice)."""
+    return list(AssetClass.objects.filter(securities__is_active=True).distinct())
+
+
+def security_for(asset_class: AssetClass, model: ModelPortfolio | None = None) -> Security | None:
+    """The security bought for a class: the model's current choice, else the cheapest active."""
+    if model is not None:
+        current = model.allocations.filter(asset_class=asset_class).select_related("security")
+        if (row := current.first()) is not None:
+            return row.security
+    return (
+        Security.objects.filter(asset_class=asset_class, is_active=True)
+        .order_by("expense_ratio", "ticker")
+        .first()
+    )
+
+
+def _by_class(frame: pd.DataFrame, column: str) -> dict[str, float]:
+    if frame.empty:
+        return {}
+    totals = frame.groupby("asset_class")[column].sum()
+    totals = totals[totals > 0]
+    whole = float(totals.sum())
+    return {str(k): float(v) / whole for k, v in totals.items()} if whole > 0 else {}
+
+
+def household_weights(user: User) -> tuple[dict[str, float], dict[str, float]]:
+    """(current, target) weights by asset class code across the user's active accounts:
+    current from the positions at their latest prices, target from each account's model or
+    custom targets weighted by the account's invested value (equally when nothing is invested).
+    Either is empty when there is nothing to show."""
+    ids = list(Portfolio.objects.for_user(user).active().values_list("pk", flat=True))
+    if not ids:
+        return {}, {}
+    positions = selectors.holdings(ids).dropna(subset=["market_value"])
+    current = _by_class(positions, "market_value")
+    targets = selectors.targets(ids)
+    if targets.empty:
+        return current, {}
+    value = positions.groupby("portfolio_id")["market_value"].sum() if len(positions) else None
+    weight_of = {
+        pid: (float(value.get(pid, 0.0)) if value is not None else 0.0)
+        for pid in set(targets["portfolio_id"])
+    }
+    if sum(weight_of.values()) <= 0:
+        weight_of = dict.fromkeys(weight_of, 1.0)
+    targets = targets.assign(scaled=targets["weight"] * targets["portfolio_id"].map(weight_of))
+    return current, _by_class(targets, "scaled")
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Volatility (annual fraction) of the model for the investor's level, above which a custom
+    target needs the suitability acknowledgement, and of the model for their capacity cap,
+    above which it is refused."""
+
+    level: int
+    max_level: int
+    level_volatility: float
+    cap_volatility: float
+
+
+def guardrails(assessment: RiskAssessment) -> Guardrails:
+    """The volatility limits of an assessment, from the same estimate the result page shows."""
+    level_vol = level_estimate(assessment.risk_level)[1].volatility
+    cap_vol = level_estimate(assessment.max_level)[1].volatility
+    return Guardrails(
+        assessment.risk_level, assessment.max_level, level_vol, max(level_vol, cap_vol)
+    )
+
+
+def estimate(weights: dict[str, float]) -> assumptions.PortfolioEstimate:
+    """Expected return and volatility of asset-class weights (the capital market assumptions)."""
+    return assumptions.portfolio_estimate(weights)
+
+
+def published_weights(model: ModelPortfolio) -> dict[str, float]:
+    """The model's target as it stands (its allocation rows)."""
+    return model_weights(model)
