@@ -34,7 +34,8 @@ def group_of(code: str) -> str | None:
     return next((name for name, members in GROUPS.items() if cls in members), None)
 
 
-def _constraints(inputs: Mapping[str, Any], codes: list[str]) -> optimize.Constraints:
+def constraints_of(inputs: Mapping[str, Any], codes: list[str]) -> optimize.Constraints:
+    """The bounds and group limits of `inputs` over the asset classes `codes`."""
     limits = inputs.get("groups") or {}
     groups = tuple(
         optimize.GroupConstraint(
@@ -62,7 +63,7 @@ def spec(inputs: Mapping[str, Any], reference: Mapping[str, float]) -> construct
     codes = list(inputs["asset_classes"])
     return construct.Spec(
         method=str(inputs["method"]),
-        constraints=_constraints(inputs, codes),
+        constraints=constraints_of(inputs, codes),
         risk_free_rate=float(inputs.get("risk_free_rate") or 0.0),
         target_return=_optional(inputs, "target_return"),
         target_volatility=_optional(inputs, "target_volatility"),
@@ -139,3 +140,16 @@ def placed(label: str, weights: Mapping[str, float]) -> dict[str, Any]:
     """A portfolio's point for the chart, from the same estimate every page shows."""
     est = assumptions.portfolio_estimate(weights)
     return {"label": label, "volatility": est.volatility, "expected_return": est.expected_return}
+
+
+def risk_contributions(weights: Mapping[str, float]) -> dict[str, float]:
+    """Each asset class's share of the portfolio variance, w_i (Sigma w)_i / w' Sigma w, on the
+    capital market assumptions (sums to 1)."""
+    codes = list(weights)
+    _, cov = construct.cma_inputs(codes)
+    w = np.array([float(weights[c]) for c in codes])
+    sigma_w = cov.to_numpy() @ w
+    variance = float(w @ sigma_w)
+    if variance <= 0:
+        return dict.fromkeys(codes, 0.0)
+    return {c: float(x) for c, x in zip(codes, w * sigma_w / variance, strict=True)}

@@ -94,3 +94,8 @@ def estimate(weights: dict[str, float]) -> assumptions.PortfolioEstimate:
 def published_weights(model: ModelPortfolio) -> dict[str, float]:
     """The model's target as it stands (its allocation rows)."""
     return model_weights(model)
+
+
+def asset_class_names() -> dict[str, str]:
+    """Asset class code -> name."""
+    return dict(AssetClass.objects.values_list("code", "name"))
