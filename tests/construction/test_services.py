@@ -253,3 +253,11 @@ def test_custom_target_refuses_another_investors_account(balanced, user, other_u
         services.set_custom_target(assessment, inputs, by=user, portfolios=[theirs])
     theirs.refresh_from_db()
     assert theirs.model == balanced and not TargetAllocation.objects.exists()
+
+
+def test_risk_parity_converges_on_the_capital_market_assumptions() -> None:
+    # Cash's tiny variance (0.005^2) makes the Newton decrease smaller than f's rounding near
+    # the optimum; the line search must still take the full step there.
+    result = compute.build({"asset_classes": ALL_CLASSES, "method": "risk_parity"}).result
+    assert result.kkt_residual < 1e-10
+    assert result.risk_contributions == pytest.approx([1 / len(ALL_CLASSES)] * len(ALL_CLASSES))

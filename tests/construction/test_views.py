@@ -1,0 +1,213 @@
+"""Construction pages through the test client: staff only, bad input answered with a clear
+message (never a 500), publishing asks for a recent sign-in, the lab and the risk result."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+from portfolios import demo
+from portfolios.models import ModelPortfolio, ModelVersion, Portfolio
+from portfolios.onboarding import services as onboarding
+from tests.auth import recently_signed_in
+from tests.construction.data import ALL_CLASSES, assessment_at_level
+from tests.factories import PortfolioFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def balanced() -> ModelPortfolio:
+    demo.seed_reference_data()
+    return ModelPortfolio.objects.get(slug="balanced")
+
+
+def staff_client(email: str) -> tuple[Client, object]:
+    staff = UserFactory(email=email, is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    recently_signed_in(client, "mfa")
+    return client, staff
+
+
+def build_form(**extra: object) -> dict[str, object]:
+    return {
+        "asset_classes": ALL_CLASSES,
+        "method": "max_sharpe",
+        "risk_free_rate": "3",
+        "bonds_min": "80",
+        "reason": "Bond floor for the new assumptions",
+        **extra,
+    }
+
+
+def test_investors_get_403_on_every_staff_page(client: Client, user, balanced, staff_user) -> None:
+    version = ModelVersion.objects.create(
+        model=balanced, number=1, method="max_sharpe", inputs={}, weights={"us-stocks": 1.0},
+        expected_return="0.075", volatility="0.16", kkt_residual=0.0, reason="r",
+        author=staff_user, created_at="2026-01-01T00:00Z",
+    )  # fmt: skip
+    client.force_login(user)
+    recently_signed_in(client)
+    for name, kwargs in (
+        ("construction:index", {}),
+        ("construction:model", {"pk": balanced.pk}),
+        ("construction:version", {"pk": version.pk}),
+    ):
+        assert client.get(reverse(name, kwargs=kwargs)).status_code == 403, name
+    for name in ("construction:model", "construction:publish", "construction:reject"):
+        pk = balanced.pk if name == "construction:model" else version.pk
+        response = client.post(reverse(name, kwargs={"pk": pk}), build_form(note="x"))
+        assert response.status_code == 403, name
+    assert ModelVersion.objects.get().status == ModelVersion.Status.DRAFT
+    assert ModelVersion.objects.count() == 1
+
+
+def test_staff_build_then_a_second_staff_member_publishes(balanced) -> None:
+    author, _ = staff_client("author@example.com")
+    response = author.post(reverse("construction:model", args=[balanced.pk]), build_form())
+    version = ModelVersion.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("construction:version", args=[version.pk])
+    page = author.get(response["Location"]).content.decode()
+    assert "a second staff member reviews and publishes it" in page
+    assert 'id="publish-button"' not in page
+
+    reviewer, _ = staff_client("reviewer@example.com")
+    page = reviewer.get(reverse("construction:version", args=[version.pk])).content.decode()
+    assert 'id="publish-button"' in page and "version-frontier-data" in page
+    response = reviewer.post(
+        reverse("construction:publish", args=[version.pk]), {"note": "Checked"}
+    )
+    assert response.status_code == 302
+    version.refresh_from_db()
+    assert version.status == ModelVersion.Status.PUBLISHED
+    assert AuditEvent.objects.filter(action="model.version_published").count() == 1
+
+
+def test_publishing_without_a_recent_sign_in_asks_for_one(balanced) -> None:
+    author, _ = staff_client("author@example.com")
+    author.post(reverse("construction:model", args=[balanced.pk]), build_form())
+    version = ModelVersion.objects.get()
+    reviewer = Client()
+    reviewer.force_login(UserFactory(email="reviewer@example.com", is_staff=True))
+    response = reviewer.post(reverse("construction:publish", args=[version.pk]), {"note": "ok"})
+    assert response.status_code == 302 and "reauthenticate" in response["Location"]
+    assert ModelVersion.objects.get().status == ModelVersion.Status.DRAFT
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"limits": "us-stocks 60-100\nus-bonds 60-100"}, "cannot add up to 100%"),
+        ({"method": "black_litterman", "views": "bitcoin 20"}, "names an asset class that is not chosen"),
+        ({"method": "efficient_return", "target_return": "50", "bonds_min": ""},
+         "above the highest return these asset classes can reach (9.00%)"),
+        ({"views": "stocks will go up"}, "Cannot read the view"),
+        ({"bonds_min": "abc"}, "is not a number"),
+        ({"risk_free_rate": "20", "bonds_min": ""}, "earns more than the risk-free rate"),
+    ],
+)  # fmt: skip
+def test_bad_input_gets_a_clear_message_and_builds_nothing(balanced, extra, message) -> None:
+    author, _ = staff_client("author@example.com")
+    response = author.post(reverse("construction:model", args=[balanced.pk]), build_form(**extra))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_singular_covariance_gets_a_clear_message(balanced) -> None:
+    from portfolios.models import AssetClass, Security
+
+    small = AssetClass.objects.create(code="small-cap-stocks", name="US small caps")
+    Security.objects.create(ticker="VB", name="Vanguard Small-Cap ETF", asset_class=small)
+    author, _ = staff_client("author@example.com")
+    response = author.post(
+        reverse("construction:model", args=[balanced.pk]),
+        build_form(
+            asset_classes=["us-stocks", "small-cap-stocks", "us-bonds"],
+            bonds_min="",
+            limits="us-stocks 20-100\nsmall-cap-stocks 20-100",
+        ),
+    )
+    assert response.status_code == 400
+    assert "move exactly alike" in response.content.decode()
+
+
+def test_the_lab_shows_weights_the_frontier_and_the_households_portfolios(
+    client: Client, user, balanced
+) -> None:
+    PortfolioFactory(owner=user, model=balanced)
+    client.force_login(user)
+    page = client.get(reverse("lab:index")).content.decode()
+    assert 'id="lab-weights"' in page and "lab-frontier-data" in page
+    assert "Your target" in page and "Maximum Sharpe ratio" in page
+    page = client.get(
+        reverse("lab:index"), {"asset_classes": ALL_CLASSES, "method": "risk_parity"}
+    ).content.decode()
+    assert (
+        "same share of the portfolio&#x27;s risk" in page
+        or "same share of the portfolio's risk" in page
+    )
+    response = client.get(
+        reverse("lab:index"),
+        {"asset_classes": ALL_CLASSES, "method": "efficient_risk", "target_volatility": "0.1"},
+    )
+    assert "below the lowest volatility" in response.content.decode()
+
+
+def test_the_lab_sets_a_custom_target_and_refuses_one_beyond_capacity(
+    client: Client, user, balanced
+) -> None:
+    account = PortfolioFactory(owner=user, model=balanced)
+    assessment_at_level(user, level=4, max_level=6)
+    client.force_login(user)
+    form = {"asset_classes": ALL_CLASSES, "method": "min_volatility", "risk_free_rate": "3",
+            "portfolios": [account.pk]}  # fmt: skip
+    response = client.post(reverse("lab:adopt"), form)
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.model is None and account.custom_targets.count() > 0
+
+    aggressive = {**form, "asset_classes": ["emerging"], "method": "inverse_volatility",
+                  "acknowledge_more_aggressive": "on"}  # fmt: skip
+    response = client.post(reverse("lab:adopt"), aggressive)
+    assert response.status_code == 400
+    assert "the most your capacity for risk" in response.content.decode()
+
+
+def test_the_lab_will_not_touch_another_investors_account(
+    client: Client, user, other_user, balanced
+) -> None:
+    theirs = PortfolioFactory(owner=other_user, model=balanced)
+    assessment_at_level(user, level=6, max_level=8)
+    client.force_login(user)
+    response = client.post(
+        reverse("lab:adopt"),
+        {"asset_classes": ALL_CLASSES, "method": "min_volatility", "portfolios": [theirs.pk]},
+    )
+    assert response.status_code == 400
+    assert Portfolio.objects.get(pk=theirs.pk).model == balanced
+
+
+def test_the_risk_result_shows_the_recommended_model_on_the_frontier(
+    client: Client, user, balanced
+) -> None:
+    from accounts import questionnaire
+    from accounts.models import Question
+
+    version = questionnaire.ensure_default_questionnaire()
+    selections = {
+        q.code: q.options.last().pk
+        for q in version.questions.prefetch_related("options")
+        if q.kind == Question.Kind.CHOICE
+    }
+    assessment = onboarding.submit_assessment(
+        user, questionnaire_version=version, selections=selections, amount=Decimal("10000")
+    )
+    client.force_login(user)
+    page = client.get(reverse("onboarding:assessment", args=[assessment.pk])).content.decode()
+    assert 'id="model-frontier"' in page and "model-frontier-data" in page
+    assert f"Where {assessment.recommended_model.name} sits on the efficient frontier" in page
