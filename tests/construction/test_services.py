@@ -261,3 +261,18 @@ def test_risk_parity_converges_on_the_capital_market_assumptions() -> None:
     result = compute.build({"asset_classes": ALL_CLASSES, "method": "risk_parity"}).result
     assert result.kkt_residual < 1e-10
     assert result.risk_contributions == pytest.approx([1 / len(ALL_CLASSES)] * len(ALL_CLASSES))
+
+
+@pytest.mark.parametrize("method", ["efficient_return", "efficient_risk"])
+def test_efficient_portfolios_and_the_frontier_under_a_bond_band(method: str) -> None:
+    # Bonds 20-40% on the capital market assumptions: the active-set solver used to walk a
+    # rounding-sized step for ever on a face with cash's tiny variance.
+    inputs = {"asset_classes": ALL_CLASSES, "method": method, "target_return": 0.05,
+              "target_volatility": 0.08, "groups": {"bonds": [0.2, 0.4]}}  # fmt: skip
+    built = compute.build(inputs)
+    assert built.result.kkt_residual < 1e-9
+    assert 0.2 - 1e-4 <= sum(built.weights.get(c, 0) for c in BONDS) <= 0.4 + 1e-4
+    curve = compute.frontier(ALL_CLASSES, compute.constraints_of(inputs, ALL_CLASSES))
+    assert len(curve) == compute.FRONTIER_POINTS
+    vols = [p["volatility"] for p in curve]
+    assert vols == sorted(vols)
