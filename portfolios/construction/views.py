@@ -251,12 +251,20 @@ def _lab_context(
         "assessment": assessment,
         "limits": limits,
         "method": form.cleaned_data.get("method") if built else None,
+        "sharpe": _sharpe(built, form.cleaned_data.get("risk_free_rate")) if built else None,
         "bad_year": assumptions.bad_year_return(
             built.estimate.expected_return, built.estimate.volatility
         )
         if built
         else None,
     }
+
+
+def _sharpe(built: compute.Built, risk_free_percent: Any) -> float | None:
+    """The Sharpe ratio of the weights shown (rounded), at the risk-free rate typed."""
+    rf = float(risk_free_percent or 0) / 100
+    vol = built.estimate.volatility
+    return (built.estimate.expected_return - rf) / vol if vol > 0 else None
 
 
 @login_required
