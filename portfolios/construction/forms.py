@@ -125,6 +125,35 @@ class MethodForm(forms.Form):
         }
 
 
+class LabForm(MethodForm):
+    """The lab builds from asset classes (capital market assumptions) or from securities
+    (their own price history)."""
+
+    securities = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Or securities (estimated from their last three years of prices)",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["asset_classes"].required = False
+        choices = [(s.ticker, f"{s.ticker} ({s.asset_class.name})") for s in selectors.securities()]
+        self.fields["securities"].choices = choices  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("securities") and not data.get("asset_classes"):
+            raise forms.ValidationError("Choose asset classes or securities.")
+        return data
+
+    def inputs(self) -> dict[str, Any]:
+        out = super().inputs()
+        if self.cleaned_data.get("securities"):
+            out = {**out, "asset_classes": [], "securities": list(self.cleaned_data["securities"])}
+        return out
+
+
 class BuildForm(MethodForm):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), max_length=1000, label="Why this revision"

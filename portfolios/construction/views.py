@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts.http import AuthenticatedRequest
+from advisor.core import clock
 from advisor.security import stepup
 from portfolios.analytics import assumptions
 from portfolios.analytics.errors import PortfolioError
@@ -41,7 +42,7 @@ ERROR_TEXT = {
     "covariance matrix is singular): remove one of them.",
     "unknown_asset": "A limit or a view names an asset class that is not chosen ({constraint}).",
     "invalid_input": "These inputs cannot be used: {message}.",
-    "missing_data": "Some of the data is missing: {message}.",
+    "missing_data": "There is not enough price history: {message}.",
     "not_converged": "The optimiser could not reach a precise answer for these limits; "
     "loosen a limit or pick another method.",
 }
@@ -120,11 +121,13 @@ def model_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def _weights_rows(
-    *columns: dict[str, float], risk: dict[str, float] | None = None
+    *columns: dict[str, float],
+    risk: dict[str, float] | None = None,
+    names: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per asset class in any column, largest first: name, weights (one per column)
-    and its share of the risk of the first column."""
-    names = selectors.asset_class_names()
+    """One row per asset in any column, largest first: name, weights (one per column) and its
+    share of the risk of the first column."""
+    names = names if names is not None else selectors.asset_class_names()
     codes = sorted(
         {c for col in columns for c in col}, key=lambda c: -max(col.get(c, 0) for col in columns)
     )
@@ -151,15 +154,16 @@ def _render_version(
     request: AuthenticatedRequest, version: ModelVersion, form: forms.ReviewForm, status: int = 200
 ) -> HttpResponse:
     current = selectors.published_weights(version.model)
-    codes = list(version.inputs.get("asset_classes") or version.weights)
+    codes = list(dict.fromkeys([*(version.inputs.get("asset_classes") or []), *version.weights]))
+    universe = compute.cma_universe(codes)
     try:
-        curve = compute.frontier(codes, compute.constraints_of(version.inputs, codes))
+        curve = compute.frontier(universe, compute.constraints_of(version.inputs, universe))
     except PortfolioError:
-        curve = []
-    points = [compute.placed(f"v{version.number}", version.weights)]
+        curve = []  # the version was built; a frontier under its limits may not exist
+    points = [compute.placed(f"v{version.number}", universe, version.weights)]
     if current:
-        points.append(compute.placed("Current target", current))
-    contributions = compute.risk_contributions(version.weights)
+        points.append(compute.placed("Current target", universe, current))
+    contributions = compute.risk_contributions(universe, version.weights)
     context = {
         "nav": "construction",
         "version": version,
@@ -207,49 +211,75 @@ def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, services.reject)
 
 
-def _lab_form(data: Any) -> forms.MethodForm:
+def _lab_form(data: Any) -> forms.LabForm:
     """The lab's form: the request's choices, or on a first visit every asset class by
     maximum Sharpe at a 3% risk-free rate."""
     if data:
-        return forms.MethodForm(data)
+        return forms.LabForm(data)
     codes = [c.code for c in selectors.asset_classes()]
-    return forms.MethodForm({"asset_classes": codes, "method": "max_sharpe", "risk_free_rate": "3"})
+    return forms.LabForm({"asset_classes": codes, "method": "max_sharpe", "risk_free_rate": "3"})
+
+
+def _lab_build(
+    request: AuthenticatedRequest, form: forms.LabForm
+) -> tuple[compute.Built | None, compute.Universe | None, dict[str, float], dict[str, float]]:
+    """The method's answer, the universe the household is placed on (securities: the chosen
+    ones and the household's own, estimated together) and the household's weights on it."""
+    if not (form.is_bound and form.is_valid()):
+        return None, None, {}, {}
+    inputs = form.inputs()
+    try:
+        if inputs.get("securities"):
+            current, target = selectors.household_securities(request.user)
+            tickers = list(dict.fromkeys([*inputs["securities"], *current, *target]))
+            plane = selectors.security_universe(tickers, today=clock.today())
+            universe = plane.subset(inputs["securities"])
+        else:
+            current, target = selectors.household_weights(request.user)
+            plane = universe = compute.cma_universe(inputs["asset_classes"])
+        return compute.build(inputs, universe=universe), plane, current, target
+    except PortfolioError as exc:
+        form.add_error(None, error_text(exc))
+        return None, None, {}, {}
+
+
+def _lab_chart(
+    built: compute.Built | None,
+    plane: compute.Universe | None,
+    current: dict[str, float],
+    target: dict[str, float],
+) -> dict[str, Any]:
+    if built is None or plane is None:
+        return {"frontier": [], "points": []}
+    points = [compute.placed("This method", plane, built.weights)]
+    for label, weights in (("Your portfolio today", current), ("Your target", target)):
+        if weights:
+            points.append(compute.placed(label, plane, weights))
+    try:
+        curve = compute.frontier(built.universe, built.constraints)
+    except PortfolioError:
+        curve = []  # the portfolio was built; a frontier under these limits may not exist
+    return {"frontier": curve, "points": points}
 
 
 def _lab_context(
-    request: AuthenticatedRequest, form: forms.MethodForm, adopt: forms.AdoptForm
+    request: AuthenticatedRequest, form: forms.LabForm, adopt: forms.AdoptForm
 ) -> dict[str, Any]:
-    built = None
-    if form.is_bound and form.is_valid():
-        try:
-            built = compute.build(form.inputs())
-        except PortfolioError as exc:
-            form.add_error(None, error_text(exc))
-    current, target = selectors.household_weights(request.user)
-    points = []
-    if built is not None:
-        points.append(compute.placed("This method", built.weights))
-    if current:
-        points.append(compute.placed("Your portfolio today", current))
-    if target:
-        points.append(compute.placed("Your target", target))
-    curve: list[dict[str, float]] = []
-    if built is not None:
-        try:
-            curve = compute.frontier(list(built.codes), built.constraints)
-        except PortfolioError:
-            curve = []  # the portfolio was built; a frontier under these limits may not exist
+    built, plane, current, target = _lab_build(request, form)
     assessment = account_selectors.current_assessment(request.user)
-    limits = selectors.guardrails(assessment) if assessment else None
+    names = {**selectors.asset_class_names(), **{t: t for t in (built.weights if built else {})}}
     return {
         "nav": "lab",
         "form": form,
         "adopt": adopt,
         "built": built,
-        "rows": _weights_rows(built.weights, risk=built.risk_contributions) if built else [],
-        "chart": {"frontier": curve, "points": points},
+        "history": bool(built and built.universe.history),
+        "rows": _weights_rows(built.weights, risk=built.risk_contributions, names=names)
+        if built
+        else [],
+        "chart": _lab_chart(built, plane, current, target),
         "assessment": assessment,
-        "limits": limits,
+        "limits": selectors.guardrails(assessment) if assessment else None,
         "method": form.cleaned_data.get("method") if built else None,
         "sharpe": _sharpe(built, form.cleaned_data.get("risk_free_rate")) if built else None,
         "bad_year": assumptions.bad_year_return(
@@ -277,13 +307,14 @@ def lab(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def adopt(request: AuthenticatedRequest) -> HttpResponse:
-    form = forms.MethodForm(request.POST)
+    form = forms.LabForm(request.POST)
     choice = forms.AdoptForm(request.POST, user=request.user)
     assessment = account_selectors.current_assessment(request.user)
     if assessment is None:
         messages.error(request, "Take the risk questionnaire first: it sets your guardrails.")
         return redirect("onboarding:questionnaire")
-    if form.is_valid() and choice.is_valid():
+    # A target is made of asset classes; a securities build is shown again, with that said.
+    if form.is_valid() and not form.cleaned_data.get("securities") and choice.is_valid():
         try:
             accounts = services.set_custom_target(
                 assessment,

@@ -15,10 +15,13 @@ register = template.Library()
 @register.inclusion_tag("construction/_model_frontier.html")
 def model_on_frontier(model: ModelPortfolio) -> dict[str, Any]:
     codes = [c.code for c in selectors.asset_classes()]
+    if not codes:
+        return {"model": model, "chart": {}, "shown": False}
+    universe = compute.cma_universe(codes)
     weights = selectors.published_weights(model)
     try:
-        curve = compute.frontier(codes)
+        curve = compute.frontier(universe)
     except PortfolioError:
         curve = []
-    points = [compute.placed(model.name, weights)] if weights else []
+    points = [compute.placed(model.name, universe, weights)] if weights else []
     return {"model": model, "chart": {"frontier": curve, "points": points}, "shown": bool(curve)}

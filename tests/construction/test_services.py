@@ -194,7 +194,8 @@ def test_risk_contributions_by_hand() -> None:
     # US stocks (16% vol) and cash (0.5% vol) are uncorrelated: at 50/50 the variances are
     # 0.25 * 0.0256 = 0.0064 and 0.25 * 0.000025 = 0.00000625, so stocks carry
     # 0.0064 / 0.00640625 = 99.9024% of the risk.
-    shares = compute.risk_contributions({"us-stocks": 0.5, "cash": 0.5})
+    universe = compute.cma_universe(["us-stocks", "cash"])
+    shares = compute.risk_contributions(universe, {"us-stocks": 0.5, "cash": 0.5})
     assert shares["us-stocks"] == pytest.approx(0.0064 / 0.00640625, abs=1e-12)
     assert shares["cash"] == pytest.approx(0.00000625 / 0.00640625, abs=1e-12)
 
@@ -272,7 +273,8 @@ def test_efficient_portfolios_and_the_frontier_under_a_bond_band(method: str) ->
     built = compute.build(inputs)
     assert built.result.kkt_residual < 1e-9
     assert 0.2 - 1e-4 <= sum(built.weights.get(c, 0) for c in BONDS) <= 0.4 + 1e-4
-    curve = compute.frontier(ALL_CLASSES, compute.constraints_of(inputs, ALL_CLASSES))
+    universe = compute.cma_universe(ALL_CLASSES)
+    curve = compute.frontier(universe, compute.constraints_of(inputs, universe))
     assert len(curve) == compute.FRONTIER_POINTS
     vols = [p["volatility"] for p in curve]
     assert vols == sorted(vols)

@@ -211,3 +211,49 @@ def test_the_risk_result_shows_the_recommended_model_on_the_frontier(
     page = client.get(reverse("onboarding:assessment", args=[assessment.pk])).content.decode()
     assert 'id="model-frontier"' in page and "model-frontier-data" in page
     assert f"Where {assessment.recommended_model.name} sits on the efficient frontier" in page
+
+
+def test_the_lab_builds_from_securities_on_their_own_price_history(
+    client: Client, user, balanced, today
+) -> None:
+    import json
+    import re
+
+    from portfolios.models import Security
+
+    demo.seed_prices({s.ticker: s for s in Security.objects.all()}, today)
+    account = PortfolioFactory(owner=user, model=balanced)
+    client.force_login(user)
+    query = {"securities": ["VTI", "BND", "GLD"], "method": "min_volatility", "risk_free_rate": "0"}
+    page = client.get(reverse("lab:index"), query).content.decode()
+    assert 'id="lab-weights"' in page and "last three years of daily prices" in page
+    data = json.loads(re.search(r'id="lab-frontier-data"[^>]*>(.*?)</script>', page, re.S)[1])
+    labels = [p["label"] for p in data["points"]]
+    # The target's securities (VTI, VEA, BND...) are estimated with the chosen ones: one plane.
+    assert labels == ["This method", "Your target"] and len(data["frontier"]) == 25
+    minimum = min(p["volatility"] for p in data["frontier"])
+    assert data["points"][0]["volatility"] == pytest.approx(minimum, rel=1e-3)
+
+    assessment_at_level(user, level=6, max_level=8)
+    response = client.post(reverse("lab:adopt"), {**query, "portfolios": [account.pk]})
+    assert response.status_code == 400
+    assert "A target is made of asset classes" in response.content.decode()
+    assert Portfolio.objects.get(pk=account.pk).model == balanced
+
+
+def test_the_lab_explains_securities_without_enough_common_history(
+    client: Client, user, balanced, today
+) -> None:
+    import datetime as dt
+
+    from portfolios.models import Price, Security
+
+    for ticker in ("VTI", "BND"):
+        security = Security.objects.get(ticker=ticker)
+        for back in range(30):
+            day = today - dt.timedelta(days=back)
+            Price.objects.create(security=security, date=day, close=Decimal(100 + back % 7))
+    client.force_login(user)
+    response = client.get(reverse("lab:index"), {"securities": ["VTI", "BND"], "method": "hrp"})
+    page = response.content.decode()
+    assert "There is not enough price history: only 29 daily returns" in page
