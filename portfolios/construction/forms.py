@@ -42,6 +42,17 @@ def _percent(label: str, **kwargs: Any) -> fields.NumberField:
     )
 
 
+def _percent_text(text: str, line: str) -> float:
+    """A percentage typed in a line of limits or views, as a fraction."""
+    try:
+        value = inputs.parse_decimal(text, "The number", PERCENT)
+    except inputs.InputError:
+        value = None
+    if value is None or abs(value) > 1000:
+        raise forms.ValidationError(f"Cannot read the number {text!r} in {line.strip()!r}.")
+    return float(value) / 100
+
+
 def _fraction(value: Decimal | None) -> float | None:
     return None if value is None else float(value) / 100
 
@@ -85,7 +96,7 @@ class MethodForm(forms.Form):
                 raise forms.ValidationError(
                     f"Cannot read the limit {line.strip()!r}: write 'code min-max'."
                 )
-            out[match[1]] = (float(match[2]) / 100, float(match[3]) / 100)
+            out[match[1]] = (_percent_text(match[2], line), _percent_text(match[3], line))
         return out
 
     def clean_views(self) -> list[dict[str, Any]]:
@@ -93,10 +104,13 @@ class MethodForm(forms.Form):
         for line in filter(str.strip, self.cleaned_data["views"].splitlines()):
             if match := _RELATIVE.match(line):
                 out.append(
-                    {"weights": {match[1]: 1.0, match[2]: -1.0}, "value": float(match[3]) / 100}
+                    {
+                        "weights": {match[1]: 1.0, match[2]: -1.0},
+                        "value": _percent_text(match[3], line),
+                    }
                 )
             elif match := _ABSOLUTE.match(line):
-                out.append({"weights": {match[1]: 1.0}, "value": float(match[2]) / 100})
+                out.append({"weights": {match[1]: 1.0}, "value": _percent_text(match[2], line)})
             else:
                 raise forms.ValidationError(
                     f"Cannot read the view {line.strip()!r}: write 'code 6' or 'code > code 2'."

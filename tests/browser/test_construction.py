@@ -46,8 +46,11 @@ def test_staff_build_and_publish_a_model_then_an_investor_opens_the_lab(page, li
     sign_in(page, url, author)
     page.get_by_role("link", name="Models").click()
     page.wait_for_url(f"{url}/construction/")
+    check_page(page, "model list")
     page.get_by_role("link", name="Build a revision of Conservative", exact=True).click()
     page.wait_for_url(re.compile(r"/construction/models/\d+/$"))
+    screenshot(page, "construction-model")
+    check_page(page, "model page")
     page.select_option("select[name=method]", "max_sharpe")
     page.fill("input[name=bonds_min]", "80")
     page.fill("input[name=bonds_max]", "70")  # first a floor above the cap: a clear message
