@@ -257,3 +257,15 @@ def test_the_lab_explains_securities_without_enough_common_history(
     response = client.get(reverse("lab:index"), {"securities": ["VTI", "BND"], "method": "hrp"})
     page = response.content.decode()
     assert "There is not enough price history: only 29 daily returns" in page
+
+
+def test_the_admin_shows_model_weights_and_versions_read_only(balanced) -> None:
+    client, staff = staff_client("root@example.com")
+    staff.is_superuser = True
+    staff.save()
+    page = client.get(reverse("admin:portfolios_modelportfolio_change", args=[balanced.pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'name="allocations-0-weight"' not in body and "0.350000" in body
+    assert client.get(reverse("admin:portfolios_modelversion_changelist")).status_code == 200
+    assert client.get(reverse("admin:portfolios_modelversion_add")).status_code == 403
