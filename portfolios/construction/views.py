@@ -169,6 +169,7 @@ def _render_version(
         "version": version,
         "rows": _weights_rows(version.weights, current, risk=contributions),
         "current_estimate": selectors.estimate(current) if current else None,
+        "followers": version.model.portfolios.filter(is_active=True).count(),
         "can_review": version.status == ModelVersion.Status.DRAFT
         and version.author_id != request.user.pk,
         "form": form,

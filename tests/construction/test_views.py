@@ -78,6 +78,7 @@ def test_staff_build_then_a_second_staff_member_publishes(balanced) -> None:
     reviewer, _ = staff_client("reviewer@example.com")
     page = reviewer.get(reverse("construction:version", args=[version.pk])).content.decode()
     assert 'id="publish-button"' in page and "version-frontier-data" in page
+    assert '<strong id="followers">0</strong> accounts that follow it' in page
     response = reviewer.post(
         reverse("construction:publish", args=[version.pk]), {"note": "Checked"}
     )
@@ -269,3 +270,31 @@ def test_the_admin_shows_model_weights_and_versions_read_only(balanced) -> None:
     assert 'name="allocations-0-weight"' not in body and "0.350000" in body
     assert client.get(reverse("admin:portfolios_modelversion_changelist")).status_code == 200
     assert client.get(reverse("admin:portfolios_modelversion_add")).status_code == 403
+
+
+def test_the_lab_places_the_households_holdings_and_target(client: Client, user) -> None:
+    import json
+    import re
+
+    from tests.rebalancing.proposal_data import drifted_household
+
+    drifted_household(user)  # 80% US stocks, 20% bonds held; target 60/40
+    client.force_login(user)
+    page = client.get(
+        reverse("lab:index"),
+        {
+            "asset_classes": ["us-stocks", "bonds"],
+            "method": "min_volatility",
+            "risk_free_rate": "3",
+        },
+    ).content.decode()
+    data = json.loads(re.search(r'id="lab-frontier-data"[^>]*>(.*?)</script>', page, re.S)[1])
+    points = {p["label"]: p for p in data["points"]}
+    assert set(points) == {"This method", "Your portfolio today", "Your target"}
+    # On the capital market assumptions: US stocks 7.5%, bonds (US bonds) 4.5%.
+    assert points["Your portfolio today"]["expected_return"] == pytest.approx(
+        0.8 * 0.075 + 0.2 * 0.045, abs=1e-3
+    )
+    assert points["Your target"]["expected_return"] == pytest.approx(
+        0.6 * 0.075 + 0.4 * 0.045, abs=1e-9
+    )
