@@ -85,6 +85,16 @@ class MethodForm(forms.Form):
             self.fields[f"{group}_min"] = _percent(f"{label} at least (%)")
             self.fields[f"{group}_max"] = _percent(f"{label} at most (%)")
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        needs = {"efficient_return": "target_return", "efficient_risk": "target_volatility"}
+        field = needs.get(data.get("method", ""))
+        if field and data.get(field) is None:
+            self.add_error(
+                field, f"{METHOD_LABELS[data['method']].split(' (')[0]} needs this target."
+            )
+        return data
+
     def group_fields(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
         return [(label, self[f"{g}_min"], self[f"{g}_max"]) for g, label in GROUP_LABELS.items()]
 

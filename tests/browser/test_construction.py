@@ -99,6 +99,10 @@ def test_staff_build_and_publish_a_model_then_an_investor_opens_the_lab(page, li
     expect(page.locator("#method-explanation")).to_contain_text("risk-free rate")
     screenshot(page, "lab")
     check_page(page, "portfolio lab")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)  # let the chart resize
+    screenshot(page, "lab-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Risk parity, then a target beyond their capacity is refused in plain words.
     page.select_option("select[name=method]", "risk_parity")

@@ -108,6 +108,7 @@ def test_publishing_without_a_recent_sign_in_asks_for_one(balanced) -> None:
          "above the highest return these asset classes can reach (9.00%)"),
         ({"views": "stocks will go up"}, "Cannot read the view"),
         ({"bonds_min": "abc"}, "is not a number"),
+        ({"method": "efficient_risk"}, "Efficient risk needs this target."),
         ({"risk_free_rate": "20", "bonds_min": ""}, "earns more than the risk-free rate"),
     ],
 )  # fmt: skip
