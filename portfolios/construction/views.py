@@ -268,13 +268,14 @@ def _lab_context(
 ) -> dict[str, Any]:
     built, plane, current, target = _lab_build(request, form)
     assessment = account_selectors.current_assessment(request.user)
-    names = {**selectors.asset_class_names(), **{t: t for t in (built.weights if built else {})}}
+    history = bool(built and built.universe.history)
+    names = {t: t for t in built.weights} if built and history else selectors.asset_class_names()
     return {
         "nav": "lab",
         "form": form,
         "adopt": adopt,
         "built": built,
-        "history": bool(built and built.universe.history),
+        "history": history,
         "rows": _weights_rows(built.weights, risk=built.risk_contributions, names=names)
         if built
         else [],

@@ -146,6 +146,7 @@ def test_the_lab_shows_weights_the_frontier_and_the_households_portfolios(
     page = client.get(reverse("lab:index")).content.decode()
     assert 'id="lab-weights"' in page and "lab-frontier-data" in page
     assert "Your target" in page and "Maximum Sharpe ratio" in page
+    assert "<td>US bonds</td>" in page  # asset classes by name
     page = client.get(
         reverse("lab:index"), {"asset_classes": ALL_CLASSES, "method": "risk_parity"}
     ).content.decode()
