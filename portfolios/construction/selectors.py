@@ -150,3 +150,19 @@ def household_securities(user: User) -> tuple[dict[str, float], dict[str, float]
         ticker=lambda f: f["security_id"].map(ticker_of)
     )
     return current, _by_column(targets, "ticker", "scaled")
+
+
+def assumption_rows() -> list[dict[str, object]]:
+    """The capital market assumptions of each asset class on offer (annual fractions)."""
+    rows = []
+    for asset_class in asset_classes():
+        cls = assumptions.canonical_class(asset_class.code)
+        rows.append(
+            {
+                "name": asset_class.name,
+                "code": asset_class.code,
+                "expected_return": assumptions.EXPECTED_RETURN[cls],
+                "volatility": assumptions.VOLATILITY[cls],
+            }
+        )
+    return rows

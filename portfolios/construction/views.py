@@ -115,6 +115,7 @@ def model_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "current": _weights_rows(current),
         "current_estimate": selectors.estimate(current) if current else None,
         "versions": model.versions.select_related("author", "reviewer"),
+        "assumptions": selectors.assumption_rows(),
         "form": form,
     }
     return render(request, "construction/model.html", context, status=status)

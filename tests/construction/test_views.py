@@ -1,6 +1,7 @@
 """Construction pages through the test client: staff only, bad input answered with a clear
 message (never a 500), publishing asks for a recent sign-in, the lab and the risk result."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -67,6 +68,8 @@ def test_investors_get_403_on_every_staff_page(client: Client, user, balanced, s
 
 def test_staff_build_then_a_second_staff_member_publishes(balanced) -> None:
     author, _ = staff_client("author@example.com")
+    page = author.get(reverse("construction:model", args=[balanced.pk])).content.decode()
+    assert re.search(r"<td>US stocks</td><td[^>]*>us-stocks</td><td[^>]*>7.5%</td>", page)
     response = author.post(reverse("construction:model", args=[balanced.pk]), build_form())
     version = ModelVersion.objects.get()
     assert response.status_code == 302
@@ -220,7 +223,6 @@ def test_the_lab_builds_from_securities_on_their_own_price_history(
     client: Client, user, balanced, today
 ) -> None:
     import json
-    import re
 
     from portfolios.models import Security
 
@@ -276,7 +278,6 @@ def test_the_admin_shows_model_weights_and_versions_read_only(balanced) -> None:
 
 def test_the_lab_places_the_households_holdings_and_target(client: Client, user) -> None:
     import json
-    import re
 
     from tests.rebalancing.proposal_data import drifted_household
 
