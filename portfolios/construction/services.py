@@ -237,6 +237,8 @@ def set_custom_target(
             assessed_level=assessment.risk_level,
             max_level=assessment.max_level,
         )
+        assessment.acknowledged_more_aggressive = True
+        assessment.save(update_fields=["acknowledged_more_aggressive"])
     for account in accounts:
         _set_custom(account, built, securities, by)
     return accounts

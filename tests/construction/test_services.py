@@ -227,6 +227,8 @@ def test_custom_target_within_the_guardrails(balanced, user) -> None:
         assessment, between, by=user, portfolios=[account], acknowledge_more_aggressive=True
     )
     assert AuditEvent.objects.filter(action="risk.more_aggressive_acknowledged").count() == 1
+    assessment.refresh_from_db()
+    assert assessment.acknowledged_more_aggressive
 
     wild = {"asset_classes": ["emerging", "us-stocks"], "method": "max_sharpe"}
     before = dict(
