@@ -158,6 +158,13 @@ def estimate(universe: Universe, weights: Mapping[str, float]) -> Estimate:
     if not universe.history:
         est = assumptions.portfolio_estimate(weights)
         return Estimate(est.expected_return, est.volatility)
+    outside = [a for a, x in weights.items() if x > 0 and a not in universe.mu.index]
+    if outside:
+        raise InputError(
+            f"no price history for {outside[0]!r}",
+            code="missing_data",
+            constraint=f"asset:{outside[0]}",
+        )
     w = np.array([float(weights.get(a, 0.0)) for a in universe.assets])
     if w.sum() <= 0:
         raise InputError("no weight on these assets", code="invalid_input")

@@ -3,6 +3,7 @@ investor's portfolio lab and choosing a custom target from it."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -233,8 +234,7 @@ def _lab_build(
     try:
         if inputs.get("securities"):
             current, target = selectors.household_securities(request.user)
-            tickers = list(dict.fromkeys([*inputs["securities"], *current, *target]))
-            plane = selectors.security_universe(tickers, today=clock.today())
+            plane = _security_plane(inputs["securities"], [*current, *target])
             universe = plane.subset(inputs["securities"])
         else:
             current, target = selectors.household_weights(request.user)
@@ -243,6 +243,17 @@ def _lab_build(
     except PortfolioError as exc:
         form.add_error(None, error_text(exc))
         return None, None, {}, {}
+
+
+def _security_plane(chosen: list[str], held: list[str]) -> compute.Universe:
+    """The chosen securities estimated together with the household's, so that every point is
+    on one plane; the chosen ones alone when the household's shorten the common history too
+    much (the household's points are then left off)."""
+    today = clock.today()
+    try:
+        return selectors.security_universe(list(dict.fromkeys([*chosen, *held])), today=today)
+    except PortfolioError:
+        return selectors.security_universe(chosen, today=today)
 
 
 def _lab_chart(
@@ -255,8 +266,9 @@ def _lab_chart(
         return {"frontier": [], "points": []}
     points = [compute.placed("This method", plane, built.weights)]
     for label, weights in (("Your portfolio today", current), ("Your target", target)):
-        if weights:
-            points.append(compute.placed(label, plane, weights))
+        # A holding without price history: no point rather than a wrong one.
+        with contextlib.suppress(PortfolioError):
+            points += [compute.placed(label, plane, weights)] if weights else []
     try:
         curve = compute.frontier(built.universe, built.constraints)
     except PortfolioError:

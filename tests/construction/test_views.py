@@ -301,3 +301,24 @@ def test_the_lab_places_the_households_holdings_and_target(client: Client, user)
     assert points["Your target"]["expected_return"] == pytest.approx(
         0.6 * 0.075 + 0.4 * 0.045, abs=1e-9
     )
+
+
+def test_a_holding_with_too_little_history_is_left_off_the_securities_chart(
+    client: Client, user, balanced, today
+) -> None:
+    import json
+
+    from portfolios.models import Price, Security
+    from tests.factories import TaxLotFactory
+
+    demo.seed_prices({s.ticker: s for s in Security.objects.all()}, today)
+    unpriced = Security.objects.create(
+        ticker="NEWX", name="New fund", asset_class=Security.objects.get(ticker="VTI").asset_class
+    )
+    Price.objects.create(security=unpriced, date=today, close=Decimal("10"))  # listed today
+    TaxLotFactory(portfolio=PortfolioFactory(owner=user), security=unpriced)
+    client.force_login(user)
+    query = {"securities": ["VTI", "BND"], "method": "min_volatility"}
+    page = client.get(reverse("lab:index"), query).content.decode()
+    data = json.loads(re.search(r'id="lab-frontier-data"[^>]*>(.*?)</script>', page, re.S)[1])
+    assert [p["label"] for p in data["points"]] == ["This method"]
