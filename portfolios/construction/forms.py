@@ -206,3 +206,11 @@ class AdoptForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["portfolios"]
         field.queryset = Portfolio.objects.for_user(user).active()  # type: ignore[attr-defined]
+
+
+class NewModelForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Name")
+    risk_level = forms.IntegerField(min_value=1, max_value=10, label="Risk level (1 safest, 10)")
+    description = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.utils.text import slugify
 
 from accounts import audit
 from accounts.models import RiskAssessment, User
@@ -42,6 +43,36 @@ def _classes(codes: Iterable[str]) -> dict[str, AssetClass]:
     if missing:
         raise ConstructionError(f"Unknown asset class: {', '.join(missing)}.")
     return found
+
+
+@transaction.atomic
+def create_model(*, name: str, risk_level: int, description: str, by: User) -> ModelPortfolio:
+    """A new model portfolio, inactive (never recommended nor offered) until its first version
+    is published."""
+    if not by.is_staff:
+        raise ConstructionError("Only staff create model portfolios.")
+    name = name.strip()
+    slug = slugify(name)
+    if not name or not slug:
+        raise ConstructionError("Give the model a name.")
+    if not 1 <= risk_level <= 10:
+        raise ConstructionError("The risk level is from 1 (safest) to 10.")
+    if ModelPortfolio.objects.filter(Q(name__iexact=name) | Q(slug=slug)).exists():
+        raise ConstructionError(f"A model named \u201c{name}\u201d exists already.")
+    model = ModelPortfolio.objects.create(
+        name=name, slug=slug, risk_level=risk_level, description=description.strip(),
+        is_active=False,
+    )  # fmt: skip
+    audit.record(
+        "model.created",
+        household=None,
+        actor=by,
+        obj=model,
+        summary=f"Model {name} (level {risk_level}) created, inactive until a version is published",
+        model=slug,
+        risk_level=risk_level,
+    )
+    return model
 
 
 @transaction.atomic
@@ -117,6 +148,11 @@ def publish(version: ModelVersion, *, by: User, note: str) -> ModelVersion:
         status=ModelVersion.Status.SUPERSEDED
     )
     _replace_allocations(model, version.weights)
+    if not previous and not model.is_active:
+        # A new model's first target: it is offered from now on. A retired model (which had
+        # a target) stays retired.
+        model.is_active = True
+        model.save(update_fields=["is_active"])
     version.status = ModelVersion.Status.PUBLISHED
     version.reviewer, version.reviewed_at, version.review_note = by, clock.now(), note.strip()
     version.save(update_fields=["status", "reviewer", "reviewed_at", "review_note"])

@@ -74,6 +74,15 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 @staff_required
 def index(request: AuthenticatedRequest) -> HttpResponse:
+    form = forms.NewModelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = services.create_model(**form.cleaned_data, by=request.user)
+        except services.ConstructionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{model.name} created: build its first version.")
+            return redirect("construction:model", pk=model.pk)
     models = ModelPortfolio.objects.prefetch_related("allocations__asset_class")
     drafts = ModelVersion.objects.filter(status=ModelVersion.Status.DRAFT).select_related(
         "model", "author"
@@ -81,7 +90,8 @@ def index(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "construction/index.html",
-        {"nav": "construction", "models": models, "drafts": drafts},
+        {"nav": "construction", "models": models, "drafts": drafts, "form": form},
+        status=400 if form.errors else 200,
     )
 
 

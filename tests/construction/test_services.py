@@ -280,3 +280,34 @@ def test_efficient_portfolios_and_the_frontier_under_a_bond_band(method: str) ->
     assert len(curve) == compute.FRONTIER_POINTS
     vols = [p["volatility"] for p in curve]
     assert vols == sorted(vols)
+
+
+def test_a_new_model_is_offered_only_once_its_first_version_is_published(
+    balanced, author, reviewer
+) -> None:
+    from portfolios.onboarding.selectors import model_for_level
+
+    model = services.create_model(
+        name="Income 30/70", risk_level=3, description="Bonds first", by=author
+    )
+    assert not model.is_active and model.slug == "income-3070"
+    assert model_for_level(3) != model  # not recommended while it has no target
+    with pytest.raises(services.ConstructionError, match="exists already"):
+        services.create_model(name="income 30/70", risk_level=3, description="", by=reviewer)
+    version = services.build_draft(
+        model, {"asset_classes": ALL_CLASSES, "method": "min_volatility"}, by=author, reason="v1"
+    )
+    services.publish(version, by=reviewer, note="ok")
+    model.refresh_from_db()
+    assert model.is_active and model_for_level(3) == model
+    assert sum(allocation(model).values()) == Decimal("1")
+    assert AuditEvent.objects.filter(action="model.created", actor=author).count() == 1
+
+
+def test_publishing_never_reactivates_a_retired_model(balanced, author, reviewer) -> None:
+    balanced.is_active = False
+    balanced.save()
+    version = services.build_draft(balanced, max_sharpe_with_bond_floor(), by=author, reason="r")
+    services.publish(version, by=reviewer, note="ok")
+    balanced.refresh_from_db()
+    assert not balanced.is_active

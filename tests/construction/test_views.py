@@ -322,3 +322,15 @@ def test_a_holding_with_too_little_history_is_left_off_the_securities_chart(
     page = client.get(reverse("lab:index"), query).content.decode()
     data = json.loads(re.search(r'id="lab-frontier-data"[^>]*>(.*?)</script>', page, re.S)[1])
     assert [p["label"] for p in data["points"]] == ["This method"]
+
+
+def test_staff_create_a_model_and_a_duplicate_name_is_refused(balanced) -> None:
+    client, _ = staff_client("author@example.com")
+    form = {"name": "Income", "risk_level": "3", "description": "Bonds first"}
+    response = client.post(reverse("construction:index"), form)
+    model = ModelPortfolio.objects.get(slug="income")
+    assert response["Location"] == reverse("construction:model", args=[model.pk])
+    response = client.post(reverse("construction:index"), {**form, "name": "Balanced"})
+    assert response.status_code == 400 and "exists already" in response.content.decode()
+    response = client.post(reverse("construction:index"), {**form, "risk_level": "11"})
+    assert response.status_code == 400 and ModelPortfolio.objects.count() == 6
