@@ -172,9 +172,8 @@ def load_backtest_inputs(portfolio: Portfolio, request: Request) -> BacktestInpu
     BacktestInputError when the account has no target."""
     target, classes, names, security_ids = _target(portfolio)
     tickers = list(target.index)
-    prices = portfolio_selectors.price_frame(
-        [security_ids[t] for t in tickers], adjusted=True, end=request.end
-    )
+    # The whole history: the engine cuts the window and names what is missing in it.
+    prices = portfolio_selectors.price_frame([security_ids[t] for t in tickers], adjusted=True)
     variants = variants_for(request)
     own = policy_selectors.engine_policies([policy_selectors.policy_for(portfolio)])
     short_rate, long_rate = _rates(portfolio)

@@ -147,6 +147,14 @@ def _number(x: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _ratio(x: float) -> float | str | None:
+    """A ratio that may be infinite (Sortino without a shortfall, Calmar without a drawdown)."""
+    value = float(x)
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return _number(value)
+
+
 def _day(x: np.datetime64) -> str | None:
     return None if np.isnat(x) else str(np.datetime_as_string(x, unit="D"))
 
@@ -165,13 +173,13 @@ def _metrics(result: backtest.Result, v: int) -> dict[str, Any]:
         "total_return": _number(s.total_return[v]),
         "cagr": _number(s.cagr[v]),
         "volatility": _number(s.volatility[v]),
-        "sharpe": _number(s.sharpe[v]),
-        "sortino": _number(s.sortino[v]),
+        "sharpe": _ratio(s.sharpe[v]),
+        "sortino": _ratio(s.sortino[v]),
         "max_drawdown": _number(s.drawdown.depth[v]),
         "drawdown_peak": _day(s.drawdown.peak[v]),
         "drawdown_trough": _day(s.drawdown.trough[v]),
         "drawdown_recovery": _day(s.drawdown.recovery[v]),
-        "calmar": _number(s.calmar[v]),
+        "calmar": _ratio(s.calmar[v]),
         "turnover": _number(result.turnover[v]),
         "costs": _number(result.costs[v]),
         "trades": int(np.count_nonzero(result.trades.variant == v)),
