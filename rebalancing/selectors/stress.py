@@ -79,7 +79,7 @@ class HouseholdStress:
         return self.tolerance.fraction * self.household_value
 
 
-def _holdings(portfolios: Sequence[Portfolio]) -> tuple[pd.DataFrame, dict[str, str]]:
+def _holdings(portfolios: Sequence[Portfolio]) -> tuple[pd.DataFrame, dict[object, str]]:
     """account, security (ticker or CASH), value; and each ticker's class code."""
     held = portfolio_selectors.holdings([p.pk for p in portfolios])
     held = held[held["market_value"].astype(float) > 0]
@@ -97,7 +97,10 @@ def _holdings(portfolios: Sequence[Portfolio]) -> tuple[pd.DataFrame, dict[str, 
             "value": [float(p.cash) for p in portfolios if p.cash > 0],
         }
     )
-    classes = dict(zip(held["ticker"].astype(str), held["asset_class"].astype(str), strict=True))
+    # keys typed `object`, as the engine's mappings are (invariant keys)
+    classes: dict[object, str] = dict(
+        zip(held["ticker"].astype(str), held["asset_class"].astype(str), strict=True)
+    )
     classes[CASH] = CASH
     return pd.concat([frame, cash], ignore_index=True), classes
 
@@ -155,8 +158,9 @@ def household_stress(user: User) -> HouseholdStress | None:
     wanted = set(ids.values()) | {pk for pk, _ in proxies.values()}
     prices = portfolio_selectors.price_frame(sorted(wanted), adjusted=True)
     tolerance = account_selectors.loss_tolerance(user)
-    limits = {user.pk: tolerance.fraction} if tolerance else None
-    household = dict.fromkeys((p.pk for p in portfolios), user.pk)
+    # Mapping keys are invariant: the engine's are `object` (ids or labels).
+    limits: dict[object, float] | None = {user.pk: tolerance.fraction} if tolerance else None
+    household: dict[object, object] = {p.pk: user.pk for p in portfolios}
     historical = stress.historical(
         holdings, prices, classes, proxies={k: t for k, (_, t) in proxies.items()},
         cash_classes=(CASH,), household_of=household, tolerance=limits,

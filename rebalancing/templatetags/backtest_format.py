@@ -1,11 +1,11 @@
-"""`{{ fraction|pct }}` -> "5.17%" (None -> "–"); `{{ x|ratio }}` -> "0.84" ("inf" -> "∞")."""
+"""`{{ fraction|pct }}` -> "5.17%" (None -> an en dash); `{{ x|ratio }}` -> "0.84" ("inf" -> "∞")."""
 
 import math
 
 from django import template
 
 register = template.Library()
-NONE = "–"
+NONE = "\u2013"  # en dash: no value
 
 
 @register.filter
