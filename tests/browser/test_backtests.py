@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from rebalancing.models import BacktestRun
+from rebalancing.services import backtests
 from tests.browser.a11y import check_page
 from tests.conftest import screenshot
 from tests.factories import PASSWORD, UserFactory
@@ -59,3 +61,27 @@ def test_the_investor_compares_two_bands_and_reads_the_stress_test(page, live_se
     expect(page.get_by_test_id("stress-table")).to_contain_text("Stocks fall 30%")
     check_page(page, "dashboard with stress panel")
     screenshot(page, "dashboard-stress-panel")
+
+
+def test_a_long_backtest_runs_on_a_worker_and_the_page_shows_it_when_done(
+    page, live_server, today, celery_worker, monkeypatch
+):
+    # Every backtest counts as long here: the request queues it for the real worker.
+    monkeypatch.setattr(backtests, "INLINE_CELLS", 0)
+    user = UserFactory(email="patient@example.com")
+    world = make_backtest_world(user, today)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+
+    page.goto(f"{live_server.url}/backtests/accounts/{world.portfolio.pk}/?bands=4")
+    # The first answer is the progress bar (the run was only queued); htmx polls it each second.
+    expect(page.get_by_role("progressbar", name="Backtest progress")).to_be_attached()
+    expect(page.get_by_test_id("backtest-metrics")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("columnheader", name="4-point band")).to_be_visible()
+    run = BacktestRun.objects.get(portfolio=world.portfolio)
+    assert run.status == BacktestRun.Status.DONE and run.progress == 100
+    assert run.started_at is not None  # claimed and computed by the worker, once
+    check_page(page, "backtest from the worker")
