@@ -30,3 +30,9 @@ def ratio(value: object) -> str:
 def lookup(mapping: object, key: object) -> object:
     """`{{ changes|lookup:account.pk }}`: a dict's value for a key (None when absent)."""
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def points(value: object) -> str:
+    """A fraction as percentage points without trailing zeros: 0.05 -> "5", 0.025 -> "2.5"."""
+    return NONE if value is None else f"{float(value) * 100:g}"  # type: ignore[arg-type]
