@@ -162,6 +162,10 @@ def test_an_account_without_a_target_is_refused(world):
         ("-3", "must be above 0%"),
         ("3, x", "number"),
         ("1, 2, 3, 4, 5", "at most 4"),
+        ("\u0663", "non-ASCII digits"),
+        ("3\x00", "Null characters"),
+        ("nan", "not a number"),
+        ("1e999", "not a number"),
     ],
 )
 def test_bad_band_widths_are_refused(bands, message):
