@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -72,3 +73,35 @@ class BacktestForm(forms.Form):
             bands=data.get("bands", ()),
             calendars=tuple(data.get("calendars") or ()),
         )
+
+
+SHOCK_PRECISION = inputs.Precision(6, 2)  # percent
+SHOCK_PREFIX = "shock-"
+
+
+def parse_own_shock(query: Mapping[str, str]) -> tuple[dict[str, float], dict[str, str], list[str]]:
+    """The investor's own scenario from `shock-<asset class code>` parameters in percent:
+    (class code -> return as a fraction, the text typed per class, error messages). A class
+    left empty does not move; a fall of more than 100% is refused."""
+    shock: dict[str, float] = {}
+    typed: dict[str, str] = {}
+    errors: list[str] = []
+    for name, text in query.items():
+        if not name.startswith(SHOCK_PREFIX):
+            continue
+        code = name.removeprefix(SHOCK_PREFIX)
+        typed[code] = text
+        try:
+            value = inputs.parse_decimal(
+                text.strip().removesuffix("%"), "A change", SHOCK_PRECISION
+            )
+        except inputs.InputError as exc:
+            errors.append(str(exc))
+            continue
+        if value is None:
+            continue
+        if value < Decimal(-100):
+            errors.append(f"A change of {value}% is not possible: nothing falls more than 100%.")
+            continue
+        shock[code] = float(value) / 100.0
+    return shock, typed, errors

@@ -46,6 +46,9 @@ SHOCKS: tuple[ShockSpec, ...] = (
 )
 
 
+OWN_SHOCK = "Your own scenario"
+
+
 @dataclass(frozen=True)
 class ScenarioRow:
     name: str
@@ -71,6 +74,7 @@ class HouseholdStress:
     rows: tuple[ScenarioRow, ...]
     equity_classes: tuple[str, ...]  # names of the classes the equity shocks move
     durations: tuple[tuple[str, float], ...]  # (class name, years) the rate shocks use
+    held_classes: tuple[tuple[str, str], ...] = ()  # (code, name) of the classes held
 
     @property
     def tolerance_money(self) -> float | None:
@@ -142,8 +146,11 @@ def _row(result: stress.StressResult, i: int, kind: str, **extra: object) -> Sce
     )
 
 
-def household_stress(user: User) -> HouseholdStress | None:
-    """Every scenario and shock on the household's holdings today (None when it holds nothing)."""
+def household_stress(
+    user: User, *, own_shock: dict[str, float] | None = None
+) -> HouseholdStress | None:
+    """Every scenario and shock on the household's holdings today (None when it holds nothing);
+    `own_shock` (asset class code -> return, fraction) adds the investor's own scenario."""
     portfolios = list(Portfolio.objects.for_user(user).active().order_by("pk"))
     frame, classes = _holdings(portfolios)
     if frame.empty:
@@ -165,9 +172,13 @@ def household_stress(user: User) -> HouseholdStress | None:
         holdings, prices, classes, proxies={k: t for k, (_, t) in proxies.items()},
         cash_classes=(CASH,), household_of=household, tolerance=limits,
     )  # fmt: skip
+    specs = [
+        stress.Shock(s.name, dict.fromkeys(EQUITY_CLASSES, s.equities), s.rates) for s in SHOCKS
+    ]
+    if own_shock:
+        specs.append(stress.Shock(OWN_SHOCK, own_shock))
     shocks = stress.hypothetical(
-        holdings, classes,
-        [stress.Shock(s.name, dict.fromkeys(EQUITY_CLASSES, s.equities), s.rates) for s in SHOCKS],
+        holdings, classes, specs,
         duration={t: DURATION_YEARS.get(k, 0.0) for t, k in classes.items()},
         household_of=household, tolerance=limits,
     )  # fmt: skip
@@ -175,7 +186,7 @@ def household_stress(user: User) -> HouseholdStress | None:
         _row(historical, i, "historical", start=sc.start, end=sc.end,
              proxies=_proxy_notes(historical, i))
         for i, sc in enumerate(stress.SCENARIOS)
-    ] + [_row(shocks, i, "shock", start=None, end=None, proxies=()) for i in range(len(SHOCKS))]  # fmt: skip
+    ] + [_row(shocks, i, "shock", start=None, end=None, proxies=()) for i in range(len(specs))]  # fmt: skip
     names = dict(AssetClass.objects.values_list("code", "name"))
     return HouseholdStress(
         accounts={p.pk: p.name for p in portfolios},
@@ -185,6 +196,7 @@ def household_stress(user: User) -> HouseholdStress | None:
         rows=tuple(rows),
         equity_classes=tuple(names[c] for c in EQUITY_CLASSES if c in names),
         durations=tuple((names[c], d) for c, d in DURATION_YEARS.items() if c in names),
+        held_classes=tuple((c, names.get(c, c)) for c in dict.fromkeys(classes.values()) if c != CASH),
     )  # fmt: skip
 
 

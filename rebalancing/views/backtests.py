@@ -9,11 +9,12 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedRequest
 from portfolios.models import Portfolio
-from rebalancing.forms import BacktestForm
+from rebalancing.forms import BacktestForm, parse_own_shock
 from rebalancing.models import BacktestRun
 from rebalancing.selectors import backtests as backtest_selectors
 from rebalancing.selectors import policies as policy_selectors
@@ -95,12 +96,20 @@ def status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return response
 
 
-def _stress_context(request: AuthenticatedRequest, portfolio: Portfolio | None) -> dict[str, Any]:
-    data = stress_selectors.household_stress(request.user)
+def _stress_context(
+    request: AuthenticatedRequest, portfolio: Portfolio | None, panel_url: str
+) -> dict[str, Any]:
+    own, typed, errors = parse_own_shock(request.GET)
+    data = stress_selectors.household_stress(
+        request.user, own_shock=own if own and not errors else None
+    )
     rows = data.rows if data else ()
     return {
         "stress": data,
         "portfolio": portfolio,
+        "panel_url": panel_url,
+        "typed": typed,
+        "shock_errors": errors,
         "worst": stress_selectors.worst(rows),
         "historical": [r for r in rows if r.kind == "historical"],
         "shocks": [r for r in rows if r.kind == "shock"],
@@ -111,10 +120,12 @@ def _stress_context(request: AuthenticatedRequest, portfolio: Portfolio | None) 
 @require_GET
 def account_stress(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = get_object_or_404(Portfolio.objects.for_user(request.user), pk=pk)
-    return render(request, "rebalancing/_stress.html", _stress_context(request, portfolio))
+    url = reverse("backtests:account_stress", args=[portfolio.pk])
+    return render(request, "rebalancing/_stress.html", _stress_context(request, portfolio, url))
 
 
 @login_required
 @require_GET
 def household_stress(request: AuthenticatedRequest) -> HttpResponse:
-    return render(request, "rebalancing/_stress.html", _stress_context(request, None))
+    url = reverse("backtests:household_stress")
+    return render(request, "rebalancing/_stress.html", _stress_context(request, None, url))

@@ -59,6 +59,11 @@ def test_the_investor_compares_two_bands_and_reads_the_stress_test(page, live_se
 
     page.goto(f"{live_server.url}/")
     expect(page.get_by_test_id("stress-table")).to_contain_text("Stocks fall 30%")
+    page.get_by_label("US stocks").fill("-50")
+    page.get_by_role("button", name="Add my scenario to the table").click()
+    own = page.get_by_role("row").filter(has_text="Your own scenario")
+    expect(own).to_contain_text("-$3,900")
+    expect(own).to_contain_text("beyond your limit")
     check_page(page, "dashboard with stress panel")
     screenshot(page, "dashboard-stress-panel")
 

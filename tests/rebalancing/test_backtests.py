@@ -278,3 +278,17 @@ def test_the_panels_show_the_stated_loss(client, world, user):
     assert "12%" in panel and "$1,440" in panel and "more than you said you could bear" in panel
     household = client.get(reverse("backtests:household_stress")).content.decode()
     assert "Stocks fall 30%" in household and "beyond your limit" in household
+
+
+def test_the_investors_own_scenario_moves_the_classes_they_name(client, world, user):
+    data = stress_selectors.household_stress(user, own_shock={"us-stocks": -0.5, "us-bonds": 0.1})
+    own = next(r for r in data.rows if r.name == stress_selectors.OWN_SHOCK)
+    assert own.household_change == pytest.approx(-0.5 * 7_800 + 0.1 * 4_200)  # -3,480
+    client.force_login(user)
+    url = reverse("backtests:account_stress", args=[world.portfolio.pk])
+    panel = client.get(url, {"shock-us-stocks": "-50", "shock-us-bonds": ""}).content.decode()
+    assert "Your own scenario" in panel and "-$3,900" in panel
+    refused = client.get(url, {"shock-us-stocks": "-150"}).content.decode()
+    assert "nothing falls more than 100%" in refused and "Your own scenario</th>" not in refused
+    odd = client.get(url, {"shock-us-stocks": "\u0663"}).content.decode()
+    assert "non-ASCII digits" in odd
