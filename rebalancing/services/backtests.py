@@ -6,7 +6,8 @@ run is small enough to compute in the request, or is sent to a worker (`run_back
 page polls its progress. `run_backtest` claims the run by a conditional UPDATE (queued ->
 running), so a message delivered twice, or a second worker, computes nothing twice; a run left
 `running` past the task time limit (its worker died) or `queued` past the grace period (the
-broker was down) is handed out again by `resume_if_stuck`, which the status poll calls.
+broker was down) is handed out again by `resume_if_stuck`, which the status poll calls. A new
+run deletes the account's runs older than KEEP_DAYS (every new close makes a new key).
 
 The numbers come from the engine in one call per mode: `backtest.run` (before tax) and, for a
 taxable account, `backtest_tax.run` at the investor's rates as stored today (taxes paid out of
@@ -38,6 +39,7 @@ from rebalancing.services import dispatch
 INLINE_CELLS = 20_000
 CHART_POINTS = 600  # points per chart series; the metrics use every day
 QUEUED_GRACE_SECONDS = 60
+KEEP_DAYS = 7  # older runs of an account are deleted when it gets a new one (new closes daily)
 
 
 def describe(request: selectors.Request) -> dict[str, Any]:
@@ -73,6 +75,9 @@ def request_backtest(portfolio: Portfolio, request: selectors.Request) -> Backte
         run, created = BacktestRun.objects.get(portfolio=portfolio, key=key), False
     if not created:
         return run
+    BacktestRun.objects.filter(
+        portfolio=portfolio, created_at__lt=clock.now() - dt.timedelta(days=KEEP_DAYS)
+    ).delete()
     if len(inputs.prices) * len(inputs.variants) <= INLINE_CELLS:
         run_backtest(run.pk, inputs=inputs)
         run.refresh_from_db()

@@ -292,3 +292,11 @@ def test_the_investors_own_scenario_moves_the_classes_they_name(client, world, u
     assert "nothing falls more than 100%" in refused and "Your own scenario</th>" not in refused
     odd = client.get(url, {"shock-us-stocks": "\u0663"}).content.decode()
     assert "non-ASCII digits" in odd
+
+
+def test_a_new_run_clears_the_accounts_week_old_runs(world):
+    old = backtests.request_backtest(world.portfolio, selectors.Request(bands=(0.03,)))
+    recent = backtests.request_backtest(world.portfolio, selectors.Request(bands=(0.04,)))
+    BacktestRun.objects.filter(pk=old.pk).update(created_at=clock.now() - dt.timedelta(days=8))
+    new = backtests.request_backtest(world.portfolio, selectors.Request(bands=(0.05,)))
+    assert set(BacktestRun.objects.values_list("pk", flat=True)) == {recent.pk, new.pk}
