@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from advisor.core import clock
@@ -66,13 +65,11 @@ def request_backtest(portfolio: Portfolio, request: selectors.Request) -> Backte
     when small and queued for a worker otherwise. Raises selectors.BacktestInputError."""
     inputs = selectors.load_backtest_inputs(portfolio, request)
     key = inputs.key()
-    try:
-        with transaction.atomic():
-            run, created = BacktestRun.objects.get_or_create(
-                portfolio=portfolio, key=key, defaults={"inputs": describe(request)}
-            )
-    except IntegrityError:  # the same request at the same moment: theirs is ours
-        run, created = BacktestRun.objects.get(portfolio=portfolio, key=key), False
+    # Two requests at once: the unique constraint lets one create; get_or_create gives the other
+    # the same row.
+    run, created = BacktestRun.objects.get_or_create(
+        portfolio=portfolio, key=key, defaults={"inputs": describe(request)}
+    )
     if not created:
         return run
     BacktestRun.objects.filter(

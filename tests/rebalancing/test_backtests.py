@@ -300,3 +300,37 @@ def test_a_new_run_clears_the_accounts_week_old_runs(world):
     BacktestRun.objects.filter(pk=old.pk).update(created_at=clock.now() - dt.timedelta(days=8))
     new = backtests.request_backtest(world.portfolio, selectors.Request(bands=(0.05,)))
     assert set(BacktestRun.objects.values_list("pk", flat=True)) == {recent.pk, new.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_the_same_moment_share_one_run(today, monkeypatch):
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import UserFactory as Users
+
+    world = make_backtest_world(Users(email="twice@example.com"), today)
+    barrier = threading.Barrier(2)
+    found = []
+    original = BacktestRun.objects.get_or_create
+
+    def together(*args, **kwargs):
+        barrier.wait(timeout=10)  # both have read the inputs; both now try to create
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(BacktestRun.objects, "get_or_create", together)
+
+    def ask():
+        try:
+            found.append(backtests.request_backtest(world.portfolio, selectors.Request()).pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(found) == 2 and found[0] == found[1]
+    assert BacktestRun.objects.get().status == BacktestRun.Status.DONE
