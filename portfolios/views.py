@@ -115,7 +115,9 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             # An account holding nothing has no drift: it shows how to fund it instead.
             "empty": not data.positions and not data.cash,
             # The rebalancing app's "Check drift now" button, once there is something to check.
-            "account_actions_template": "rebalancing/_check_now.html" if data.positions or data.cash else None,
+            "account_actions_template": "rebalancing/_check_now.html"
+            if data.positions or data.cash
+            else None,
         },
     )
 

@@ -16,8 +16,8 @@ from accounts.http import AuthenticatedRequest
 from accounts.models import Question, Questionnaire, RiskAssessment
 from accounts.services import OnboardingError
 from advisor.core import clock
-from portfolios.onboarding import forms, services
 from portfolios.models import Portfolio
+from portfolios.onboarding import forms, services
 from portfolios.onboarding.selectors import fund_rows, model_rows, recommendation_gap
 
 SESSION_KEY = "risk_questionnaire"
