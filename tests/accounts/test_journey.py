@@ -67,8 +67,9 @@ def test_the_newcomers_dashboard_leads_to_the_questionnaire_then_to_the_model(
 ) -> None:
     client.force_login(user)
     page = client.get("/").content.decode()
-    assert 'class="btn big" href="/profile/questionnaire/?restart=1">Take the risk questionnaire' in page
-    assert 'class="btn" href="/portfolios/new/"' not in page  # "Add an account" is no longer the button
+    button = 'class="btn big" href="/profile/questionnaire/?restart=1">Take the risk questionnaire'
+    assert button in page
+    assert 'class="btn" href="/portfolios/new/"' not in page  # no longer "Add an account"
 
     assessment = _assess(user, questionnaire_v1, MIDDLE)
     page = client.get("/").content.decode()
@@ -192,7 +193,9 @@ def test_the_safest_model_above_the_level_is_explained_as_such(
 @pytest.mark.parametrize(("score", "shown"), [(62.5, 63), (62.49, 62), (58.33, 58), (0.5, 1)])
 def test_a_score_reads_the_same_on_every_page_and_in_the_audit_log(score, shown) -> None:
     assert scoring.whole_score(score) == shown
-    rendered = Template("{% load onboarding %}{{ s|score }}").render(Context({"s": Decimal(str(score))}))
+    rendered = Template("{% load onboarding %}{{ s|score }}").render(
+        Context({"s": Decimal(str(score))})
+    )
     assert rendered == str(shown)
 
 

@@ -31,7 +31,9 @@ DEEP = re.compile(r"^/(portfolios|proposals)/\d+/$")
 def _household(today: dt.date):
     user = UserFactory(email="crawl@example.com", first_name="Dana", last_name="Demo")
     house = drifted_household(user)
-    PortfolioFactory(owner=user, name="Roth IRA", tax_treatment="roth_ira", model=house.portfolio.model)
+    PortfolioFactory(
+        owner=user, name="Roth IRA", tax_treatment="roth_ira", model=house.portfolio.model
+    )
     version = questionnaire.ensure_default_questionnaire()
     onboarding.submit_assessment(
         user,
