@@ -29,3 +29,12 @@ function markScrollableTables() {
 document.addEventListener("DOMContentLoaded", markScrollableTables);
 window.addEventListener("resize", markScrollableTables);
 document.addEventListener("htmx:afterSettle", markScrollableTables);
+// Chart axes read dates the way the pages do (advisor/formats/en/formats.py): an ISO day
+// "2026-03-05" -> "Mar 5, 2026", an ISO month "2026-03" -> "Mar 2026".
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+window.formatIsoDate = function (iso) {
+  const parts = String(iso).split("-").map(Number);
+  if (parts.length < 2 || parts.some(isNaN)) return iso;
+  const month = MONTHS[parts[1] - 1];
+  return parts.length === 3 ? `${month} ${parts[2]}, ${parts[0]}` : `${month} ${parts[0]}`;
+};
