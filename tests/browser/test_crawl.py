@@ -53,6 +53,10 @@ def _household(today: dt.date):
     return user
 
 
+def checked_account(checked: list[str]) -> str:
+    return next(h for h in checked if re.match(r"^/portfolios/\d+/$", h))
+
+
 def _links(page, selector: str) -> list[str]:
     hrefs = page.eval_on_selector_all(selector, "els => els.map(a => a.getAttribute('href'))")
     return [h for h in hrefs if h and h.startswith("/") and not SKIP.search(urlsplit(h).path)]
@@ -63,6 +67,7 @@ def test_every_page_reachable_from_the_navigation_passes_axe_and_fits_a_phone(
 ) -> None:
     user = _household(today)
     page.goto(f"{live_server.url}/accounts/login/")
+    check_page(page, "sign-in")
     page.fill("input[name=login]", user.email)
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit]")
@@ -84,7 +89,10 @@ def test_every_page_reachable_from_the_navigation_passes_axe_and_fits_a_phone(
         checked.append(href)
         if path == "/" or DEEP.match(path):
             queue += _links(page, "main a")
-    screenshot(page, "crawl-last")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name, href in (("dashboard", "/"), ("account", checked_account(checked))):
+        page.goto(f"{live_server.url}{href}")
+        screenshot(page, f"crawl-{name}-phone")
     # the nav pages, both accounts, the proposal, and what they link to
     assert {"/", "/portfolios/", "/proposals/", "/goals/", "/profile/", "/methodology/"} <= {
         urlsplit(h).path for h in checked
