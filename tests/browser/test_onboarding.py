@@ -89,6 +89,7 @@ def test_new_investor_completes_the_questionnaire_and_accepts_the_recommendation
     page.wait_for_url(re.compile(r"/questionnaire/4/$"))
     assert "$40,000 drops by 25% to $30,000" in page.content()
     choose(page, "Wait for the market to recover", "Best +15%, worst -12%", "A $2,000 gain")
+    check_page(page, "questionnaire step 4")
     screenshot(page, "onboarding-step4")
     page.get_by_role("button", name="See my risk profile").click()
 
@@ -151,6 +152,8 @@ def test_new_investor_completes_the_questionnaire_and_accepts_the_recommendation
     page.fill("input[name=target_date]", "2036-06-30")
     page.fill("input[name=monthly_contribution]", "450")
     page.get_by_label("Brokerage (Taxable)").check()
+    assert "future dollars" in page.content() and "feeds this projection only" in page.content()
+    check_page(page, "goal form")
     page.get_by_role("button", name="Save goal").click()
     page.wait_for_url(re.compile(r"/goals/\d+/$"))
     page.wait_for_function("() => Chart.getChart('fan-chart') !== undefined")
