@@ -13,7 +13,7 @@ from accounts import scoring
 from accounts.models import AuditEvent, User
 from portfolios.models import ModelPortfolio, Portfolio
 from portfolios.onboarding import selectors, services
-from tests.accounts.conftest import BOLD, CAUTIOUS, MIDDLE, selections
+from tests.accounts.conftest import CAUTIOUS, MIDDLE, selections
 from tests.factories import (
     ModelAllocationFactory,
     ModelPortfolioFactory,
@@ -172,11 +172,13 @@ def test_the_risk_result_says_why_the_model_level_differs(
     assert 'id="level-gap"' in page and "never a riskier one" in page
     assert 'data-testid="funds"' in page and "Fund costs a year" in page
 
-    bold = _assess(user, questionnaire_v1, BOLD)
-    assert selectors.recommendation_gap(bold) is None or bold.recommended_model.risk_level < 10
-    cautious = _assess(user, questionnaire_v1, CAUTIOUS)
-    if cautious.recommended_model.risk_level > cautious.risk_level:
-        assert selectors.recommendation_gap(cautious)["kind"] == "safest"
+    # a level with its own model: nothing to explain
+    ModelPortfolio.objects.filter(risk_level=6).update(is_active=True)
+    matched = _assess(user, questionnaire_v1, MIDDLE)
+    assert matched.recommended_model.risk_level == 6
+    assert selectors.recommendation_gap(matched) is None
+    page = client.get(reverse("onboarding:assessment", kwargs={"pk": matched.pk})).content.decode()
+    assert 'id="level-gap"' not in page
 
 
 def test_the_safest_model_above_the_level_is_explained_as_such(

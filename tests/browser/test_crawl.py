@@ -53,6 +53,14 @@ def _household(today: dt.date):
     return user
 
 
+def _sign_in(page, url: str, email: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
 def checked_account(checked: list[str]) -> str:
     return next(h for h in checked if re.match(r"^/portfolios/\d+/$", h))
 
@@ -68,10 +76,7 @@ def test_every_page_reachable_from_the_navigation_passes_axe_and_fits_a_phone(
     user = _household(today)
     page.goto(f"{live_server.url}/accounts/login/")
     check_page(page, "sign-in")
-    page.fill("input[name=login]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    _sign_in(page, live_server.url, user.email)
 
     queue = ["/", *_links(page, "header a")]
     seen: set[str] = set()
@@ -89,6 +94,16 @@ def test_every_page_reachable_from_the_navigation_passes_axe_and_fits_a_phone(
         checked.append(href)
         if path == "/" or DEEP.match(path):
             queue += _links(page, "main a")
+    # the warning banner (no risk profile yet, accounts already open) and its link pass axe too
+    page.context.clear_cookies()
+    other = UserFactory(email="banner@example.com")
+    PortfolioFactory(owner=other)
+    _sign_in(page, live_server.url, other.email)
+    assert page.locator("#profile-review a").is_visible()
+    check_page(page, "dashboard with the questionnaire banner")
+
+    page.context.clear_cookies()
+    _sign_in(page, live_server.url, user.email)
     page.set_viewport_size({"width": 390, "height": 844})
     for name, href in (("dashboard", "/"), ("account", checked_account(checked))):
         page.goto(f"{live_server.url}{href}")
