@@ -1,7 +1,8 @@
 """Every page an investor can reach, checked in a real Chromium: signed in as a demo-like
 investor (an account that drifted with a proposal waiting, an empty account, a risk profile, a
-goal), follow every link of the navigation, then every link of the account and proposal pages,
-and run check_page on each (axe-core serious/critical = 0, no sideways scrolling at 390 px)."""
+goal), follow every link of the navigation, every link on those pages and on the account and
+proposal pages, and run check_page on each (axe-core serious/critical = 0, no sideways
+scrolling at 390 px)."""
 
 import datetime as dt
 import re
@@ -24,8 +25,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Not pages to check: signing out, the admin, the API, and downloads.
 SKIP = re.compile(r"^/(accounts/logout|admin|api)/|\.csv$|/export")
-# From these pages every link is followed too (the account and proposal pages).
-DEEP = re.compile(r"^/(portfolios|proposals)/\d+/$")
+# Beside the navigation's pages, every link of these is followed too (accounts, proposals, goals).
+DEEP = re.compile(r"^/(portfolios|proposals|goals)/\d+/$")
 
 
 def _household(today: dt.date):
@@ -78,7 +79,8 @@ def test_every_page_reachable_from_the_navigation_passes_axe_and_fits_a_phone(
     check_page(page, "sign-in")
     _sign_in(page, live_server.url, user.email)
 
-    queue = ["/", *_links(page, "header a")]
+    nav = _links(page, "header a")
+    queue = ["/", *nav]
     seen: set[str] = set()
     checked = []
     while queue:
@@ -92,7 +94,7 @@ def test_every_page_reachable_from_the_navigation_passes_axe_and_fits_a_phone(
         page.wait_for_load_state("load")
         check_page(page, href)
         checked.append(href)
-        if path == "/" or DEEP.match(path):
+        if href == "/" or href in nav or DEEP.match(path):
             queue += _links(page, "main a")
     # the warning banner (no risk profile yet, accounts already open) and its link pass axe too
     page.context.clear_cookies()
@@ -113,4 +115,10 @@ def test_every_page_reachable_from_the_navigation_passes_axe_and_fits_a_phone(
         urlsplit(h).path for h in checked
     }
     assert sum(1 for h in checked if DEEP.match(urlsplit(h).path)) >= 3, checked
-    assert len(checked) >= 15, checked
+    for page_path in (
+        r"^/goals/\d+/$",
+        r"^/profile/assessments/\d+/$",
+        r"^/profile/accounts/\d+/fund/$",
+    ):
+        assert any(re.match(page_path, urlsplit(h).path) for h in checked), (page_path, checked)
+    assert len(checked) >= 25, checked
