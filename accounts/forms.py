@@ -68,6 +68,8 @@ class SignupNameForm(forms.Form):
     """The name asked at sign-up (allauth's ACCOUNT_SIGNUP_FORM_CLASS): the dashboard greets the
     investor by it, and the adviser sees who the household is. allauth adds email and password."""
 
+    field_order = ["first_name", "last_name", "email", "password1", "password2"]
+
     first_name = forms.CharField(
         label="First name",
         max_length=150,
