@@ -121,6 +121,7 @@ def test_an_empty_account_shows_how_to_fund_it_not_drift(client: Client, user) -
     assert "pts" not in detail and "Check drift now" not in detail
 
     dashboard = client.get("/").content.decode()
+    assert 'id="fund-next"' in dashboard  # nothing invested anywhere: funding comes first
     assert 'data-testid="fund-prompt"' in dashboard and "pts" not in dashboard
     assert "outside band" not in dashboard
 
@@ -134,6 +135,7 @@ def test_a_one_account_dashboard_shows_its_drift_table_once(client: Client, user
     client.force_login(user)
     page = client.get("/").content.decode()
     assert page.count("<th>Asset class</th>") == 1 and "<th>Household</th>" not in page
+    assert 'id="fund-next"' not in page
     PortfolioFactory(owner=user, name="Second")
     page = client.get("/").content.decode()
     assert "<th>Household</th>" in page  # two accounts: the household total and each account

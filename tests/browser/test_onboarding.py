@@ -136,6 +136,7 @@ def test_new_investor_completes_the_questionnaire_and_accepts_the_recommendation
     assert "pts" not in page.content() and "Check drift now" not in page.content()
     check_page(page, "empty account")
     page.goto(f"{url}/")
+    assert page.get_by_role("link", name="Fund Brokerage").is_visible()
     assert page.get_by_test_id("fund-prompt").is_visible() and "pts" not in page.content()
     check_page(page, "dashboard with an empty account")
 
