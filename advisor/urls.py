@@ -19,6 +19,7 @@ urlpatterns = [
     path("construction/", include("portfolios.construction.urls")),
     path("lab/", include("portfolios.construction.lab_urls")),
     path("proposals/", include("rebalancing.urls")),
+    path("backtests/", include("rebalancing.backtest_urls")),
     path("api/", include(api.router.urls)),
     path("admin/", admin.site.urls),
 ]
