@@ -15,7 +15,7 @@ from accounts.models import AuditEvent, Question
 from portfolios import demo
 from portfolios.onboarding import services as onboarding
 from rebalancing.models import Proposal
-from rebalancing.services import approval, execution
+from rebalancing.services import approval, execution, proposals
 from tests.factories import UserFactory
 from tests.rebalancing.proposal_data import drifted_household
 
@@ -89,3 +89,21 @@ def test_every_advice_event_of_a_journey_is_recorded_once_with_its_actor(today) 
     assert admin_edit.actor == adviser and admin_edit.household is None
     result = audit.verify()
     assert result.ok and result.checked == len(events)
+
+
+def test_an_expiry_is_recorded_once_by_the_system_and_a_refused_approval_by_its_actor() -> None:
+    investor = UserFactory(email="late@example.com")
+    house = drifted_household(investor)
+    Proposal.objects.filter(pk=house.proposal.pk).update(expires_at=house.proposal.created_at)
+    decision = approval.approve_proposal(house.proposal.pk, by=investor)
+    assert not decision.ok
+    expired = AuditEvent.objects.get(action="proposal.expired")
+    assert (expired.household, expired.actor, expired.object_id) == (
+        investor, None, str(house.proposal.pk)
+    )  # fmt: skip
+    refused = AuditEvent.objects.get(action="proposal.approval_refused")
+    assert refused.actor == investor
+    second = drifted_household(investor, name="Second account")
+    assert proposals.expire_stale_proposals(now=second.proposal.expires_at) == 1
+    assert AuditEvent.objects.filter(action="proposal.expired").count() == 2
+    assert audit.verify().ok
