@@ -184,9 +184,12 @@ class ProposalQuerySet(models.QuerySet["Proposal"]):
         return self.filter(status=Proposal.Status.PENDING)
 
     def expire_pending(self, note: str, *, now: dt.datetime) -> int:
-        """Mark the pending proposals of this queryset expired, saying why, one audit event each
-        (the system's); returns how many. The rows are locked first, so a concurrent decision
-        either wins (and the proposal is left alone) or waits."""
+        return self.retire_pending(Proposal.Status.EXPIRED, note, now=now)
+
+    def retire_pending(self, status: str, note: str, *, now: dt.datetime) -> int:
+        """Mark the pending proposals of this queryset `status` (expired or superseded), saying
+        why, one audit event each (the system's); returns how many. The rows are locked first,
+        so a concurrent decision either wins (and the proposal is left alone) or waits."""
         with transaction.atomic():
             rows = list(
                 self.filter(status=Proposal.Status.PENDING)
@@ -196,12 +199,12 @@ class ProposalQuerySet(models.QuerySet["Proposal"]):
             if not rows:
                 return 0
             count = Proposal.objects.filter(pk__any=Ids([pk for pk, _, _ in rows])).update(
-                status=Proposal.Status.EXPIRED, decided_at=now, decision_note=note[:500]
+                status=status, decided_at=now, decision_note=note[:500]
             )
             audit.record_many(
                 [
                     audit.Event(
-                        action="proposal.expired",
+                        action=f"proposal.{status}",
                         household_id=owner,
                         object_type=Proposal._meta.label,
                         object_id=str(pk),
