@@ -16,6 +16,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import F
 
+from accounts.models import InvestorProfile
 from advisor.core import clock, inputs
 from portfolios import wash_sales
 from portfolios.models import LotSale, Portfolio, Security, TaxLot, Transaction
@@ -202,6 +203,16 @@ def record_transfer_in(
     return txn
 
 
+def owner_relief_method(owner_id: int) -> ReliefMethod:
+    """The lot relief method the investor chose for sells that name no lots."""
+    chosen = (
+        InvestorProfile.objects.filter(user_id=owner_id)
+        .values_list("lot_relief_method", flat=True)
+        .first()
+    )
+    return ReliefMethod(chosen or ReliefMethod.TAX_MIN)
+
+
 def _relief_plan(
     lots: list[TaxLot],
     quantity: Decimal,
@@ -258,17 +269,18 @@ def record_sell(
     price: Decimal,
     trade_date: dt.date,
     fees: Decimal = Decimal("0"),
-    method: ReliefMethod | str = ReliefMethod.TAX_MIN,
+    method: ReliefMethod | str | None = None,
     picks: list[LotPick] | None = None,
     source: str = Transaction.Source.MANUAL,
     external_id: str | None = None,
     note: str = "",
 ) -> Transaction:
-    """Sell shares, relieving lots by `method`; records the realised gain per lot (LotSale)."""
+    """Sell shares, relieving lots by `method` (None: the method the owner chose in their
+    settings, tax-minimising without a profile); records the realised gain per lot (LotSale)."""
     portfolio = _lock(portfolio)
     if existing := _existing(portfolio, external_id):
         return existing
-    method = ReliefMethod(method)
+    method = ReliefMethod(method or owner_relief_method(portfolio.owner_id))
     quantity, price, fees = shares(quantity), Decimal(price), money(fees)
     _check_trade(security, quantity, price, fees, trade_date)
     lots = list(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from rebalancing.engine import tax
 from rebalancing.engine.drift import Book, Drift, weights_of
 from rebalancing.engine.lots import is_long_term
 from rebalancing.engine.policy import Decision, Policies
@@ -70,12 +71,21 @@ class Lots:
 class CostModel:
     """commission: currency per trade; slippage_bps: spread + slippage in basis points of the
     amount; short_term_rate / long_term_rate: tax rates (fractions) on realised gains, one for
-    every portfolio or an array [P] (each investor's own rates)."""
+    every portfolio or an array [P] (each investor's own rates). The estimated tax of a
+    portfolio's sales is `tax.estimate_tax` (Schedule D netting) in a year where the investor
+    already realised `realised_short_term` / `realised_long_term` (signed), with the losses
+    carried in (`carry_short` / `carry_long` >= 0) and the deduction `loss_limit`; each a
+    scalar or [P]."""
 
     commission: float = 0.0
     slippage_bps: float = 5.0
     short_term_rate: float | np.ndarray = 0.35
     long_term_rate: float | np.ndarray = 0.15
+    realised_short_term: float | np.ndarray = 0.0
+    realised_long_term: float | np.ndarray = 0.0
+    carry_short: float | np.ndarray = 0.0
+    carry_long: float | np.ndarray = 0.0
+    loss_limit: float | np.ndarray = tax.LOSS_LIMIT
 
     def rates(self, n_p: int) -> tuple[np.ndarray, np.ndarray]:
         """(short-term, long-term) rate per portfolio, [P] each."""
@@ -86,8 +96,29 @@ class CostModel:
 
     def take(self, rows: np.ndarray, n_p: int) -> "CostModel":
         """The model for the portfolios `rows` of P."""
-        short, long = self.rates(n_p)
-        return replace(self, short_term_rate=short[rows], long_term_rate=long[rows])
+
+        def sub(value: float | np.ndarray) -> np.ndarray:
+            return np.broadcast_to(np.asarray(value, dtype=float), (n_p,))[rows]
+
+        return replace(
+            self,
+            **{
+                name: sub(getattr(self, name))
+                for name in (
+                    "short_term_rate", "long_term_rate", "realised_short_term",
+                    "realised_long_term", "carry_short", "carry_long", "loss_limit",
+                )
+            },
+        )  # fmt: skip
+
+    def estimate(self, short_term: np.ndarray, long_term: np.ndarray) -> np.ndarray:
+        """The tax [P] that sales realising `short_term` / `long_term` [P] add to the year."""
+        return tax.estimate_tax(
+            short_term, long_term, short_rate=self.short_term_rate,
+            long_rate=self.long_term_rate, realised_short_term=self.realised_short_term,
+            realised_long_term=self.realised_long_term, carry_short=self.carry_short,
+            carry_long=self.carry_long, limit=self.loss_limit,
+        ).tax  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -580,7 +611,6 @@ def assemble(
         book.class_matrix
     )
     st_total, lt_total = st_matrix.sum(axis=1), lt_matrix.sum(axis=1)
-    st_rate, lt_rate = costs.rates(n_p)
     return Trades(
         portfolio=np.concatenate((sp, bp)),
         security=security,
@@ -600,7 +630,7 @@ def assemble(
         total_cost=(sell_cost + buy_cost).sum(axis=1),
         total_short_term_gain=st_total,
         total_long_term_gain=lt_total,
-        tax=st_total * st_rate + lt_total * lt_rate,
+        tax=costs.estimate(st_total, lt_total),
         class_values_after=class_values_after,
         weights_after=weights_of(class_values_after),
         notes=np.array([" ".join(n) for n in notes], dtype=object),
