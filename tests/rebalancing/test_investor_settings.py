@@ -1,0 +1,252 @@
+"""The investor's settings: each change validated, saved, audited; refused values change
+nothing; the next scan and the proposal page use them."""
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from accounts.models import AuditEvent, InvestorProfile
+from advisor.core import clock
+from portfolios import ledger
+from portfolios.models import Portfolio
+from rebalancing.engine import tax
+from rebalancing.models import HarvestSettings, Notification, RebalancePolicy
+from rebalancing.selectors import policies as policy_selectors
+from rebalancing.selectors import tax as tax_selectors
+from rebalancing.services import drift, investor_settings, notifications
+from tests.factories import PortfolioFactory, SecurityFactory
+from tests.rebalancing.proposal_data import drifted_household, last_weekday
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+def _tax(user, **overrides):
+    values = {
+        "filing_status": "single",
+        "federal_short_term_rate": D("0.32"),
+        "federal_long_term_rate": D("0.15"),
+        "state_rate": D("0.05"),
+        "carryover_short_term_loss": D("0"),
+        "carryover_long_term_loss": D("0"),
+        "carryover_tax_year": clock.today().year,
+    }
+    return investor_settings.update_tax_profile(user, by=user, **{**values, **overrides})
+
+
+def test_a_tax_profile_change_is_saved_and_audited_with_before_and_after(user) -> None:
+    _tax(user, carryover_long_term_loss=D("1200.50"))
+    profile = InvestorProfile.objects.get(user=user)
+    assert profile.combined_rates() == (D("0.37"), D("0.20"))
+    event = AuditEvent.objects.get(action="settings.tax_profile", household=user)
+    assert event.actor == user
+    assert event.data["before"]["short_term_tax_rate"] == "0.2400"
+    assert event.data["after"]["short_term_tax_rate"] == "0.32"
+    assert event.data["after"]["carryover_long_term_loss"] == "1200.50"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"federal_short_term_rate": D("1.2")}, "between 0% and 100% (you entered 120%)"),
+        ({"state_rate": D("-0.01")}, "The state rate must be between 0% and 100%"),
+        ({"federal_short_term_rate": D("0.97")}, "together are 102%; they cannot exceed 100%"),
+        ({"carryover_short_term_loss": D("-5")}, "positive amounts"),
+        ({"filing_status": "pirate"}, "filing status"),
+    ],
+)
+def test_a_refused_tax_profile_says_why_and_changes_nothing(user, overrides, message) -> None:
+    _tax(user)
+    before = InvestorProfile.objects.filter(user=user).values().get()
+    events = AuditEvent.objects.count()
+    with pytest.raises(investor_settings.SettingsError, match=re.escape(message)):
+        _tax(user, **overrides)
+    assert InvestorProfile.objects.filter(user=user).values().get() == before
+    assert AuditEvent.objects.count() == events
+
+
+def test_the_tax_year_counts_gains_realised_this_year_and_this_years_carryover(user) -> None:
+    day = last_weekday()
+    bonds = SecurityFactory(ticker="AGG")
+    account = PortfolioFactory(owner=user)
+    ira = PortfolioFactory(owner=user, tax_treatment=Portfolio.TaxTreatment.TRADITIONAL_IRA)
+    for portfolio in (account, ira):
+        ledger.record_transfer_in(
+            portfolio, security=bonds, quantity=D("40"), cost_basis=D("1000"),
+            acquired_on=dt.date(2020, 3, 2),
+        )  # fmt: skip
+        ledger.record_sell(
+            portfolio, security=bonds, quantity=D("40"), price=D("50"), trade_date=day
+        )
+    _tax(user, carryover_short_term_loss=D("300"), carryover_tax_year=day.year)
+    row = tax_selectors.households([user.pk], year=day.year).loc[user.pk]
+    assert row["realised_long"] == 1000.0  # the IRA's sale is not taxed
+    assert row["carry_short"] == 300.0
+    assert (row["short_rate"], row["long_rate"]) == pytest.approx((0.37, 0.20))
+    next_year = tax_selectors.households([user.pk], year=day.year + 1).loc[user.pk]
+    assert next_year["realised_long"] == next_year["carry_short"] == 0.0
+
+
+def test_married_filing_separately_uses_the_1500_limit(user) -> None:
+    _tax(user, filing_status=InvestorProfile.FilingStatus.MARRIED_SEPARATELY)
+    assert tax_selectors.households([user.pk], year=2026).loc[user.pk, "limit"] == 1500.0
+
+
+def test_the_proposal_page_nets_at_the_investors_rates(client, user) -> None:
+    household = drifted_household(user)  # sells 20 VTI from a short-term lot at a 200 loss
+    _tax(user)
+    client.force_login(user)
+    page = client.get(reverse("rebalancing:detail", args=[household.proposal.pk]))
+    assert page.context["tax"].tax == pytest.approx(-200 * 0.37)
+    body = page.content.decode()
+    assert "at 37% short / 20% long" in body
+    assert "federal 32% + state 5%" in body
+
+
+def _policy(portfolio, **overrides):
+    values = {
+        "absolute_band": D("0.04"),
+        "relative_band": D("0.20"),
+        "calendar_frequency": "quarterly",
+        "calendar_day": 3,
+        "rebalance_to": "band_edge",
+        "cash_buffer": D("0.02"),
+        "min_trade_amount": D("100"),
+    }
+    return investor_settings.update_policy(portfolio, by=portfolio.owner, **{**values, **overrides})
+
+
+def test_a_policy_change_becomes_the_accounts_own_policy(user) -> None:
+    household = drifted_household(user)
+    _policy(household.portfolio)
+    resolved = policy_selectors.policy_for(household.portfolio)
+    assert resolved.portfolio_id == household.portfolio.pk
+    assert (resolved.absolute_band, resolved.calendar_frequency) == (D("0.0400"), "quarterly")
+    # Fields the page does not show keep the values that applied before.
+    assert resolved.switch_back_max_gain == RebalancePolicy().switch_back_max_gain
+    event = AuditEvent.objects.get(action="settings.policy")
+    assert D(event.data["before"]["absolute_band"]) == D("0.05")
+    assert D(event.data["after"]["absolute_band"]) == D("0.04")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"absolute_band": D("0")}, "A absolute band of 0% is not a band"),
+        ({"relative_band": D("1")}, "A relative band of 100% is not a band"),
+        ({"absolute_band": D("0.30")}, "between 1% and 20% \\(the limits your adviser set\\)"),
+        ({"absolute_band": None, "relative_band": None}, "Keep at least one band"),
+        ({"cash_buffer": D("0.5")}, "cash buffer must be between 0% and 10%"),
+        ({"min_trade_amount": D("-1")}, "minimum trade must be between"),
+    ],
+)
+def test_a_policy_outside_the_guardrails_is_refused(user, overrides, message) -> None:
+    household = drifted_household(user)
+    with pytest.raises(investor_settings.SettingsError, match=message):
+        _policy(household.portfolio, **overrides)
+    assert not RebalancePolicy.objects.filter(portfolio=household.portfolio).exists()
+    assert not AuditEvent.objects.filter(action="settings.policy").exists()
+
+
+def test_the_next_drift_check_uses_the_new_policy_and_tax_year(user) -> None:
+    household = drifted_household(user)
+    day = last_weekday()
+    other = PortfolioFactory(owner=user)
+    ledger.record_transfer_in(
+        other, security=household.bonds, quantity=D("40"), cost_basis=D("1000"),
+        acquired_on=dt.date(2020, 3, 2),
+    )  # fmt: skip
+    ledger.record_sell(
+        other, security=household.bonds, quantity=D("40"), price=D("50"), trade_date=day
+    )
+    _tax(user)
+    result = drift.run_drift_check(household.portfolio, dry_run=True)
+    draft = result.draft
+    assert draft is not None and draft.est_long_term_gain == 0
+    short = float(draft.est_short_term_gain)
+    assert -1000 < short < 0
+    # The short-term loss offsets this year's 1,000 long-term gain: worth 20%, not 37%.
+    assert float(draft.est_tax) == pytest.approx(short * 0.20, abs=0.01)
+    assert float(draft.est_tax) == pytest.approx(
+        float(tax.estimate_tax(short, 0.0, short_rate=0.37, long_rate=0.20,
+                               realised_long_term=1000.0).tax), abs=0.01
+    )  # fmt: skip
+    _policy(household.portfolio, min_trade_amount=D("5000"))
+    assert drift.run_drift_check(household.portfolio, dry_run=True).status == "no_trades"
+
+
+def test_harvesting_settings_saved_and_refused(user) -> None:
+    investor_settings.update_harvesting(
+        user, by=user, enabled=False, min_loss_amount=D("500"), min_loss_fraction=D("0.1"),
+        min_net_benefit=D("40"),
+    )  # fmt: skip
+    row = HarvestSettings.objects.get(user=user)
+    assert (row.enabled, row.min_loss_amount) == (False, D("500"))
+    assert AuditEvent.objects.get(action="settings.harvesting").data["after"]["enabled"] == "False"
+    with pytest.raises(investor_settings.SettingsError, match="below 100%"):
+        investor_settings.update_harvesting(
+            user, by=user, enabled=True, min_loss_amount=D("500"), min_loss_fraction=D("1"),
+            min_net_benefit=D("40"),
+        )  # fmt: skip
+    assert HarvestSettings.objects.get(user=user).enabled is False
+
+
+def test_the_chosen_lot_relief_method_is_used_by_a_manual_sell(user) -> None:
+    security = SecurityFactory(ticker="VXUS")
+    account = PortfolioFactory(owner=user)
+    day = last_weekday()
+    for cost, acquired in (
+        (D("100"), dt.date(2020, 3, 2)),
+        (D("900"), day - dt.timedelta(days=10)),
+    ):
+        ledger.record_transfer_in(
+            account, security=security, quantity=D("10"), cost_basis=cost, acquired_on=acquired
+        )
+    investor_settings.update_lot_relief(user, by=user, method="fifo")
+    sale = ledger.record_sell(
+        account, security=security, quantity=D("10"), price=D("50"), trade_date=day
+    )
+    assert sale.lot_relief_method == "fifo"
+    assert sale.lot_sales.get().lot.acquired_on == dt.date(2020, 3, 2)
+    with pytest.raises(investor_settings.SettingsError):
+        investor_settings.update_lot_relief(user, by=user, method="random")
+
+
+def test_an_email_turned_off_is_not_sent_but_stays_in_the_centre(user) -> None:
+    household = drifted_household(user)
+    investor_settings.update_notifications(
+        user, by=user, email_waiting=False, email_executed=True, email_problems=True
+    )
+    note = notifications.notify(household.proposal, Notification.Kind.WAITING)
+    assert note is not None
+    mail.outbox.clear()
+    assert notifications.send_email(note.pk) is False
+    assert mail.outbox == []
+    assert Notification.objects.filter(pk=note.pk).exists()
+
+
+def test_another_users_account_policy_page_is_a_404(client, user, other_user) -> None:
+    household = drifted_household(other_user)
+    client.force_login(user)
+    url = reverse("settings:policy", args=[household.portfolio.pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"absolute_band": "4"}).status_code == 404
+    assert not RebalancePolicy.objects.filter(portfolio=household.portfolio).exists()
+
+
+def test_the_settings_form_shows_a_refusal_and_saves_nothing(client, user) -> None:
+    client.force_login(user)
+    response = client.post(
+        reverse("settings:tax"),
+        {"filing_status": "single", "federal_short_term_rate": "150",
+         "federal_long_term_rate": "15", "state_rate": "0", "carryover_short_term_loss": "0",
+         "carryover_long_term_loss": "0"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "must be between 0% and 100% (you entered 150%)" in response.content.decode()
+    assert not InvestorProfile.objects.filter(user=user, short_term_tax_rate__gt=1).exists()
