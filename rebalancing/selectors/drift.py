@@ -95,6 +95,15 @@ class DriftBatch:
     carry_long: np.ndarray = field(default_factory=lambda: np.zeros(0))
     loss_limit: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
+    def __post_init__(self) -> None:
+        # Until `load_for_trading` reads the households' tax years: nothing realised yet.
+        n = len(self.book.portfolio_ids)
+        for name in ("realised_short_term", "realised_long_term", "carry_short", "carry_long"):
+            if len(getattr(self, name)) != n:
+                setattr(self, name, np.zeros(n))
+        if len(self.loss_limit) != n:
+            self.loss_limit = np.full(n, tax_engine.LOSS_LIMIT)
+
 
 # Batches are runs of consecutive ids, so every query filters on the id RANGE of the batch
 # and keeps the batch's ids in Python: the SQL stays the same size for 10 or 10,000 portfolios
@@ -245,7 +254,6 @@ def _load_tax_years(
     rates, what the household realised this year, the carryovers and the loss limit; a
     tax-advantaged account (an IRA) pays no tax on its sales: rates 0."""
     years = tax_selectors.households(households, year=today.year)
-    n = len(batch.book.portfolio_ids)
     taxable_ids = set(
         Portfolio.objects.filter(
             pk__any=Ids(batch.book.portfolio_ids[rows].tolist()),
@@ -261,8 +269,6 @@ def _load_tax_years(
     }  # fmt: skip
     for attribute, column in columns.items():
         values = getattr(batch, attribute).copy()
-        if len(values) != n:
-            values = np.zeros(n)
         found = years[column].reindex(owners).to_numpy(dtype=float)
         values[rows] = np.where(taxable, found, 0.0) if attribute.endswith("rate") else found
         setattr(batch, attribute, values)
@@ -345,11 +351,6 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         switch_back_max_gain=per_portfolio("switch_back_max_gain"),
         short_term_rate=np.full(len(ids), DEFAULT_SHORT_TERM_RATE),
         long_term_rate=np.full(len(ids), DEFAULT_LONG_TERM_RATE),
-        realised_short_term=np.zeros(len(ids)),
-        realised_long_term=np.zeros(len(ids)),
-        carry_short=np.zeros(len(ids)),
-        carry_long=np.zeros(len(ids)),
-        loss_limit=np.full(len(ids), tax_engine.LOSS_LIMIT),
     )
 
 

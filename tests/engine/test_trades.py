@@ -79,7 +79,9 @@ def test_full_rebalance_sells_the_loss_lot_first():
     assert orders(t) == {(0, -1): 10.0, (1, 1): 20.0}
     assert t.lot.tolist() == [0] and t.lot_quantity.tolist() == [10.0]
     assert t.total_long_term_gain[0] == pytest.approx(-100)
-    assert t.tax[0] == pytest.approx(-15)  # 15% of the loss saved
+    # Nothing else realised this year: the net loss is deducted from ordinary income
+    # (Schedule D, under the 3,000 limit) at the short-term rate, 35% of 100.
+    assert t.tax[0] == pytest.approx(-35)
     np.testing.assert_allclose(t.weights_after[0], [0.6, 0.4])
     assert t.cash_after[0] == pytest.approx(0)
 
