@@ -14,7 +14,8 @@ Method, per portfolio that trades:
    water-filling, with no sells (no buys). Class trades below the minimum trade are dropped.
 3. Sells take lots in tax order inside each (portfolio, class): losses first (largest loss per
    share first), then long-term gains, then short-term gains, each by smallest gain per share
-   (highest basis) first. Never sold: a loss lot whose (household, security) is blocked by a
+   (highest basis) first; or, where the investor chose it (`CostModel.relief`), oldest lot
+   first (FIFO) or highest cost per share first (HIFO). Never sold: a loss lot whose (household, security) is blocked by a
    recent purchase (wash sale), a short-term gain lot unless allowed. When the estimated tax
    exceeds `max_tax_cost`, the most tax-expensive shares are held back until it fits.
 4. Buys go to each class's target security and are paid from cash above the buffer plus the
@@ -86,6 +87,9 @@ class CostModel:
     carry_short: float | np.ndarray = 0.0
     carry_long: float | np.ndarray = 0.0
     loss_limit: float | np.ndarray = tax.LOSS_LIMIT
+    # The investor's lot relief method (`lots.RELIEF_CODES`): 0 tax order (step 3), 1 oldest
+    # holding start first, 2 highest cost per share first; a scalar or [P].
+    relief: int | np.ndarray = 0
 
     def rates(self, n_p: int) -> tuple[np.ndarray, np.ndarray]:
         """(short-term, long-term) rate per portfolio, [P] each."""
@@ -106,7 +110,7 @@ class CostModel:
                 name: sub(getattr(self, name))
                 for name in (
                     "short_term_rate", "long_term_rate", "realised_short_term",
-                    "realised_long_term", "carry_short", "carry_long", "loss_limit",
+                    "realised_long_term", "carry_short", "carry_long", "loss_limit", "relief",
                 )
             },
         )  # fmt: skip
@@ -461,7 +465,14 @@ def _generate(
     wanted = sell_needed[lp, lk] > 0 if len(ls) else np.zeros(0, dtype=bool)
     available = wanted & ~wash & ~held_back_st
     group = np.where(loss, 0, np.where(long_term, 1, 2))
-    order = np.lexsort((np.arange(len(ls)), np.round(gain_per_share, 10), group, lk, lp))
+    relief = np.broadcast_to(np.asarray(costs.relief, dtype=float), (n_p,))[lp]
+    first = np.where(relief == 0, group, 0)
+    then = np.select(
+        [relief == 1, relief == 2],
+        [lots.holding_start.astype("datetime64[D]").astype(float), -np.round(cost_per_share, 10)],
+        np.round(gain_per_share, 10),
+    )
+    order = np.lexsort((np.arange(len(ls)), then, first, lk, lp))
     value_sorted = (quantity_l * price_l * available)[order]
     key_sorted = (lp * n_k + lk)[order]
     before = _group_cumsum_before(value_sorted, key_sorted)

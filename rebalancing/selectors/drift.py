@@ -94,11 +94,14 @@ class DriftBatch:
     carry_short: np.ndarray = field(default_factory=lambda: np.zeros(0))
     carry_long: np.ndarray = field(default_factory=lambda: np.zeros(0))
     loss_limit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    relief: np.ndarray = field(default_factory=lambda: np.zeros(0))  # lots.RELIEF_CODES
 
     def __post_init__(self) -> None:
         # Until `load_for_trading` reads the households' tax years: nothing realised yet.
         n = len(self.book.portfolio_ids)
-        for name in ("realised_short_term", "realised_long_term", "carry_short", "carry_long"):
+        for name in (
+            "realised_short_term", "realised_long_term", "carry_short", "carry_long", "relief",
+        ):  # fmt: skip
             if len(getattr(self, name)) != n:
                 setattr(self, name, np.zeros(n))
         if len(self.loss_limit) != n:
@@ -266,6 +269,7 @@ def _load_tax_years(
         "short_term_rate": "short_rate", "long_term_rate": "long_rate",
         "realised_short_term": "realised_short", "realised_long_term": "realised_long",
         "carry_short": "carry_short", "carry_long": "carry_long", "loss_limit": "limit",
+        "relief": "relief",
     }  # fmt: skip
     for attribute, column in columns.items():
         values = getattr(batch, attribute).copy()

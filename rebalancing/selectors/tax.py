@@ -19,6 +19,7 @@ from advisor.core import clock
 from advisor.core.lookups import Ids
 from portfolios.models import LotSale, Portfolio
 from rebalancing.engine import tax
+from rebalancing.engine.lots import RELIEF_CODES, ReliefMethod
 from rebalancing.models import Proposal, ProposedTrade
 
 COLUMNS = [
@@ -33,6 +34,7 @@ COLUMNS = [
     "carry_long",
     "realised_short",
     "realised_long",
+    "relief",
 ]
 
 
@@ -46,8 +48,9 @@ def households(
     """Per household (index: user id), the columns of `COLUMNS`: federal and state rates and
     the combined `short_rate` / `long_rate` (fractions; the profile's defaults without one),
     the deduction `limit` for the filing status, the carryovers entered for `year` (0 for
-    another year) and the gains realised in taxable accounts in `year` (signed), leaving out
-    the sales of the ledger transactions whose external ids are in `exclude_transactions`."""
+    another year), the gains realised in taxable accounts in `year` (signed), leaving out
+    the sales of the ledger transactions whose external ids are in `exclude_transactions`,
+    and the lot relief method (`relief`, `engine.lots.RELIEF_CODES`)."""
     index = pd.Index(np.unique(np.asarray(list(user_ids), dtype=np.int64)), name="user_id")
     frame = pd.DataFrame(index=index, columns=COLUMNS, dtype=float)
     frame["federal_short"] = _default("short_term_tax_rate")
@@ -55,14 +58,16 @@ def households(
     frame["state"] = _default("state_tax_rate")
     frame[["carry_short", "carry_long", "realised_short", "realised_long"]] = 0.0
     frame["married_separately"] = False
+    frame["relief"] = 0
     if not len(index):
         return frame.assign(short_rate=0.0, long_rate=0.0, limit=tax.LOSS_LIMIT)
     ids = Ids(index.tolist())
     fields = ["short_term_tax_rate", "long_term_tax_rate", "state_tax_rate", "filing_status"]
     carry_fields = ["carryover_short_term_loss", "carryover_long_term_loss", "carryover_tax_year"]
-    for user, st, lt, state, status, cs, cl, carry_year in InvestorProfile.objects.filter(
+    for user, st, lt, state, status, cs, cl, carry_year, method in InvestorProfile.objects.filter(
         user_id__any=ids
-    ).values_list("user_id", *fields, *carry_fields):
+    ).values_list("user_id", *fields, *carry_fields, "lot_relief_method"):
+        frame.loc[user, "relief"] = RELIEF_CODES.get(ReliefMethod(method), 0)
         frame.loc[user, ["federal_short", "federal_long", "state"]] = [
             float(st), float(lt), float(state)
         ]  # fmt: skip

@@ -56,7 +56,8 @@ class BatchResult:
 
 def cost_model(batch: selectors.DriftBatch) -> trades.CostModel:
     """Costs of the configured broker (commission per trade, slippage bps) and each
-    investor's tax year (rates, realised so far, carryovers; `selectors.tax`)."""
+    investor's tax year (rates, realised so far, carryovers; `selectors.tax`) and lot relief
+    method."""
     return trades.CostModel(
         commission=float(settings.ADVISOR_PAPER_COMMISSION),
         slippage_bps=float(settings.ADVISOR_PAPER_SLIPPAGE_BPS),
@@ -67,6 +68,7 @@ def cost_model(batch: selectors.DriftBatch) -> trades.CostModel:
         carry_short=batch.carry_short,
         carry_long=batch.carry_long,
         loss_limit=batch.loss_limit,
+        relief=batch.relief,
     )
 
 

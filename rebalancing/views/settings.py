@@ -138,8 +138,8 @@ def lot_relief(request: AuthenticatedRequest) -> HttpResponse:
     initial = {"method": _profile(request).lot_relief_method}
     return _edit(
         request, forms.LotReliefForm, initial, save, title="Lot relief",
-        context={"intro": "Used for the sells you record or import; proposals list the lots "
-                 "they sell, chosen to keep the tax low."},
+        context={"intro": "Used by the proposals' sells and by the sells you record or "
+                 "import. Tax-minimising keeps the estimated tax lowest."},
     )  # fmt: skip
 
 

@@ -250,3 +250,15 @@ def test_the_settings_form_shows_a_refusal_and_saves_nothing(client, user) -> No
     assert response.status_code == 200
     assert "must be between 0% and 100% (you entered 150%)" in response.content.decode()
     assert not InvestorProfile.objects.filter(user=user, short_term_tax_rate__gt=1).exists()
+
+
+def test_the_next_drift_check_relieves_lots_by_the_chosen_method(user) -> None:
+    household = drifted_household(user)  # VTI: 50 sh at 70 since 2023, 30 sh at 110 recently
+    tax_order = drift.run_drift_check(household.portfolio, dry_run=True).draft
+    assert tax_order is not None
+    assert tax_order.est_short_term_gain < 0 and tax_order.est_long_term_gain == 0
+    investor_settings.update_lot_relief(user, by=user, method="fifo")
+    fifo = drift.run_drift_check(household.portfolio, dry_run=True).draft
+    assert fifo is not None
+    # Oldest first: the 2023 lot, a long-term gain of 30 a share.
+    assert fifo.est_short_term_gain == 0 and fifo.est_long_term_gain > 0
