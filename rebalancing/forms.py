@@ -23,9 +23,14 @@ def percent_field(label: str, *, required: bool = True, help_text: str = "") -> 
     )
 
 
-def fraction(value: Decimal | None) -> Decimal | None:
+def fraction(value: Decimal) -> Decimal:
     """A percentage typed by a person as the fraction the models store."""
-    return None if value is None else value / HUNDRED
+    return value / HUNDRED
+
+
+def optional_fraction(value: Decimal | None) -> Decimal | None:
+    """`fraction` of a field that may be left empty (a band turned off)."""
+    return None if value is None else fraction(value)
 
 
 def percent(value: Decimal | None) -> Decimal | None:

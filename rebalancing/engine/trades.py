@@ -27,7 +27,7 @@ Value after = value before - estimated costs (everything is valued at the same p
 
 import datetime as dt
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -104,16 +104,14 @@ class CostModel:
         def sub(value: float | np.ndarray) -> np.ndarray:
             return np.broadcast_to(np.asarray(value, dtype=float), (n_p,))[rows]
 
-        return replace(
-            self,
-            **{
-                name: sub(getattr(self, name))
-                for name in (
-                    "short_term_rate", "long_term_rate", "realised_short_term",
-                    "realised_long_term", "carry_short", "carry_long", "loss_limit", "relief",
-                )
-            },
-        )  # fmt: skip
+        sliced: dict[str, Any] = {
+            name: sub(getattr(self, name))
+            for name in (
+                "short_term_rate", "long_term_rate", "realised_short_term", "realised_long_term",
+                "carry_short", "carry_long", "loss_limit", "relief",
+            )
+        }  # fmt: skip
+        return replace(self, **sliced)
 
     def estimate(self, short_term: np.ndarray, long_term: np.ndarray) -> np.ndarray:
         """The tax [P] that sales realising `short_term` / `long_term` [P] add to the year."""

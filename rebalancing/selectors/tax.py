@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from django.db import models
 from django.db.models import Sum
 
 from accounts.models import InvestorProfile
@@ -39,7 +40,9 @@ COLUMNS = [
 
 
 def _default(name: str) -> float:
-    return float(InvestorProfile._meta.get_field(name).get_default())
+    field = InvestorProfile._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return float(field.get_default())
 
 
 def households(
@@ -152,7 +155,11 @@ def proposal_tax(proposal: Proposal) -> ProposalTax:
         )
     }
     owner = proposal.portfolio.owner_id
-    row = households([owner], year=year, exclude_transactions=own_fills).loc[owner]
+    frame = households([owner], year=year, exclude_transactions=own_fills)
+    row: dict[str, float] = {
+        name: float(value)
+        for name, value in zip(frame.columns, frame.to_numpy(dtype=float)[0].tolist(), strict=True)
+    }
     st, lt = float(proposal.est_short_term_gain), float(proposal.est_long_term_gain)
     estimate = tax.estimate_tax(
         np.array([st]), np.array([lt]), short_rate=row["short_rate"], long_rate=row["long_rate"],
@@ -169,5 +176,5 @@ def proposal_tax(proposal: Proposal) -> ProposalTax:
         proposal_short=st,
         proposal_long=lt,
         estimate=estimate,
-        **{name: float(row[name]) for name in names},
+        **{name: row[name] for name in names},
     )

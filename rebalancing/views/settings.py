@@ -177,8 +177,8 @@ def policy(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
     def save(d: dict[str, Any]) -> object:
         return investor_settings.update_policy(
-            portfolio, by=request.user, absolute_band=forms.fraction(d["absolute_band"]),
-            relative_band=forms.fraction(d["relative_band"]),
+            portfolio, by=request.user, absolute_band=forms.optional_fraction(d["absolute_band"]),
+            relative_band=forms.optional_fraction(d["relative_band"]),
             calendar_frequency=d["calendar_frequency"], calendar_day=d["calendar_day"],
             rebalance_to=d["rebalance_to"], cash_buffer=forms.fraction(d["cash_buffer"]),
             min_trade_amount=d["min_trade_amount"],
