@@ -14,7 +14,7 @@ from advisor.core import clock
 from portfolios import ledger
 from portfolios.models import Portfolio
 from rebalancing.engine import tax
-from rebalancing.models import HarvestSettings, Notification, RebalancePolicy
+from rebalancing.models import HarvestSettings, Notification, PolicyGuardrails, RebalancePolicy
 from rebalancing.selectors import policies as policy_selectors
 from rebalancing.selectors import tax as tax_selectors
 from rebalancing.services import drift, investor_settings, notifications
@@ -262,3 +262,33 @@ def test_the_next_drift_check_relieves_lots_by_the_chosen_method(user) -> None:
     assert fifo is not None
     # Oldest first: the 2023 lot, a long-term gain of 30 a share.
     assert fifo.est_short_term_gain == 0 and fifo.est_long_term_gain > 0
+
+
+def test_the_guardrails_staff_set_bound_the_policy(user) -> None:
+    household = drifted_household(user)
+    PolicyGuardrails.objects.create(max_absolute_band=D("0.10"), max_min_trade_amount=D("200"))
+    with pytest.raises(investor_settings.SettingsError, match=re.escape("between 1% and 10%")):
+        _policy(household.portfolio, absolute_band=D("0.15"))
+    with pytest.raises(investor_settings.SettingsError, match=re.escape("$0 and $200.00")):
+        _policy(household.portfolio, min_trade_amount=D("250"))
+    _policy(household.portfolio, absolute_band=D("0.10"), min_trade_amount=D("200"))
+    assert policy_selectors.policy_for(household.portfolio).absolute_band == D("0.10")
+
+
+@pytest.mark.parametrize(
+    "typed", ["\uff12\uff14", "24\x00", "1e400", "99999999999", "abc", "(-5)", "-3", ""]
+)
+def test_typed_rates_that_are_not_rates_change_nothing(client, user, typed) -> None:
+    client.force_login(user)
+    response = client.post(
+        reverse("settings:tax"),
+        {"filing_status": "single", "federal_short_term_rate": typed,
+         "federal_long_term_rate": "15", "state_rate": "0", "carryover_short_term_loss": "0",
+         "carryover_long_term_loss": "0"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert 'class="errorlist' in response.content.decode() or "must be between" in (
+        response.content.decode()
+    )
+    assert not InvestorProfile.objects.filter(user=user).exists()
+    assert not AuditEvent.objects.filter(action="settings.tax_profile").exists()
