@@ -181,7 +181,7 @@ def _check_band(value: Decimal | None, low: Decimal, high: Decimal, label: str) 
         return
     if value <= ZERO or value >= ONE:
         raise SettingsError(
-            f"A {label} of {_pct(value)} is not a band: it must be more than 0% and less than 100%."
+            f"The {label} cannot be {_pct(value)}: it must be more than 0% and less than 100%."
         )
     if not low <= value <= high:
         raise SettingsError(

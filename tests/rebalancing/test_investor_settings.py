@@ -137,8 +137,8 @@ def test_a_policy_change_becomes_the_accounts_own_policy(user) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"absolute_band": D("0")}, "A absolute band of 0% is not a band"),
-        ({"relative_band": D("1")}, "A relative band of 100% is not a band"),
+        ({"absolute_band": D("0")}, "The absolute band cannot be 0%"),
+        ({"relative_band": D("1")}, "The relative band cannot be 100%"),
         ({"absolute_band": D("0.30")}, "between 1% and 20% \\(the limits your adviser set\\)"),
         ({"absolute_band": None, "relative_band": None}, "Keep at least one band"),
         ({"cash_buffer": D("0.5")}, "cash buffer must be between 0% and 10%"),
