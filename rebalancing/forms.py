@@ -13,7 +13,8 @@ from advisor.core import fields as input_fields
 from advisor.core import inputs
 from rebalancing.models import RebalancePolicy
 
-PERCENT = inputs.Precision(7, 4)
+# Hundredths of a percent: stored as fractions with 4 places (24.12% -> 0.2412).
+PERCENT = inputs.Precision(7, 2)
 HUNDRED = Decimal(100)
 
 

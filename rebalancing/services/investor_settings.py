@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from accounts import audit
@@ -41,7 +42,10 @@ def _save_audited(
     before = {name: getattr(obj, name) for name in changes}
     for name, value in changes.items():
         setattr(obj, name, value)
-    obj.full_clean(exclude=["user", "portfolio", "model"])
+    try:
+        obj.full_clean(exclude=["user", "portfolio", "model"])
+    except ValidationError as exc:
+        raise SettingsError(" ".join(exc.messages)) from None
     obj.save()
     changed = {k: [str(before[k]), str(v)] for k, v in changes.items() if before[k] != v}
     audit.record(

@@ -292,3 +292,16 @@ def test_typed_rates_that_are_not_rates_change_nothing(client, user, typed) -> N
     )
     assert not InvestorProfile.objects.filter(user=user).exists()
     assert not AuditEvent.objects.filter(action="settings.tax_profile").exists()
+
+
+def test_a_rate_with_hundredths_of_a_percent_is_kept_exactly(client, user) -> None:
+    client.force_login(user)
+    client.post(
+        reverse("settings:tax"),
+        {"filing_status": "single", "federal_short_term_rate": "24.125",
+         "federal_long_term_rate": "15", "state_rate": "4.93", "carryover_short_term_loss": "0",
+         "carryover_long_term_loss": "0"},
+    )  # fmt: skip
+    profile = InvestorProfile.objects.get(user=user)
+    # Typed to the hundredth of a percent (half-even): 24.12%.
+    assert (profile.short_term_tax_rate, profile.state_tax_rate) == (D("0.2412"), D("0.0493"))
