@@ -305,3 +305,24 @@ def test_a_rate_with_hundredths_of_a_percent_is_kept_exactly(client, user) -> No
     profile = InvestorProfile.objects.get(user=user)
     # Typed to the hundredth of a percent (half-even): 24.12%.
     assert (profile.short_term_tax_rate, profile.state_tax_rate) == (D("0.2412"), D("0.0493"))
+
+
+def test_an_executed_proposal_is_estimated_without_its_own_fills(user) -> None:
+    household = drifted_household(user)
+    proposal = household.proposal
+    sell = proposal.trades.get(side="sell")
+    lot_id = int(sell.lots[0]["lot"])
+    ledger.record_sell(
+        household.portfolio, security=household.stocks, quantity=D("20"), price=D("100"),
+        trade_date=clock.today(), method="specific",
+        picks=[ledger.LotPick(lot_id=lot_id, quantity=D("20"))],
+        external_id=f"fill:{sell.idempotency_key}",
+    )  # fmt: skip
+    # The fill realised the proposal's own 200 loss: the year "so far" leaves it out, so the
+    # estimate is the same after execution as before (200 x 24% saved), not counted twice.
+    assert tax_selectors.households([user.pk], year=clock.today().year).loc[
+        user.pk, "realised_short"
+    ] == pytest.approx(-200.0)
+    estimate = tax_selectors.proposal_tax(proposal)
+    assert estimate.realised_short == 0.0
+    assert estimate.tax == pytest.approx(-48.0)
