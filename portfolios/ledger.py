@@ -203,6 +203,25 @@ def record_transfer_in(
     return txn
 
 
+def picks_from(lots: list[TaxLot], quantity: Decimal) -> list[LotPick]:
+    """Specific identification from the lots an investor ticked: `quantity` shares taken from
+    them oldest first. Refused when they hold fewer shares."""
+    picks, remaining = [], shares(quantity)
+    for lot in sorted(lots, key=lambda lot: (lot.acquired_on, lot.pk)):
+        if remaining <= 0:
+            break
+        take = min(lot.quantity, remaining)
+        picks.append(LotPick(lot_id=lot.pk, quantity=take))
+        remaining -= take
+    if remaining > 0:
+        held = sum((lot.quantity for lot in lots), Decimal("0"))
+        raise LedgerError(
+            f"The lots ticked hold {held.normalize():f} shares; "
+            f"{Decimal(quantity).normalize():f} are sold."
+        )
+    return picks
+
+
 def owner_relief_method(owner_id: int) -> ReliefMethod:
     """The lot relief method the investor chose for sells that name no lots."""
     chosen = (

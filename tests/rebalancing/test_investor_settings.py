@@ -326,3 +326,33 @@ def test_an_executed_proposal_is_estimated_without_its_own_fills(user) -> None:
     estimate = tax_selectors.proposal_tax(proposal)
     assert estimate.realised_short == 0.0
     assert estimate.tax == pytest.approx(-48.0)
+
+
+def test_a_manual_sell_can_name_its_lots(client, user, other_user) -> None:
+    security = SecurityFactory(ticker="VEA")
+    account = PortfolioFactory(owner=user)
+    day = last_weekday()
+    old, new = (
+        ledger.record_transfer_in(
+            account, security=security, quantity=D("10"), cost_basis=cost, acquired_on=acquired
+        ).opened_lots.get()
+        for cost, acquired in ((D("100"), dt.date(2020, 3, 2)), (D("900"), dt.date(2024, 5, 1)))
+    )
+    stranger = PortfolioFactory(owner=other_user)
+    theirs = ledger.record_transfer_in(
+        stranger, security=security, quantity=D("10"), cost_basis=D("500"),
+        acquired_on=dt.date(2021, 1, 4),
+    ).opened_lots.get()  # fmt: skip
+    client.force_login(user)
+    url = reverse("portfolios:transaction_create", args=[account.pk])
+    form = {"kind": "sell", "trade_date": day.isoformat(), "security": security.pk,
+            "quantity": "12", "price": "50", "fees": "0"}  # fmt: skip
+    # Another investor's lot is not a choice; lots holding too few shares are refused.
+    assert "lots" in client.post(url, {**form, "lots": [theirs.pk]}).context["form"].errors
+    refused = client.post(url, {**form, "lots": [new.pk]})
+    assert "The lots ticked hold 10 shares; 12 are sold." in refused.content.decode()
+    client.post(url, {**form, "lots": [new.pk, old.pk]})
+    sale = account.transactions.get(kind="sell")
+    assert sale.lot_relief_method == "specific"
+    # Oldest first among the lots ticked: all 10 of the 2020 lot, then 2 of the 2024 lot.
+    assert {s.lot_id: s.quantity for s in sale.lot_sales.all()} == {old.pk: 10, new.pk: 2}
