@@ -4,6 +4,7 @@ estimate (Schedule D netting); a rate over 100% is refused. axe-core + 390 px on
 import re
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.a11y import check_page
@@ -63,3 +64,10 @@ def test_new_tax_rates_show_on_the_proposal(page, live_server) -> None:
     screenshot(page, "proposal-tax-netting")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "proposal-tax-netting-phone")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("portfolios:transaction_create", args=[house.portfolio.pk]))
+    expect(page.get_by_text("Sell from these lots (optional)")).to_be_visible()
+    expect(page.get_by_label(re.compile(r"VTI: 30 sh bought"))).to_be_visible()
+    check_page(page, "transaction form")
+    screenshot(page, "transaction-form-lots")
