@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.urls import include, path
 
 from advisor import api, health, views
-from rebalancing import urls as rebalancing_urls
 
 # The admin signs in through allauth: its rate limits and second factor, one login page.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -18,7 +17,8 @@ urlpatterns = [
     path("portfolios/", include("portfolios.urls")),
     path("goals/", include("portfolios.goals.urls")),
     path("proposals/", include("rebalancing.urls")),
-    path("settings/", include((rebalancing_urls.settings_urlpatterns, "settings"))),
+    path("backtests/", include("rebalancing.backtest_urls")),
+    path("settings/", include("rebalancing.settings_urls")),
     path("api/", include(api.router.urls)),
     path("admin/", admin.site.urls),
 ]

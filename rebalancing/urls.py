@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rebalancing.views import drift, proposals, settings, taxes
+from rebalancing.views import drift, proposals, taxes
 
 app_name = "rebalancing"
 
@@ -17,14 +17,4 @@ urlpatterns = [
     path("taxes/", taxes.report, name="tax_report"),
     path("taxes/<int:year>/", taxes.report, name="tax_report_year"),
     path("taxes/<int:year>/form-8949.csv", taxes.report_csv, name="tax_report_csv"),
-]
-
-# The investor's settings, mounted at /settings/ (namespace "settings").
-settings_urlpatterns = [
-    path("", settings.index, name="index"),
-    path("tax/", settings.tax_profile, name="tax"),
-    path("harvesting/", settings.harvesting, name="harvesting"),
-    path("lot-relief/", settings.lot_relief, name="lot_relief"),
-    path("notifications/", settings.notifications, name="notifications"),
-    path("accounts/<int:pk>/policy/", settings.policy, name="policy"),
 ]
