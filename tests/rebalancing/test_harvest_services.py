@@ -39,7 +39,15 @@ from rebalancing.models import (
 )
 from rebalancing.selectors import harvest as selectors_harvest
 from rebalancing.selectors import holdings
-from rebalancing.services import approval, drafts, harvest, proposals, replacements, tax_report
+from rebalancing.services import (
+    approval,
+    drafts,
+    harvest,
+    investor_settings,
+    proposals,
+    replacements,
+    tax_report,
+)
 from rebalancing.views import proposals as proposal_views
 from tests.factories import AssetClassFactory, PortfolioFactory, SecurityFactory, UserFactory
 
@@ -111,6 +119,30 @@ def household(user, market):
         "C": _buy(taxable, market["VTI"], "10", "150", D(2023, 1, 3)),
     }
     return {"user": user, "taxable": taxable, "ira": ira, "lots": lots, **market}
+
+
+def test_the_next_scan_uses_the_investors_harvest_and_tax_settings(household) -> None:
+    user = household["user"]
+    owner = {"by": user, "min_loss_fraction": Decimal("0.05"), "min_net_benefit": Decimal("25")}
+    investor_settings.update_harvesting(
+        user, enabled=False, min_loss_amount=Decimal("200"), **owner
+    )
+    assert harvest.scan_for_harvest(user_ids=[user.pk], on=ON).created == 0
+    # Back on, but only for losses of 1,000 or more: the 800 here is left alone.
+    investor_settings.update_harvesting(
+        user, enabled=True, min_loss_amount=Decimal("1000"), **owner
+    )
+    assert harvest.scan_for_harvest(user_ids=[user.pk], on=ON).created == 0
+    investor_settings.update_harvesting(user, enabled=True, min_loss_amount=Decimal("200"), **owner)
+    investor_settings.update_tax_profile(
+        user, by=user, filing_status="single", federal_short_term_rate=Decimal("0.24"),
+        federal_long_term_rate=Decimal("0.15"), state_rate=Decimal("0.05"),
+        carryover_short_term_loss=Decimal("0"), carryover_long_term_loss=Decimal("0"),
+        carryover_tax_year=None,
+    )  # fmt: skip
+    assert harvest.scan_for_harvest(user_ids=[user.pk], on=ON).created == 1
+    # 800 of losses deducted from ordinary income at 24% federal + 5% state.
+    assert Proposal.objects.get(kind=Proposal.Kind.HARVEST).est_tax == Decimal("-232.00")
 
 
 def test_the_proposal_page_shows_the_wash_sale_check_that_passed(household, client) -> None:
