@@ -13,7 +13,7 @@ applied until then, so the fields not changed keep their values); the one resolv
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -35,9 +35,12 @@ def _pct(value: Decimal) -> str:
     return f"{(value * 100).normalize():f}%"
 
 
+Row = TypeVar("Row", bound=models.Model)
+
+
 def _save_audited(
-    obj: models.Model, changes: dict[str, Any], *, action: str, by: User, household: User
-) -> models.Model:
+    obj: Row, changes: dict[str, Any], *, action: str, by: User, household: User
+) -> Row:
     """Apply `changes` to `obj`, save, and record the fields that changed (before and after)."""
     before = {name: getattr(obj, name) for name in changes}
     for name, value in changes.items():
@@ -112,7 +115,7 @@ def update_tax_profile(
         action="settings.tax_profile",
         by=by,
         household=user,
-    )  # type: ignore[return-value]
+    )
 
 
 @transaction.atomic
@@ -126,7 +129,7 @@ def update_lot_relief(user: User, *, by: User, method: str) -> InvestorProfile:
         action="settings.lot_relief",
         by=by,
         household=user,
-    )  # type: ignore[return-value]
+    )
 
 
 @transaction.atomic
@@ -144,7 +147,7 @@ def update_notifications(
         action="settings.notifications",
         by=by,
         household=user,
-    )  # type: ignore[return-value]
+    )
 
 
 @transaction.atomic
@@ -177,7 +180,7 @@ def update_harvesting(
         action="settings.harvesting",
         by=by,
         household=user,
-    )  # type: ignore[return-value]
+    )
 
 
 def _check_band(value: Decimal | None, low: Decimal, high: Decimal, label: str) -> None:
@@ -264,4 +267,4 @@ def update_policy(
         action="settings.policy",
         by=by,
         household=portfolio.owner,
-    )  # type: ignore[return-value]
+    )

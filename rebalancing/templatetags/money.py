@@ -19,9 +19,10 @@ def usd(value: object, places: int = 2) -> str:
 
 @register.filter
 def pct(value: object, places: int = 2) -> str:
-    """A fraction as a percentage for people: 0.24 -> '24%', 0.3125 -> '31.25%'."""
+    """A fraction as a percentage for people: 0.24 -> '24%', 0.3125 -> '31.25%'; a setting
+    left empty (a band turned off) -> 'off'."""
     if value is None or value == "":
-        return "none"
+        return "off"
     number = Decimal(str(value)) * 100
     text = f"{number:.{int(places)}f}".rstrip("0").rstrip(".")
     return f"{text}%"

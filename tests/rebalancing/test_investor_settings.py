@@ -356,3 +356,16 @@ def test_a_manual_sell_can_name_its_lots(client, user, other_user) -> None:
     assert sale.lot_relief_method == "specific"
     # Oldest first among the lots ticked: all 10 of the 2020 lot, then 2 of the 2024 lot.
     assert {s.lot_id: s.quantity for s in sale.lot_sales.all()} == {old.pk: 10, new.pk: 2}
+
+
+def test_the_settings_and_methodology_pages_show_the_same_values(client, user) -> None:
+    household = drifted_household(user)
+    _tax(user)
+    _policy(household.portfolio, relative_band=None)
+    client.force_login(user)
+    settings_page = client.get(reverse("settings:index")).content.decode()
+    methodology = client.get(reverse("methodology")).content.decode()
+    for page in (settings_page, methodology):
+        assert "4% points" in page and "no relative band" in page
+    assert "37% short term, 20% long term" in methodology
+    assert 'data-testid="short-rate">37%' in settings_page
