@@ -66,6 +66,10 @@ def test_new_tax_rates_show_on_the_proposal(page, live_server) -> None:
     screenshot(page, "proposal-tax-netting-phone")
 
     page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("navigation").get_by_role("link", name="Methodology").first.click()
+    expect(page.get_by_test_id("your-settings")).to_contain_text("37% short term, 20% long term")
+    expect(page.get_by_test_id("your-settings")).to_contain_text("4% points")
+    check_page(page, "methodology")
     page.goto(live_server.url + reverse("portfolios:transaction_create", args=[house.portfolio.pk]))
     expect(page.get_by_text("Sell from these lots (optional)")).to_be_visible()
     expect(page.get_by_label(re.compile(r"VTI: 30 sh bought"))).to_be_visible()
