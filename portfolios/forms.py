@@ -4,7 +4,7 @@ from typing import Any, cast
 from django import forms
 
 from accounts.models import User
-from advisor.core import clock, inputs
+from advisor.core import clock, dates, inputs
 from advisor.core import fields as input_fields
 from portfolios.imports import layouts
 from portfolios.models import (
@@ -101,7 +101,7 @@ class ImportUploadForm(forms.Form):
 def _lot_label(lot: TaxLot) -> str:
     return (
         f"{lot.security.ticker}: {lot.quantity.normalize():f} sh bought "
-        f"{lot.acquired_on:%Y-%m-%d}, basis ${lot.cost_basis:,.2f}"
+        f"{dates.day(lot.acquired_on)}, basis ${lot.cost_basis:,.2f}"
     )
 
 

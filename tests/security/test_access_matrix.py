@@ -104,6 +104,7 @@ class Case:
 CASES: dict[str, Case] = {
     "onboarding:assessment": Case(_assessment, ("GET",)),
     "onboarding:accept": Case(_assessment, ("POST",)),
+    "onboarding:fund": Case(_portfolio, ("GET",)),
     "portfolios:detail": Case(_portfolio, ("GET",)),
     "portfolios:edit": Case(_portfolio, ("GET", "POST")),
     "portfolios:transaction_create": Case(_portfolio, ("GET", "POST")),
