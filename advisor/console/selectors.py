@@ -230,6 +230,12 @@ def _params(
     }  # fmt: skip
 
 
+def flags_available() -> bool:
+    """The flags statement is PostgreSQL's (DISTINCT ON, jsonb); on the embedded SQLite default
+    the console shows households and records without flags."""
+    return connection.vendor == "postgresql"
+
+
 def household_list(
     scope: Scope,
     *,

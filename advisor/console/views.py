@@ -80,6 +80,8 @@ def households(request: AuthenticatedRequest) -> HttpResponse:
         page = inputs.parse_int(request.GET.get("page"), default=1, minimum=1, maximum=10**6)
     except inputs.InputError:
         page = 1
+    if not selectors.flags_available():
+        return render(request, "console/needs_postgresql.html", {"nav": "console"})
     listing = selectors.household_list(
         _scope(request), now=clock.now(), today=clock.today(), flag=flag or None,
         search=search, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
@@ -109,7 +111,11 @@ def household(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolios = list(
         Portfolio.objects.filter(owner=person, is_active=True).select_related("model")
     )
-    row = selectors.household_flags(_scope(request), pk, now=clock.now(), today=today)
+    row = (
+        selectors.household_flags(_scope(request), pk, now=clock.now(), today=today)
+        if selectors.flags_available()
+        else None
+    )
     context = {
         "nav": "console",
         "household": person,
