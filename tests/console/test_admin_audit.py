@@ -46,3 +46,25 @@ def test_an_edit_in_the_admin_is_audited_with_its_author(client, root, user) -> 
     assert AdviserAssignment.objects.filter(adviser=adviser, household=user).exists()
     event = AuditEvent.objects.get(action="admin.added")
     assert event.actor == root and "adviser assignment" in event.summary.lower()
+
+
+def test_deleting_several_rows_at_once_in_the_admin_is_audited_per_row(client, root) -> None:
+    adviser = UserFactory(email="adviser@example.com", is_staff=True)
+    rows = [
+        AdviserAssignment.objects.create(adviser=adviser, household=UserFactory()) for _ in range(3)
+    ]
+    response = client.post(
+        reverse("admin:accounts_adviserassignment_changelist"),
+        {"action": "delete_selected", "_selected_action": [r.pk for r in rows], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not AdviserAssignment.objects.exists()
+    deleted = AuditEvent.objects.filter(action="admin.deleted", actor=root)
+    assert sorted(deleted.values_list("object_id", flat=True)) == sorted(str(r.pk) for r in rows)
+    one = AdviserAssignment.objects.create(adviser=adviser, household=UserFactory())
+    client.post(
+        reverse("admin:accounts_adviserassignment_changelist"),
+        {"action": "delete_selected", "_selected_action": [one.pk], "post": "yes"},
+    )
+    assert AuditEvent.objects.filter(action="admin.deleted").count() == 4  # once, not twice
+    assert audit.verify().ok
