@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 
 from accounts import audit
 from accounts import questionnaire as questionnaire_content
@@ -22,7 +22,7 @@ from accounts.models import (
 
 def audited_delete_selected(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
-) -> object:
+) -> HttpResponseBase | None:
     """Django's "delete selected", audited. Django logs one deletion with save() (the LogEntry
     signal audits it, see auth_events) but several with one bulk insert, which sends no signal:
     those are recorded here."""
