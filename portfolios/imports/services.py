@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,8 +22,8 @@ from accounts import audit
 from accounts.models import User
 from advisor.core import clock, inputs
 from advisor.core.copy import copy_rows
-from portfolios import ledger, selectors, wash_sales
-from portfolios.imports import layouts
+from portfolios import selectors, wash_sales
+from portfolios.imports import history, layouts
 from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
 from portfolios.models import ImportBatch, LotSale, Portfolio, Price, Security, TaxLot, Transaction
 
@@ -470,44 +470,37 @@ def _write_lot_rows(
     )
 
 
-def _write_transactions(portfolio: Portfolio, rows: list[Row]) -> int:
-    securities = {
-        s.ticker: s for s in Security.objects.filter(ticker__in={r.values["ticker"] for r in rows})
-    }
-    for row in sorted(rows, key=lambda r: (r.values["date"], r.line)):
-        v = row.values
-        common = {
-            "trade_date": dt.date.fromisoformat(v["date"]),  # type: ignore[arg-type]
-            "source": Transaction.Source.IMPORT,
-            "external_id": v["external_id"],
-            "note": v.get("note") or "",
-        }
-        try:
-            if v["kind"] in ("buy", "sell"):
-                record = ledger.record_buy if v["kind"] == "buy" else ledger.record_sell
-                record(
-                    portfolio,
-                    security=securities[v["ticker"]],  # type: ignore[index]
-                    quantity=Decimal(v["quantity"]),  # type: ignore[arg-type]
-                    price=Decimal(v["price"]),  # type: ignore[arg-type]
-                    fees=Decimal(v["fees"]),  # type: ignore[arg-type]
-                    **common,  # type: ignore[arg-type]
-                )
-            else:
-                ledger.record_cash(
-                    portfolio,
-                    kind=v["kind"],  # type: ignore[arg-type]
-                    amount=abs(Decimal(v["amount"])),  # type: ignore[arg-type]
-                    security=securities.get(v["ticker"]) if v["ticker"] else None,
-                    **common,  # type: ignore[arg-type]
-                )
-        except ledger.LedgerError as exc:
-            # Raising inside the caller's atomic block rolls back every row written so far.
-            row.errors.append(str(exc))
-            raise ImportRejected(
-                ParseResult(kind=layouts.TRANSACTIONS, layout="", rows=[row])
-            ) from exc
-    return len(rows)
+def _write_transactions(
+    portfolio: Portfolio, rows: list[Row], progress: Callable[[int], None] | None = None
+) -> int:
+    """The history through the ledger's rules, set-based (see `history`): all rows or none."""
+    ordered = sorted(rows, key=lambda r: (r.values["date"], r.line))
+    entries = [_entry(row.values) for row in ordered]
+    try:
+        return history.record_history(portfolio, entries, progress=progress)
+    except history.HistoryError as exc:
+        # Raising inside the caller's atomic block rolls back every row written so far.
+        row = ordered[exc.index]
+        row.errors.append(str(exc))
+        raise ImportRejected(ParseResult(kind=layouts.TRANSACTIONS, layout="", rows=[row])) from exc
+
+
+def _entry(v: dict[str, str | None]) -> history.Entry:
+    def number(name: str) -> Decimal | None:
+        text = v.get(name)
+        return None if text is None or text == "" else Decimal(text)
+
+    return history.Entry(
+        kind=str(v["kind"]),
+        date=dt.date.fromisoformat(str(v["date"])),
+        ticker=v.get("ticker") or None,
+        quantity=number("quantity"),
+        price=number("price"),
+        amount=number("amount") or Decimal("0"),
+        fees=number("fees") or Decimal("0"),
+        external_id=str(v["external_id"]),
+        note=v.get("note") or "",
+    )
 
 
 def _write_prices(rows: list[Row]) -> int:
