@@ -337,7 +337,12 @@ def _trade_values(replay: Replay, entry: Entry) -> tuple[Security, Decimal, Deci
     assert entry.ticker is not None and entry.quantity is not None and entry.price is not None
     security = replay.securities[entry.ticker]
     quantity, price, fees = ledger.shares(entry.quantity), entry.price, ledger.money(entry.fees)
-    ledger._check_trade(security, quantity, price, fees, entry.date)
+    # The ledger's trade checks, except the date's: the parser checked it against today once
+    # for the file (reading the clock per row costs more than the rest of the row).
+    ledger._check_quantity(security, quantity)
+    ledger._check_fits(quantity, "the quantity", ledger.inputs.QUANTITY)
+    ledger._check_fits(price, "the price", ledger.inputs.PRICE)
+    ledger._check_fits(quantity * price + fees, "the amount", ledger.inputs.MONEY)
     return security, quantity, price, fees
 
 
@@ -408,8 +413,10 @@ def _sell(replay: Replay, entry: Entry) -> None:
         amount=net,
         lot_relief_method=replay.method.value,
     )
+    starts = np.array([lot.holding_start for lot, _ in plan], dtype="datetime64[D]")
+    long_terms = lot_rules.is_long_term(starts, np.datetime64(entry.date, "D")).tolist()
     allocated, loss = ZERO, False
-    for n, (lot, take) in enumerate(plan):
+    for n, ((lot, take), long_term) in enumerate(zip(plan, long_terms, strict=True)):
         proceeds = net - allocated if n == len(plan) - 1 else ledger.money(net * take / quantity)
         allocated += proceeds
         basis = (
@@ -417,7 +424,6 @@ def _sell(replay: Replay, entry: Entry) -> None:
             if take == lot.quantity
             else ledger.money(lot.cost_basis * take / lot.quantity)
         )
-        long_term = lot_rules.is_long_term_on(lot.holding_start, entry.date)
         lot.quantity -= take
         lot.cost_basis -= basis
         lot.closed_on = entry.date if lot.quantity == 0 else None
@@ -471,7 +477,6 @@ def _cash(replay: Replay, entry: Entry) -> None:
     amount = ledger.money(abs(entry.amount))
     if amount <= 0:
         raise ledger.LedgerError("The amount must be positive.")
-    ledger._check_date(entry.date)
     signed = amount * ledger.CASH_SIGN[kind]
     replay.move_cash(signed)
     security = replay.securities.get(entry.ticker) if entry.ticker else None
@@ -497,10 +502,11 @@ def _wash(replay: Replay, security_id: int, on: dt.date) -> None:
     ]
     if not sales:
         return
+    # Lots with no share left to replace (sold, or used by an earlier wash sale) cannot match.
     lots = [
         lot
         for lot in _window(replay.group_lots[group], on - 2 * WINDOW, on + 2 * WINDOW)
-        if lot.quantity > 0
+        if lot.quantity > lot.used
     ]
     if not lots:
         return
