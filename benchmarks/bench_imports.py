@@ -29,7 +29,7 @@ HEADER = ["date", "kind", "ticker", "quantity", "price", "amount", "fees", "exte
 
 def _fixtures() -> tuple[object, list[int]]:
     from accounts.models import User
-    from portfolios.models import AssetClass, Portfolio, Security
+    from portfolios.models import AssetClass, Security
 
     user, _ = User.objects.get_or_create(email="bench-imports@example.com")
     cls, _ = AssetClass.objects.get_or_create(code="bench", defaults={"name": "Bench"})
@@ -70,7 +70,7 @@ def _clear(owner_id: int) -> None:
     ]
     with connection.cursor() as cursor:
         for sql in statements:
-            cursor.execute(sql, [owner_id])  # noqa: S608 - table names only
+            cursor.execute(sql, [owner_id])
 
 
 def history(n: int, rng: np.random.Generator, end: dt.date) -> list[list[str]]:

@@ -564,6 +564,7 @@ class ImportBatch(models.Model):
 
     class Status(models.TextChoices):
         PREVIEW = "preview", "Waiting for confirmation"
+        QUEUED = "queued", "Importing"
         INVALID = "invalid", "Has errors"
         IMPORTED = "imported", "Imported"
 

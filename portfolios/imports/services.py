@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,7 +23,7 @@ from accounts import audit
 from accounts.models import User
 from advisor.core import clock, inputs
 from advisor.core.copy import copy_rows
-from portfolios import selectors, wash_sales
+from portfolios import selectors, tasks, wash_sales
 from portfolios.imports import history, layouts
 from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
 from portfolios.models import ImportBatch, LotSale, Portfolio, Price, Security, TaxLot, Transaction
@@ -275,10 +276,19 @@ def batch_result(batch: ImportBatch) -> ParseResult:
 
 @transaction.atomic
 def confirm_import(batch: ImportBatch, *, by: User | None) -> ImportBatch:
-    """Write a previewed batch, all rows or none. Confirming twice is a no-op."""
+    """Write a previewed batch now, all rows or none. Confirming twice is a no-op. (The
+    browser goes through `start_import` and the task instead.)"""
     batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.status != ImportBatch.Status.PREVIEW:
         return batch
+    return _write_batch(batch, by=by)
+
+
+def _write_batch(
+    batch: ImportBatch, *, by: User | None, progress: Callable[[int], None] | None = None
+) -> ImportBatch:
+    """Check the batch again against the database and write it (inside the caller's
+    transaction, with the batch row locked)."""
     result = batch_result(batch)
     # The world may have changed since the preview (a ticker deactivated, a sell recorded).
     known = known_tickers()
@@ -289,7 +299,9 @@ def confirm_import(batch: ImportBatch, *, by: User | None) -> ImportBatch:
     _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256)
     if result.error_count:
         raise ImportRejected(result)
-    written = write_rows(result, portfolio=batch.portfolio, tag=batch.sha256[:16])
+    written = write_rows(
+        result, portfolio=batch.portfolio, tag=batch.sha256[:16], progress=progress
+    )
     batch.status = ImportBatch.Status.IMPORTED
     batch.imported_at = clock.now()
     batch.save(update_fields=["status", "imported_at"])
@@ -304,6 +316,72 @@ def confirm_import(batch: ImportBatch, *, by: User | None) -> ImportBatch:
         layout=batch.layout,
     )
     return batch
+
+
+# --- the import task: claimed once, written in one transaction, progress in the cache --------
+
+FAILED_UNEXPECTEDLY = "The import stopped unexpectedly; nothing was written. Try again later."
+
+
+def progress_key(batch_id: int) -> str:
+    return f"import-progress:{batch_id}"
+
+
+def progress(batch: ImportBatch) -> dict[str, int]:
+    """Rows written so far by the running task, and the rows to write (cache, not database:
+    the task's own transaction is invisible until it commits)."""
+    done = cache.get(progress_key(batch.pk)) or 0
+    return {"done": min(int(done), batch.row_count), "total": batch.row_count}
+
+
+def start_import(batch: ImportBatch, *, by: User | None) -> bool:
+    """Hand a previewed batch to the import task. Only the first confirm claims it (a second
+    click or tab finds it queued already and enqueues nothing); returns whether this one did."""
+    with transaction.atomic():
+        claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.PREVIEW).update(
+            status=ImportBatch.Status.QUEUED
+        )
+        if claimed:
+            cache.set(progress_key(batch.pk), 0, timeout=3600)
+            tasks.run_import.delay_on_commit(batch.pk, by.pk if by else None)
+    return bool(claimed)
+
+
+def run_import(batch_id: int, *, by_id: int | None) -> str:
+    """The task's work: write a queued batch once. A redelivered or concurrent run waits for
+    the batch row, then finds it imported and does nothing; a worker that dies mid-way rolls
+    back and leaves it queued for the redelivery. A refused batch is marked invalid with its
+    reasons, and nothing is written."""
+    try:
+        with transaction.atomic():
+            batch = (
+                ImportBatch.objects.select_for_update(of=("self",))
+                .select_related("portfolio__owner")
+                .filter(pk=batch_id)
+                .first()
+            )
+            if batch is None or batch.status != ImportBatch.Status.QUEUED:
+                return "nothing to do"
+            by = User.objects.filter(pk=by_id).first() if by_id else None
+
+            def report(done: int) -> None:
+                cache.set(progress_key(batch_id), done, timeout=3600)
+
+            _write_batch(batch, by=by, progress=report)
+            report(batch.row_count)
+        return "imported"
+    except ImportRejected as exc:
+        _mark_failed(batch_id, exc.result.messages(50), exc.result.error_count)
+        return "rejected"
+    except Exception:
+        _mark_failed(batch_id, [FAILED_UNEXPECTEDLY], 1)
+        raise
+
+
+def _mark_failed(batch_id: int, messages: list[str], error_count: int) -> None:
+    ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.QUEUED).update(
+        status=ImportBatch.Status.INVALID, file_errors=messages, error_count=max(error_count, 1)
+    )
 
 
 def import_file(
@@ -350,7 +428,13 @@ def import_file(
 # --- writers ---------------------------------------------------------------------------------
 
 
-def write_rows(result: ParseResult, *, portfolio: Portfolio | None, tag: str) -> int:
+def write_rows(
+    result: ParseResult,
+    *,
+    portfolio: Portfolio | None,
+    tag: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     if result.kind == layouts.LOTS:
         assert portfolio is not None
         if result.columns is not None:
@@ -362,7 +446,7 @@ def write_rows(result: ParseResult, *, portfolio: Portfolio | None, tag: str) ->
     rows = result.valid_rows
     if result.kind == layouts.TRANSACTIONS:
         assert portfolio is not None
-        return _write_transactions(portfolio, rows)
+        return _write_transactions(portfolio, rows, progress)
     return _write_prices(rows)
 
 

@@ -106,6 +106,7 @@ CASES: dict[str, Case] = {
     "portfolios:import": Case(_portfolio, ("GET", "POST")),
     "portfolios:import_preview": Case(_batch, ("GET",)),
     "portfolios:import_confirm": Case(_batch, ("POST",)),
+    "portfolios:import_status": Case(_batch, ("GET",)),
     "goals:detail": Case(_goal, ("GET",)),
     "goals:edit": Case(_goal, ("GET", "POST")),
     "goals:delete": Case(_goal, ("POST",)),
