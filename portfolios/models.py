@@ -589,6 +589,9 @@ class ImportBatch(models.Model):
     file_errors = models.JSONField(default=list, blank=True)
     rows = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the import was confirmed and handed to a worker."
+    )
     imported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

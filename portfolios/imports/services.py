@@ -9,10 +9,12 @@ cash and lots stay in step with it.
 import datetime as dt
 import hashlib
 import io
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -23,10 +25,12 @@ from accounts import audit
 from accounts.models import User
 from advisor.core import clock, inputs
 from advisor.core.copy import copy_rows
-from portfolios import selectors, tasks, wash_sales
+from portfolios import selectors, wash_sales
 from portfolios.imports import history, layouts
 from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
 from portfolios.models import ImportBatch, LotSale, Portfolio, Price, Security, TaxLot, Transaction
+
+log = logging.getLogger(__name__)
 
 COPY_THRESHOLD = 2_000  # below this, bulk_create is as fast and simpler
 
@@ -320,6 +324,22 @@ def _write_batch(
 
 # --- the import task: claimed once, written in one transaction, progress in the cache --------
 
+# Sent by name: the task module imports these services. A broker that is down leaves the batch
+# queued, and the sweeper (rebalancing.services.sweeper) sends it again.
+RUN_IMPORT = "portfolios.tasks.run_import"
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def send_on_commit(task: str, *args: object) -> None:
+    def send() -> None:
+        try:
+            current_app.send_task(task, args=args, retry_policy=PUBLISH_RETRY)
+        except Exception:  # any broker failure: the sweeper re-sends queued batches
+            log.warning("could not send %s%r; the sweeper will re-send it", task, args)
+
+    transaction.on_commit(send)
+
+
 FAILED_UNEXPECTEDLY = "The import stopped unexpectedly; nothing was written. Try again later."
 
 
@@ -339,11 +359,11 @@ def start_import(batch: ImportBatch, *, by: User | None) -> bool:
     click or tab finds it queued already and enqueues nothing); returns whether this one did."""
     with transaction.atomic():
         claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.PREVIEW).update(
-            status=ImportBatch.Status.QUEUED
+            status=ImportBatch.Status.QUEUED, queued_at=clock.now()
         )
         if claimed:
             cache.set(progress_key(batch.pk), 0, timeout=3600)
-            tasks.run_import.delay_on_commit(batch.pk, by.pk if by else None)
+            send_on_commit(RUN_IMPORT, batch.pk, by.pk if by else None)
     return bool(claimed)
 
 
@@ -376,6 +396,21 @@ def run_import(batch_id: int, *, by_id: int | None) -> str:
     except Exception:
         _mark_failed(batch_id, [FAILED_UNEXPECTEDLY], 1)
         raise
+
+
+def resend_queued_imports(*, before: dt.datetime) -> int:
+    """Send the task again for batches queued before `before` that no worker is writing (a
+    running import holds its batch row locked and is skipped): the broker was down at the
+    confirm, or a worker died with the message. Returns how many were sent."""
+    with transaction.atomic():
+        stalled = list(
+            ImportBatch.objects.select_for_update(skip_locked=True)
+            .filter(status=ImportBatch.Status.QUEUED, queued_at__lte=before)
+            .values_list("pk", "owner_id")
+        )
+        for pk, owner_id in stalled:
+            send_on_commit(RUN_IMPORT, pk, owner_id)
+    return len(stalled)
 
 
 def _mark_failed(batch_id: int, messages: list[str], error_count: int) -> None:

@@ -124,3 +124,19 @@ def test_a_real_worker_imports_a_batch_delivered_twice_exactly_once(
     count, lots, cash = written(account)
     assert (count, lots) == (402, 401)  # one lot split by the wash sale, as above
     assert Transaction.objects.filter(portfolio=account).aggregate(s=Sum("amount"))["s"] == cash
+
+
+@pytest.mark.django_db
+def test_the_sweeper_resends_a_batch_left_queued_but_not_a_fresh_one(
+    account: Portfolio, today: dt.date, django_capture_on_commit_callbacks
+) -> None:
+    from advisor.core import clock
+
+    batch = imports.preview_import(
+        history(today), owner=account.owner, kind="transactions", portfolio=account
+    )
+    imports.start_import(batch, by=account.owner)  # the broker never got it
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert imports.resend_queued_imports(before=clock.now() - dt.timedelta(minutes=1)) == 0
+        assert imports.resend_queued_imports(before=clock.now() + dt.timedelta(minutes=1)) == 1
+    assert len(callbacks) == 1
