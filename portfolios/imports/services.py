@@ -25,7 +25,7 @@ from accounts import audit
 from accounts.models import User
 from advisor.core import clock, inputs
 from advisor.core.copy import copy_rows
-from portfolios import selectors, wash_sales
+from portfolios import ledger, selectors, wash_sales
 from portfolios.imports import history, layouts
 from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
 from portfolios.models import ImportBatch, LotSale, Portfolio, Price, Security, TaxLot, Transaction
@@ -118,7 +118,10 @@ def _recheck_values(result: ParseResult) -> None:
         return
     for row in result.valid_rows:
         try:
-            _recheck_row(row.values, decimals, date_field, today)
+            if row.values.get("cash"):
+                inputs.parse_decimal(str(row.values["cash"]), "cash", inputs.MONEY)
+            else:
+                _recheck_row(row.values, decimals, date_field, today)
         except inputs.InputError as exc:
             row.errors.append(str(exc))
 
@@ -153,6 +156,8 @@ def _check_position_totals(result: ParseResult, portfolio: Portfolio) -> None:
             )
         return
     for row in result.valid_rows:
+        if row.values.get("cash"):
+            continue
         ticker = str(row.values["ticker"])
         held[ticker] += Decimal(str(row.values["quantity"]))
         if not inputs.fits(held[ticker], inputs.QUANTITY):
@@ -298,7 +303,7 @@ def _write_batch(
     known = known_tickers()
     for row in result.valid_rows:
         ticker = row.values.get("ticker")
-        if ticker and ticker not in known:
+        if ticker and ticker not in known and not row.values.get("cash"):
             row.errors.append(f"unknown ticker {ticker!r}")
     _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256)
     if result.error_count:
@@ -474,10 +479,16 @@ def write_rows(
         assert portfolio is not None
         if result.columns is not None:
             return _write_lots(portfolio, result.columns, tag=tag)
-        rows = result.valid_rows
+        rows = [row for row in result.valid_rows if not row.values.get("cash")]
         names = ("ticker", "quantity", "cost_basis", "acquired_on")
         columns = {name: [row.values[name] for row in rows] for name in names}
-        return _write_lots(portfolio, columns, tag=tag)
+        cash = [
+            Decimal(str(row.values["cash"])) for row in result.valid_rows if row.values.get("cash")
+        ]
+        written = _write_lots(portfolio, columns, tag=tag) if rows else 0
+        if cash:
+            _write_cash(portfolio, sum(cash, Decimal("0")), tag=tag)
+        return written + len(cash)
     rows = result.valid_rows
     if result.kind == layouts.TRANSACTIONS:
         assert portfolio is not None
@@ -521,6 +532,17 @@ def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> 
     _write_lot_rows(portfolio, security_ids, quantities, bases, days, opened_by, now)
     _apply_wash_sales(portfolio, security_ids, days)
     return len(security_ids)
+
+
+def _write_cash(portfolio: Portfolio, amount: Decimal, *, tag: str) -> None:
+    """The positions file's money-market (core) and cash lines: the account's cash arrives
+    with its holdings, as one transfer-in of cash dated today (the file is as of today)."""
+    if amount > 0:
+        ledger.record_cash(
+            portfolio, kind=Transaction.Kind.TRANSFER_IN, amount=amount, trade_date=clock.today(),
+            source=Transaction.Source.IMPORT, external_id=f"lots:{tag}:cash",
+            note="Cash and money-market lines of the positions file",
+        )  # fmt: skip
 
 
 def _apply_wash_sales(portfolio: Portfolio, security_ids: list[int], days: list[str]) -> None:
