@@ -195,7 +195,7 @@ def price_import_upload(request: AuthenticatedRequest) -> HttpResponse:
 
 def _batch(request: AuthenticatedRequest, pk: int) -> ImportBatch:
     return get_object_or_404(
-        ImportBatch.objects.select_related("portfolio"), pk=pk, owner=request.user
+        ImportBatch.objects.select_related("portfolio").defer("data"), pk=pk, owner=request.user
     )
 
 

@@ -27,7 +27,7 @@ from advisor.core import clock, inputs
 from advisor.core.copy import copy_rows
 from portfolios import ledger, selectors, wash_sales
 from portfolios.imports import history, layouts
-from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
+from portfolios.imports.parse import HEADER_SCAN_LINES, ParseResult, Row, parse_csv, plain
 from portfolios.models import ImportBatch, LotSale, Portfolio, Price, Security, TaxLot, Transaction
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,9 @@ def parse_upload(
     portfolio: Portfolio | None,
     layout: str = "auto",
     today: dt.date | None = None,
+    digest: str | None = None,
 ) -> ParseResult:
+    """Parse and check `data`; `digest` is the whole file's when `data` is a sample of it."""
     result = parse_csv(
         data,
         kind=kind,
@@ -237,7 +239,7 @@ def parse_upload(
         layout=layout,
         max_bytes=max_upload_bytes(),
     )
-    _check_against_database(result, portfolio=portfolio, digest=sha256(data))
+    _check_against_database(result, portfolio=portfolio, digest=digest or sha256(data))
     return result
 
 
@@ -255,7 +257,12 @@ def preview_import(
     today: dt.date | None = None,
 ) -> ImportBatch:
     """Parse and validate; store the batch (rows and errors) for the preview page. Writes no
-    holdings, prices or transactions."""
+    holdings, prices or transactions. A large file is previewed from its first rows only (a
+    million rows parsed inside a web request would exhaust the worker): the file is kept and
+    the import task parses and checks all of it."""
+    if SAMPLE_FROM_BYTES < len(data) <= max_upload_bytes():
+        return _preview_sample(data, owner=owner, kind=kind, portfolio=portfolio, layout=layout,
+                               filename=filename, today=today)  # fmt: skip
     result = parse_upload(data, kind=kind, portfolio=portfolio, layout=layout, today=today)
     return ImportBatch.objects.create(
         owner=owner,
@@ -272,6 +279,60 @@ def preview_import(
         file_errors=result.file_errors,
         rows=[row.as_json() for row in result.rows],
     )
+
+
+SAMPLE_FROM_BYTES = 2 * 1024 * 1024
+SAMPLE_ROWS = 1000
+
+
+def _head(data: bytes, lines: int) -> bytes:
+    """The first `lines` lines of `data` (all of it when shorter)."""
+    end = 0
+    for _ in range(lines):
+        end = data.find(b"\n", end) + 1
+        if end == 0:
+            return data
+    return data[:end]
+
+
+def _preview_sample(
+    data: bytes,
+    *,
+    owner: User,
+    kind: str,
+    portfolio: Portfolio | None,
+    layout: str,
+    filename: str,
+    today: dt.date | None,
+) -> ImportBatch:
+    digest = sha256(data)
+    head = _head(data, HEADER_SCAN_LINES + SAMPLE_ROWS)
+    result = parse_upload(
+        head, kind=kind, portfolio=portfolio, layout=layout, today=today, digest=digest
+    )
+    valid = result.valid_rows  # (also builds the rows of the column-wise fast path)
+    rows = [row.as_json() for row in result.rows]
+    first_line = int(rows[0]["line"]) if rows else 1  # type: ignore[call-overload]
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    return ImportBatch.objects.create(
+        owner=owner, portfolio=portfolio, kind=kind, layout=result.layout,
+        filename=filename[:255], sha256=digest,
+        status=ImportBatch.Status.INVALID
+        if result.error_count or not valid
+        else ImportBatch.Status.PREVIEW,
+        row_count=max(lines - first_line + 1, 0),  # about: footer lines count too
+        error_count=result.error_count, file_errors=result.file_errors, rows=rows,
+        sampled=True, data=data,
+    )  # fmt: skip
+
+
+def _whole_file(batch: ImportBatch) -> ParseResult:
+    """A sampled batch's file, parsed and checked in full (in the task)."""
+    data = ImportBatch.objects.values_list("data", flat=True).get(pk=batch.pk)
+    return parse_upload(
+        bytes(data), kind=batch.kind, portfolio=batch.portfolio, layout=batch.layout,
+        digest=batch.sha256,
+    )  # fmt: skip
 
 
 def batch_result(batch: ImportBatch) -> ParseResult:
@@ -298,22 +359,26 @@ def _write_batch(
 ) -> ImportBatch:
     """Check the batch again against the database and write it (inside the caller's
     transaction, with the batch row locked)."""
-    result = batch_result(batch)
-    # The world may have changed since the preview (a ticker deactivated, a sell recorded).
-    known = known_tickers()
-    for row in result.valid_rows:
-        ticker = row.values.get("ticker")
-        if ticker and ticker not in known and not row.values.get("cash"):
-            row.errors.append(f"unknown ticker {ticker!r}")
-    _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256)
-    if result.error_count:
+    if batch.sampled:
+        result = _whole_file(batch)
+    else:
+        result = batch_result(batch)
+        # The world may have changed since the preview (a ticker deactivated, a sell recorded).
+        known = known_tickers()
+        for row in result.valid_rows:
+            ticker = row.values.get("ticker")
+            if ticker and ticker not in known and not row.values.get("cash"):
+                row.errors.append(f"unknown ticker {ticker!r}")
+        _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256)
+    if result.error_count or not result.row_count:
         raise ImportRejected(result)
     written = write_rows(
         result, portfolio=batch.portfolio, tag=batch.sha256[:16], progress=progress
     )
     batch.status = ImportBatch.Status.IMPORTED
     batch.imported_at = clock.now()
-    batch.save(update_fields=["status", "imported_at"])
+    batch.row_count, batch.data = written, None  # the file is not kept once imported
+    batch.save(update_fields=["status", "imported_at", "row_count", "data"])
     owner = batch.portfolio.owner if batch.portfolio else None
     audit.record(
         f"import.{batch.kind}",
@@ -420,7 +485,10 @@ def resend_queued_imports(*, before: dt.datetime) -> int:
 
 def _mark_failed(batch_id: int, messages: list[str], error_count: int) -> None:
     ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.QUEUED).update(
-        status=ImportBatch.Status.INVALID, file_errors=messages, error_count=max(error_count, 1)
+        status=ImportBatch.Status.INVALID,
+        file_errors=messages,
+        error_count=max(error_count, 1),
+        data=None,
     )
 
 

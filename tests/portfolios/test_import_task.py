@@ -140,3 +140,56 @@ def test_the_sweeper_resends_a_batch_left_queued_but_not_a_fresh_one(
         assert imports.resend_queued_imports(before=clock.now() - dt.timedelta(minutes=1)) == 0
         assert imports.resend_queued_imports(before=clock.now() + dt.timedelta(minutes=1)) == 1
     assert len(callbacks) == 1
+
+
+def lots_file(n: int, *, last: str = "") -> bytes:
+    """`n` distinct canonical lot rows (and an optional last line)."""
+    lines = [b"ticker,quantity,cost_basis,acquired_on\n"]
+    lines += [f"VTI,{i % 1000 + 1},{i // 1000 + 1}.00,2024-01-02\n".encode() for i in range(n)]
+    return b"".join(lines) + last.encode()
+
+
+@pytest.mark.django_db
+def test_a_million_row_lots_file_is_previewed_from_its_first_rows_in_bounded_memory(
+    account: Portfolio,
+) -> None:
+    import tracemalloc
+
+    data = lots_file(1_000_000)
+    assert 20 * 2**20 < len(data) < imports.max_upload_bytes()
+    tracemalloc.start()
+    batch = imports.preview_import(data, owner=account.owner, kind="lots", portfolio=account)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Parsing all of it takes gigabytes of row objects; the preview holds the file, the copies
+    # the database driver makes to send it (hex-encoded bytea), and a sample.
+    assert peak < 8 * len(data), f"{peak / 2**20:.0f} MB"
+    assert batch.sampled and batch.status == ImportBatch.Status.PREVIEW
+    assert batch.row_count == 1_000_000
+    assert len(batch.rows) <= imports.SAMPLE_ROWS + imports.HEADER_SCAN_LINES
+    assert TaxLot.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_large_file_is_checked_whole_by_the_task_and_a_late_bad_row_writes_nothing(
+    account: Portfolio, monkeypatch
+) -> None:
+    monkeypatch.setattr(imports, "SAMPLE_FROM_BYTES", 10_000)
+    bad = lots_file(3000, last="NOPE,1,1.00,2024-01-02\n")
+    batch = imports.preview_import(bad, owner=account.owner, kind="lots", portfolio=account)
+    assert batch.sampled and batch.status == ImportBatch.Status.PREVIEW  # the sample is clean
+    imports.start_import(batch, by=account.owner)
+    assert tasks.run_import(batch.pk, account.owner.pk) == "rejected"
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.INVALID
+    assert batch.file_errors == ["line 3002: unknown ticker 'NOPE'"]
+    assert TaxLot.objects.count() == 0 and Transaction.objects.count() == 0
+
+    good = imports.preview_import(
+        lots_file(3000), owner=account.owner, kind="lots", portfolio=account
+    )
+    imports.start_import(good, by=account.owner)
+    assert tasks.run_import(good.pk, account.owner.pk) == "imported"
+    good.refresh_from_db()
+    assert good.row_count == 3000 and good.data is None
+    assert TaxLot.objects.filter(portfolio=account).count() == 3000
