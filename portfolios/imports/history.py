@@ -486,28 +486,44 @@ def _cash(replay: Replay, entry: Entry) -> None:
 # --- wash sales (portfolios.wash_sales.apply_wash_sales, in memory) --------------------------
 
 
-def _window(index: tuple[list[tuple[dt.date, int]], list[Any]], low: dt.date, high: dt.date):
+def _live_window(
+    index: tuple[list[tuple[dt.date, int]], list[Any]],
+    low: dt.date,
+    high: dt.date,
+    alive: Callable[[Any], bool],
+) -> list[Any]:
+    """The live entries dated `low`..`high`. Rows are applied in date order, so entries before
+    `low` can never match again and are dropped; an entry that is no longer alive (a lot with
+    no share left to replace, a sale fully matched) never comes back, so when they crowd the
+    window the index is rebuilt without them. Each entry is dropped once: linear overall."""
     keys, items = index
     start = bisect.bisect_left(keys, (low, -1))
+    if start:
+        del keys[:start], items[:start]
     end = bisect.bisect_right(keys, (high, NEW_KEY * 10))
-    return items[start:end]
+    window = items[:end]
+    live = [item for item in window if alive(item)]
+    if len(window) > 2 * len(live) + 8:
+        kept = [i for i, item in enumerate(items) if i >= end or alive(item)]
+        keys[:] = [keys[i] for i in kept]
+        items[:] = [items[i] for i in kept]
+    return live
+
+
+def _sale_alive(sale: Sale) -> bool:
+    return sale.quantity > sale.matched
+
+
+def _lot_alive(lot: Lot) -> bool:
+    return lot.quantity > lot.used  # shares left that no earlier wash sale used
 
 
 def _wash(replay: Replay, security_id: int, on: dt.date) -> None:
     group = replay.groups.key(security_id)
-    sales = [
-        s
-        for s in _window(replay.group_sales[group], on - WINDOW, on + WINDOW)
-        if s.quantity - s.matched > 0
-    ]
+    sales = _live_window(replay.group_sales[group], on - WINDOW, on + WINDOW, _sale_alive)
     if not sales:
         return
-    # Lots with no share left to replace (sold, or used by an earlier wash sale) cannot match.
-    lots = [
-        lot
-        for lot in _window(replay.group_lots[group], on - 2 * WINDOW, on + 2 * WINDOW)
-        if lot.quantity > lot.used
-    ]
+    lots = _live_window(replay.group_lots[group], on - 2 * WINDOW, on + 2 * WINDOW, _lot_alive)
     if not lots:
         return
     found = engine.match(

@@ -329,6 +329,7 @@ def _preview_sample(
 def _whole_file(batch: ImportBatch) -> ParseResult:
     """A sampled batch's file, parsed and checked in full (in the task)."""
     data = ImportBatch.objects.values_list("data", flat=True).get(pk=batch.pk)
+    assert data is not None  # a sampled batch keeps its file until it is imported or refused
     return parse_upload(
         bytes(data), kind=batch.kind, portfolio=batch.portfolio, layout=batch.layout,
         digest=batch.sha256,
