@@ -116,6 +116,7 @@ CASES: dict[str, Case] = {
     "rebalancing:status": Case(_proposal, ("GET",)),
     "rebalancing:recheck": Case(_proposal, ("POST",)),
     "rebalancing:check_now": Case(_portfolio, ("POST",)),
+    "rebalancing:scan_status": Case(_portfolio, ("GET",)),
     "mfa_remove_webauthn": Case(_passkey, ("GET", "POST")),
     "mfa_edit_webauthn": Case(_passkey, ("GET", "POST")),
     "portfolio-detail": Case(_portfolio, ("GET",), api=True),
