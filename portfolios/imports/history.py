@@ -134,6 +134,8 @@ class Replay:
     groups: selectors.IdenticalGroups
     securities: dict[str, Security]
     now: dt.datetime
+    # Wash-sale groups whose loaded state had its full pass (by their first row).
+    swept: set[int] = field(default_factory=set)
     open_lots: dict[int, list[Lot]] = field(default_factory=lambda: defaultdict(list))
     # Per wash-sale group: lots (household, open) and loss sales, sorted by (date, key).
     group_lots: dict[int, tuple[list[tuple[dt.date, int]], list[Lot]]] = field(
@@ -360,7 +362,7 @@ def _buy(replay: Replay, entry: Entry) -> None:
     txn = replay.add_transaction(
         entry, security_id=security.pk, quantity=quantity, price=price, fees=fees, amount=-cost
     )
-    replay.new_lot(
+    lot = replay.new_lot(
         portfolio_id=replay.portfolio.pk,
         security_id=security.pk,
         quantity=quantity,
@@ -373,7 +375,7 @@ def _buy(replay: Replay, entry: Entry) -> None:
         advantaged=not replay.taxable
         and replay.portfolio.tax_treatment in wash_sales.TAX_ADVANTAGED,
     )
-    _wash(replay, security.pk, entry.date)
+    _wash(replay, security.pk, entry.date, new_lots=[lot])
 
 
 EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -431,7 +433,7 @@ def _sell(replay: Replay, entry: Entry) -> None:
     )
     starts = _days([lot.holding_start for lot, _ in plan])
     long_terms = lot_rules.is_long_term(starts, np.datetime64(entry.date, "D")).tolist()
-    allocated, loss = ZERO, False
+    allocated, loss, new_sales = ZERO, False, []
     for n, ((lot, take), long_term) in enumerate(zip(plan, long_terms, strict=True)):
         proceeds = net - allocated if n == len(plan) - 1 else ledger.money(net * take / quantity)
         allocated += proceeds
@@ -470,10 +472,11 @@ def _sell(replay: Replay, entry: Entry) -> None:
                 row=row,
             )
             replay.add_sale(security.pk, sale)
+            new_sales.append(sale)
     replay.move_cash(net)
     if loss:
         _block(replay, txn, security, entry.date)
-    _wash(replay, security.pk, entry.date)
+    _wash(replay, security.pk, entry.date, new_sales=new_sales)
 
 
 def _block(replay: Replay, txn: Txn, security: Security, on: dt.date) -> None:
@@ -534,13 +537,37 @@ def _lot_alive(lot: Lot) -> bool:
     return lot.quantity > lot.used  # shares left that no earlier wash sale used
 
 
-def _wash(replay: Replay, security_id: int, on: dt.date) -> None:
+def _wash(
+    replay: Replay,
+    security_id: int,
+    on: dt.date,
+    *,
+    new_lots: list[Lot] | None = None,
+    new_sales: list[Sale] | None = None,
+) -> None:
+    """`wash_sales.apply_wash_sales(on=...)` after a row. The ledger matches every live loss
+    sale within 30 days of `on` against every live lot within 60; after such a pass no live
+    sale has a live lot within its 30 days (each sale took from its lots until it or they ran
+    out), and neither ever grows again. So once the first row has made that pass over the
+    loaded state (per group of identical securities), only pairs with what the row itself added
+    can match: the engine is given
+    those (the same matches, in the same order, without re-examining the whole window)."""
     group = replay.groups.key(security_id)
-    sales = _live_window(replay.group_sales[group], on - WINDOW, on + WINDOW, _sale_alive)
-    if not sales:
-        return
-    lots = _live_window(replay.group_lots[group], on - 2 * WINDOW, on + 2 * WINDOW, _lot_alive)
-    if not lots:
+    if group not in replay.swept:
+        replay.swept.add(group)
+        sales = _live_window(replay.group_sales[group], on - WINDOW, on + WINDOW, _sale_alive)
+        if not sales:
+            return
+        lots = _live_window(replay.group_lots[group], on - 2 * WINDOW, on + 2 * WINDOW, _lot_alive)
+    elif new_lots:
+        lots = [lot for lot in new_lots if _lot_alive(lot)]
+        sales = _live_window(replay.group_sales[group], on - WINDOW, on + WINDOW, _sale_alive)
+    else:
+        sales = [sale for sale in new_sales or () if _sale_alive(sale)]
+        if not sales:
+            return
+        lots = _live_window(replay.group_lots[group], on - WINDOW, on + WINDOW, _lot_alive)
+    if not sales or not lots:
         return
     found = engine.match(
         sale_group=np.zeros(len(sales), dtype=int),
