@@ -21,7 +21,7 @@ from django.db import connection
 from advisor.core import clock
 from benchmarks import Report, timer
 
-SIZES = (10_000, 30_000)
+SIZES = (1_000, 10_000, 100_000)
 N_SECURITIES = 20
 ROWS_PER_DAY = 40
 HEADER = ["date", "kind", "ticker", "quantity", "price", "amount", "fees", "external_id"]

@@ -59,10 +59,12 @@ def sha256(data: bytes) -> str:
 
 
 def _check_against_database(
-    result: ParseResult, *, portfolio: Portfolio | None, digest: str
+    result: ParseResult, *, portfolio: Portfolio | None, digest: str, stored: bool = False
 ) -> None:
     """Adds the errors only the database can tell: the file was already imported, a sell of
-    shares not held, a withdrawal of cash not there, an external id already in the ledger."""
+    shares not held, a withdrawal of cash not there, an external id already in the ledger.
+    `stored`: the rows come from a stored preview, and their values go through the input
+    layer again (freshly parsed ones just did)."""
     if result.file_errors:
         return
     if portfolio is not None and result.kind != layouts.PRICES:
@@ -75,7 +77,8 @@ def _check_against_database(
                 f"{timezone.localtime(earlier.imported_at):%Y-%m-%d %H:%M}."
             )
             return
-    _recheck_values(result)
+    if stored:
+        _recheck_values(result)
     if result.kind == layouts.LOTS and portfolio is not None:
         _check_position_totals(result, portfolio)
     if result.kind == layouts.TRANSACTIONS and portfolio is not None:
@@ -370,7 +373,7 @@ def _write_batch(
             ticker = row.values.get("ticker")
             if ticker and ticker not in known and not row.values.get("cash"):
                 row.errors.append(f"unknown ticker {ticker!r}")
-        _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256)
+        _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256, stored=True)
     if result.error_count or not result.row_count:
         raise ImportRejected(result)
     written = write_rows(
