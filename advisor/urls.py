@@ -17,6 +17,7 @@ urlpatterns = [
     path("portfolios/", include("portfolios.urls")),
     path("goals/", include("portfolios.goals.urls")),
     path("proposals/", include("rebalancing.urls")),
+    path("backtests/", include("rebalancing.backtest_urls")),
     path("api/", include(api.router.urls)),
     path("admin/", admin.site.urls),
 ]

@@ -10,7 +10,15 @@ from celery import shared_task
 
 from rebalancing.brokers import BrokerTimeout
 from rebalancing.models import ScanRun
-from rebalancing.services import approval, execution, notifications, proposals, scans, sweeper
+from rebalancing.services import (
+    approval,
+    backtests,
+    execution,
+    notifications,
+    proposals,
+    scans,
+    sweeper,
+)
 
 
 def _day(as_of: str | None) -> dt.date | None:
@@ -75,3 +83,9 @@ def run_harvest_scan(as_of: str | None = None) -> int:
 def run_scan_batch(batch_id: int) -> int:
     """One batch of either scan; idempotent (a redelivery counts nothing twice)."""
     return scans.run_batch(batch_id)
+
+
+@shared_task(name="rebalancing.tasks.run_backtest")
+def run_backtest(run_id: int) -> str:
+    """One backtest run; idempotent (claimed by a conditional UPDATE)."""
+    return backtests.run_backtest(run_id)
