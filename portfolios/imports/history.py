@@ -486,8 +486,7 @@ def _block(replay: Replay, txn: Txn, security: Security, on: dt.date) -> None:
         "security_id": security.pk,
         "until": on + WINDOW,
         "created_at": replay.now,
-        "reason": f"Sold at a loss on {on:%Y-%m-%d}: buying it back within "
-        f"{engine.WINDOW_DAYS} days would be a wash sale.",
+        "reason": wash_sales.block_reason(on),
     }
     replay.blocks.append((row, txn))
 

@@ -1,6 +1,7 @@
 """The scheduled scans' progress, shown to the investor beside "Check drift now"."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -37,7 +38,7 @@ def test_after_the_scan_the_last_one_is_named_and_polling_stops(client, user) ->
 
 
 def test_the_account_page_loads_the_scan_progress_beside_check_drift_now(client, user) -> None:
-    account = PortfolioFactory(owner=user)
+    account = PortfolioFactory(owner=user, cash=Decimal("1000.00"))  # not empty: drift applies
     client.force_login(user)
     page = client.get(reverse("portfolios:detail", args=[account.pk])).content.decode()
     assert reverse("rebalancing:scan_status", args=[account.pk]) in page
