@@ -77,6 +77,7 @@ def test_the_investor_reviews_accounts_and_imports_lots_through_the_wizard(
     expect(page.locator("#import-progress")).to_be_visible()
     expect(page.get_by_text("Imported 2 rows from roth-lots.csv")).to_be_visible(timeout=30_000)
     expect(page.locator("#import-progress")).to_have_attribute("data-status", "imported")
+    expect(page.locator("#import-badge")).to_have_text("Imported")  # the badge follows
     check_page(page)
     screenshot(page, "portfolios-import-done")
     page.get_by_role("link", name=re.compile(r"Open Roth")).click()
