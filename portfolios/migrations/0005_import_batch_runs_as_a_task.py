@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolios', '0003_wash_sale_models_from_rebalancing'),
+        ('portfolios', '0004_model_versions'),
     ]
 
     operations = [
