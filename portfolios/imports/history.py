@@ -213,10 +213,12 @@ def load(
     portfolio: Portfolio,
     entries: Sequence[Entry],
     *,
-    method: lot_rules.ReliefMethod = lot_rules.ReliefMethod.TAX_MIN,
+    method: lot_rules.ReliefMethod | None = None,
 ) -> Replay:
-    """The state the ledger would read for these rows, in a handful of queries."""
+    """The state the ledger would read for these rows, in a handful of queries. Sells relieve
+    lots by `method`, by default the one the investor chose (as `ledger.record_sell` does)."""
     portfolio = Portfolio.objects.select_for_update().get(pk=portfolio.pk)
+    method = lot_rules.ReliefMethod(method or ledger.owner_relief_method(portfolio.owner_id))
     tickers = {e.ticker for e in entries if e.ticker}
     securities = {s.ticker: s for s in Security.objects.filter(ticker__in=tickers)}
     groups = selectors.identical_groups()

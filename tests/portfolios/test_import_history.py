@@ -14,6 +14,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from django.db.models import Sum
 
+from accounts.models import InvestorProfile
 from portfolios import ledger
 from portfolios.imports import services as imports
 from portfolios.models import (
@@ -199,12 +200,19 @@ def state(owner: object) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
+@pytest.mark.parametrize("method", [None, "fifo", "hifo"])
 def test_the_set_based_import_equals_the_row_by_row_ledger(
-    securities: dict[str, Security], identical: None, today: dt.date
+    securities: dict[str, Security], identical: None, today: dt.date, method: str | None
 ) -> None:
+    """Sells relieve lots by the investor's chosen method (tax-minimising without a profile)."""
     start = today - relativedelta(years=2)
     rows = history(start, today - dt.timedelta(days=5), seed=7)
     reference, imported = UserFactory(), UserFactory()
+    if method:
+        for user in (reference, imported):
+            InvestorProfile.objects.update_or_create(
+                user=user, defaults={"lot_relief_method": method}
+            )
     record_row_by_row(household(reference, securities, start), rows, securities)
     taxable = household(imported, securities, start)
     data = imports.csv_bytes(HEADER, [[str(c) for c in row] for row in rows])
@@ -213,6 +221,7 @@ def test_the_set_based_import_equals_the_row_by_row_ledger(
     expected, got = state(reference), state(imported)
     assert len(expected["matches"]) > 10 and len(expected["sales"]) > 100  # the case is real
     assert any(m[5] for m in expected["matches"])  # a permanent one, from the IRA
+    assert {t[-1] for t in expected["transactions"] if t[2] == "sell"} == {method or "tax_min"}
     for name in expected:
         assert got[name] == expected[name], name
     taxable.refresh_from_db()
