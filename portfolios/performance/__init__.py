@@ -1,0 +1,1 @@
+"""Performance from the ledger: value history, returns, benchmark, risk and attribution pages."""
