@@ -35,8 +35,15 @@ from accounts.models import InvestorProfile, User
 from advisor.core import clock
 from portfolios import market_calendar
 from portfolios import selectors as portfolio_selectors
-from portfolios.analytics import attribution, benchmark, drawdown, history, metrics, performance
-from portfolios.analytics import regression
+from portfolios.analytics import (
+    attribution,
+    benchmark,
+    drawdown,
+    history,
+    metrics,
+    performance,
+    regression,
+)
 from portfolios.models import AssetClass, LotSale, Portfolio, Security, Transaction
 
 TRADING_DAYS = 252
@@ -151,9 +158,7 @@ def load(portfolios: Sequence[Portfolio], *, today: dt.date) -> Loaded | None:
         dates=dates,
         closes=closes_on(prices, security_ids, dates),
         security_ids=security_ids,
-        class_of_security=np.array(
-            [class_index[classes[s]] for s in security_ids], dtype=np.int64
-        ),
+        class_of_security=np.array([class_index[classes[s]] for s in security_ids], dtype=np.int64),
         class_codes=[code for _, code in order],
         targets=targets,
     )
@@ -273,7 +278,6 @@ def _index_closes(loaded: Loaded, today: dt.date) -> np.ndarray:
     return closes_on(frame, columns, loaded.dates)
 
 
-
 @dataclass(frozen=True)
 class Blend:
     """The benchmark of the subject: daily returns [T] (NaN where an index has no close yet),
@@ -313,7 +317,9 @@ def _tax(loaded: Loaded, values: history.ValueHistory, today: dt.date) -> tuple[
     rows = list(
         LotSale.objects.filter(
             transaction__portfolio_id__in=ids, transaction__trade_date__lte=today
-        ).values_list("transaction__portfolio_id", "transaction__trade_date", "gain", "is_long_term")
+        ).values_list(
+            "transaction__portfolio_id", "transaction__trade_date", "gain", "is_long_term"
+        )
     )
     account = np.array([column[r[0]] for r in rows], dtype=np.int64)
     when = np.array([r[1] for r in rows], dtype="datetime64[D]")
@@ -373,7 +379,9 @@ def _period_rows(
             if name == "inception":
                 s = max(int(np.searchsorted(dates, start, side="left")) - 1, 0)
             e = int(np.searchsorted(dates, end, side="left"))
-            cumulative = float(_benchmark_cumulative(bench.returns, np.array([s]), np.array([e]))[0])
+            cumulative = float(
+                _benchmark_cumulative(bench.returns, np.array([s]), np.array([e]))[0]
+            )
             days = float(results.days[p, 0])
             bench_return = (
                 (1.0 + cumulative) ** (performance.DAYS_PER_YEAR / days) - 1.0
@@ -383,7 +391,9 @@ def _period_rows(
         rows.append(
             PeriodRow(
                 name=name,
-                start=(start + (0 if name == "inception" else 1) * day).item() if available else None,
+                start=(start + (0 if name == "inception" else 1) * day).item()
+                if available
+                else None,
                 end=end.item() if available else None,
                 annualised=bool(results.annualised[p, 0]),
                 twr=float(results.twr[p, 0]),
@@ -518,7 +528,9 @@ def report(portfolios: Sequence[Portfolio], *, today: dt.date, household: bool) 
         ),
         drawdown=drawdown.drawdowns(returns[span]),
         periods=_period_rows(results, bench, loaded.dates, taxable),
-        risk=_risk(returns[span], bench_returns[span] if usable and bench_returns is not None else None),
+        risk=_risk(
+            returns[span], bench_returns[span] if usable and bench_returns is not None else None
+        ),
         attribution=attributed[0] if attributed else [],
         active=attributed[1] if attributed else None,
         realised=realised,

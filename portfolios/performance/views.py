@@ -8,6 +8,7 @@ import math
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedRequest
 from advisor.core import clock
@@ -35,9 +36,7 @@ def chart_data(report: selectors.Report) -> dict[str, object]:
         "labels": [d.isoformat() for d in report.dates],
         "value": [_number(v) for v in report.value],
         "benchmark": (
-            None
-            if report.benchmark_value is None
-            else [_number(v) for v in report.benchmark_value]
+            None if report.benchmark_value is None else [_number(v) for v in report.benchmark_value]
         ),
         "drawdown": [_number(v * 100) for v in report.drawdown],
     }
@@ -58,16 +57,23 @@ def _context(report: selectors.Report | None) -> dict[str, object]:
 
 
 @login_required
+@require_GET
 def household(request: AuthenticatedRequest) -> HttpResponse:
     report = selectors.household_report(request.user, today=clock.today())
     return render(
         request,
         "performance/page.html",
-        {"nav": "performance", "title": "Household performance", "household": True, **_context(report)},
+        {
+            "nav": "performance",
+            "title": "Household performance",
+            "household": True,
+            **_context(report),
+        },
     )
 
 
 @login_required
+@require_GET
 def account(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
     report = selectors.account_report(portfolio, today=clock.today())

@@ -1,4 +1,4 @@
-"""Returns for templates: {{ r|ret }} -> "+4.25%", "-0.33%"; "–" where there is no number."""
+"""Returns for templates: {{ r|ret }} -> "+4.25%", "-0.33%"; an en dash where there is no number."""
 
 import math
 
@@ -21,7 +21,7 @@ def ret(value: object, places: int = 2) -> str:
 
 @register.filter
 def ratio(value: object, places: int = 2) -> str:
-    """A plain number (a beta, a Sharpe ratio) with `places` decimals; "–" where none."""
+    """A plain number (a beta, a Sharpe ratio) with `places` decimals; an en dash where none."""
     if value is None:
         return "\u2013"
     number = float(value)  # type: ignore[arg-type]
@@ -30,7 +30,7 @@ def ratio(value: object, places: int = 2) -> str:
 
 @register.filter
 def pct(value: object, places: int = 1) -> str:
-    """A fraction as a percentage without a sign (0.24 -> "24.0%"); "–" where none."""
+    """A fraction as a percentage without a sign (0.24 -> "24.0%"); an en dash where none."""
     if value is None:
         return "\u2013"
     number = float(value)  # type: ignore[arg-type]

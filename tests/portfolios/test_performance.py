@@ -26,6 +26,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.urls import reverse
 
 from portfolios import ledger, market_calendar
 from portfolios.models import Portfolio, Price, TargetAllocation, Transaction
@@ -144,3 +145,28 @@ def test_household_nets_its_accounts(account, user, days, today) -> None:
     expected = (15_500 / 15_000) * (15_950 / 16_500) - 1
     assert report.period("inception").twr == pytest.approx(expected, abs=1e-12)
     assert np.isfinite(report.period("inception").mwr)
+
+
+def test_the_pages_show_the_returns_to_the_owner_only(account, user, other_user, client) -> None:
+    client.force_login(user)
+    page = client.get(reverse("performance:account", args=[account.pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'data-testid="twr-inception">-0.33%' in body
+    assert 'data-testid="active">+0.67%' in body
+    assert client.get(reverse("performance:household")).status_code == 200
+    client.force_login(other_user)
+    assert client.get(reverse("performance:account", args=[account.pk])).status_code == 404
+    empty = client.get(reverse("performance:household"))
+    assert 'data-testid="no-history"' in empty.content.decode()
+
+
+def test_the_household_page_reads_a_fixed_number_of_queries(
+    account, user, days, client, django_assert_max_num_queries
+) -> None:
+    for n in range(3):
+        extra = PortfolioFactory(owner=user, name=f"Extra {n}")
+        ledger.record_cash(extra, kind="deposit", amount=Decimal("100"), trade_date=days[2])
+    client.force_login(user)
+    with django_assert_max_num_queries(25):
+        assert client.get(reverse("performance:household")).status_code == 200
