@@ -22,6 +22,7 @@ from django.db.models import Max, Sum
 from accounts.models import AuditEvent, User
 from portfolios import selectors
 from portfolios.models import AssetClass, Portfolio, Price
+from portfolios.performance import selectors as performance
 from rebalancing.engine import policy as rules
 from rebalancing.models import Notification, Proposal, RebalancePolicy
 from rebalancing.selectors import drift as drift_selectors
@@ -121,18 +122,6 @@ def band_note(policy: RebalancePolicy) -> str:
     if policy.relative_band is not None:
         parts.append(f"±{float(policy.relative_band) * 100:g}% of the target")
     return " or ".join(parts) + (" (whichever is narrower)" if len(parts) == 2 else "")
-
-
-def value_history(lots: pd.DataFrame, history: pd.DataFrame, cash: float) -> pd.Series:
-    """Household value per day: today's quantities valued at each day's close (forward-filled
-    over missing days), plus today's cash. `history` is wide (date x security_id)."""
-    if lots.empty or history.empty:
-        return pd.Series(dtype=float)
-    quantities = lots.groupby("security_id")["quantity"].sum()
-    history = history.ffill()
-    weights = quantities.reindex(history.columns).fillna(0.0).to_numpy()
-    values = np.nan_to_num(history.to_numpy()) @ weights + cash
-    return pd.Series(values, index=history.index)
 
 
 def household(user: User, *, today: dt.date) -> dict[str, object]:
@@ -262,14 +251,7 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
         if value or household_targets.get(code)
     ]
 
-    history = (
-        selectors.price_frame(
-            security_ids, start=today - dt.timedelta(days=HISTORY_DAYS), columns="id"
-        )
-        if security_ids
-        else pd.DataFrame()
-    )
-    series = value_history(lots, history, sum(float(p.cash) for p in portfolios))
+    ledger_value = performance.household_value(portfolios, today=today, days=HISTORY_DAYS)
     invested_cost = float(lots["cost_basis"].sum()) if not lots.empty else 0.0
 
     price_date = prices["date"].max() if len(prices) else None
@@ -280,10 +262,10 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
         "cash": household_values.get(CASH, 0.0),
         "unrealised": (total - household_values.get(CASH, 0.0)) - invested_cost,
         "history": {
-            "labels": [d.strftime("%Y-%m-%d") for d in series.index],
-            "values": [round(float(v), 2) for v in series.to_numpy()],
+            "labels": [d.isoformat() for d in ledger_value.dates] if ledger_value else [],
+            "values": ledger_value.values if ledger_value else [],
         },
-        "change": (float(series.iloc[-1] - series.iloc[0]) if len(series) > 1 else 0.0),
+        "ledger_value": ledger_value,
         "price_date": price_date,
         "breaches": sum(b.breaches for b in accounts),
         "default_band_note": band_note(default),

@@ -44,7 +44,7 @@ from portfolios.analytics import (
     performance,
     regression,
 )
-from portfolios.models import AssetClass, LotSale, Portfolio, Security, Transaction
+from portfolios.models import LotSale, Portfolio, Security, Transaction
 
 TRADING_DAYS = 252
 CASH = "cash"
@@ -121,19 +121,32 @@ def calendar(first: dt.date, today: dt.date, transaction_days: np.ndarray) -> np
     return np.union1d(sessions, np.asarray(transaction_days, dtype="datetime64[D]"))
 
 
-def load(portfolios: Sequence[Portfolio], *, today: dt.date) -> Loaded | None:
-    """Everything the performance of `portfolios` needs; None when none has a transaction."""
+def load(
+    portfolios: Sequence[Portfolio], *, today: dt.date, with_targets: bool = True
+) -> Loaded | None:
+    """Everything the performance of `portfolios` needs; None when none has a transaction.
+    `with_targets=False` skips targets and asset classes (value history only)."""
     portfolios = list(portfolios)
     ids = [p.pk for p in portfolios]
     frame = _transactions(ids, today)
     if frame.empty:
         return None
-    targets = portfolio_selectors.targets(ids)
+    targets = (
+        portfolio_selectors.targets(ids)
+        if with_targets
+        else pd.DataFrame(columns=["portfolio_id", "asset_class", "weight", "security_id"])
+    )
     held = {int(s) for s in frame["security_id"].dropna()}
     security_ids = sorted(held | {int(s) for s in targets["security_id"]})
-    classes = dict(Security.objects.filter(pk__in=security_ids).values_list("pk", "asset_class"))
-    order = list(AssetClass.objects.filter(pk__in=set(classes.values())).values_list("pk", "code"))
-    class_index = {pk: i for i, (pk, _) in enumerate(order)}
+    classes: dict[int, str] = {}
+    if with_targets:
+        classes = dict(
+            Security.objects.filter(pk__in=security_ids)
+            .order_by("asset_class__sort_order", "asset_class__name")
+            .values_list("pk", "asset_class__code")
+        )
+    codes = list(dict.fromkeys(classes.values()))
+    class_index = {code: i for i, code in enumerate(codes)}
     dates = calendar(
         min(frame["trade_date"]), today, np.asarray(frame["trade_date"], dtype="datetime64[D]")
     )
@@ -158,8 +171,10 @@ def load(portfolios: Sequence[Portfolio], *, today: dt.date) -> Loaded | None:
         dates=dates,
         closes=closes_on(prices, security_ids, dates),
         security_ids=security_ids,
-        class_of_security=np.array([class_index[classes[s]] for s in security_ids], dtype=np.int64),
-        class_codes=[code for _, code in order],
+        class_of_security=np.array(
+            [class_index.get(classes.get(s, ""), 0) for s in security_ids], dtype=np.int64
+        ),
+        class_codes=codes,
         targets=targets,
     )
 
@@ -384,7 +399,7 @@ def _period_rows(
             )
             days = float(results.days[p, 0])
             bench_return = (
-                (1.0 + cumulative) ** (performance.DAYS_PER_YEAR / days) - 1.0
+                (1.0 + cumulative) ** (history.DAYS_PER_YEAR / days) - 1.0
                 if results.annualised[p, 0]
                 else cumulative
             )
@@ -550,3 +565,47 @@ def account_report(portfolio: Portfolio, *, today: dt.date) -> Report | None:
 def household_report(user: User, *, today: dt.date) -> Report | None:
     portfolios = list(Portfolio.objects.for_user(user).active().order_by("name"))
     return report(portfolios, today=today, household=True) if portfolios else None
+
+
+@dataclass(frozen=True)
+class ValueSummary:
+    """The dashboard's household value from the ledger: `dates` and `values` (dollars) of the
+    last `days` calendar days (from inception when younger); `gain`: the investment gain
+    (value change net of deposits and withdrawals) over the last year, or since inception
+    when the household is younger (`since` is that start date), with `twr` its time-weighted
+    return."""
+
+    dates: list[dt.date]
+    values: list[float | None]  # None where a held security has no close yet
+    gain: float
+    twr: float
+    since: dt.date | None
+    whole_year: bool
+
+
+def household_value(
+    portfolios: Sequence[Portfolio], *, today: dt.date, days: int = 365
+) -> ValueSummary | None:
+    """The household's ledger history for the dashboard; None before any transaction."""
+    loaded = load(portfolios, today=today, with_targets=False)
+    if loaded is None:
+        return None
+    values = history.value_history(loaded.ledger, loaded.dates, loaded.closes)
+    combined = history.combine(values, np.zeros(values.n_accounts, dtype=np.int64), 1)
+    one_year = performance.Period("1y", performance.years_before(today, 1), today)
+    inception = performance.Period("inception", None, today)
+    results = performance.period_returns(combined, (one_year, inception))
+    whole_year = bool(np.isfinite(results.twr[0, 0]))
+    p = 0 if whole_year else 1
+    start = results.start[p, 0]
+    window = (loaded.dates > np.datetime64(today - dt.timedelta(days=days), "D")) & (
+        np.arange(len(loaded.dates)) >= combined.inception[0]
+    )
+    return ValueSummary(
+        dates=[d.item() for d in loaded.dates[window]],
+        values=[round(float(v), 2) if np.isfinite(v) else None for v in combined.value[window, 0]],
+        gain=float(results.gain[p, 0]),
+        twr=float(results.twr[p, 0]),
+        since=None if np.isnat(start) else start.item(),
+        whole_year=whole_year,
+    )

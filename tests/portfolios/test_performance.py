@@ -170,3 +170,36 @@ def test_the_household_page_reads_a_fixed_number_of_queries(
     client.force_login(user)
     with django_assert_max_num_queries(25):
         assert client.get(reverse("performance:household")).status_code == 200
+
+
+def test_the_dashboard_shows_the_ledger_history_and_gain(account, user, days, client) -> None:
+    client.force_login(user)
+    page = client.get(reverse("dashboard"))
+    summary = page.context["ledger_value"]
+    assert summary.dates[0] == days[1]
+    assert summary.values[:3] == [10_000, 15_500, 14_950]
+    assert summary.gain == pytest.approx(-50)
+    assert not summary.whole_year
+    assert "-$50 (-0.33%) since" in page.content.decode()
+
+
+def test_the_dashboard_invents_no_history_for_an_import(user, today, client) -> None:
+    stock = SecurityFactory(ticker="IMP", asset_class=AssetClassFactory(code="perf-imp"))
+    for back in (300, 100, 1):
+        Price.objects.create(
+            security=stock,
+            date=market_calendar.previous_session(today - dt.timedelta(days=back - 1)),
+            close=Decimal(100 + back),
+        )
+    portfolio = PortfolioFactory(owner=user)
+    ledger.record_transfer_in(
+        portfolio,
+        security=stock,
+        quantity=Decimal("10"),
+        cost_basis=Decimal("900"),
+        acquired_on=today - dt.timedelta(days=400),
+    )
+    client.force_login(user)
+    summary = client.get(reverse("dashboard")).context["ledger_value"]
+    assert summary.dates == [today]
+    assert summary.gain == pytest.approx(0.0)
