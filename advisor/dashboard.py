@@ -263,7 +263,7 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
         "unrealised": (total - household_values.get(CASH, 0.0)) - invested_cost,
         "history": {
             "labels": [d.isoformat() for d in ledger_value.dates] if ledger_value else [],
-            "values": ledger_value.values if ledger_value else [],
+            "values": ledger_value.daily_values if ledger_value else [],
         },
         "ledger_value": ledger_value,
         "price_date": price_date,

@@ -569,14 +569,14 @@ def household_report(user: User, *, today: dt.date) -> Report | None:
 
 @dataclass(frozen=True)
 class ValueSummary:
-    """The dashboard's household value from the ledger: `dates` and `values` (dollars) of the
+    """The dashboard's household value from the ledger: `dates` and `daily_values` (dollars) of the
     last `days` calendar days (from inception when younger); `gain`: the investment gain
     (value change net of deposits and withdrawals) over the last year, or since inception
     when the household is younger (`since` is that start date), with `twr` its time-weighted
     return."""
 
     dates: list[dt.date]
-    values: list[float | None]  # None where a held security has no close yet
+    daily_values: list[float | None]  # None where a held security has no close yet
     gain: float
     twr: float
     since: dt.date | None
@@ -603,7 +603,9 @@ def household_value(
     )
     return ValueSummary(
         dates=[d.item() for d in loaded.dates[window]],
-        values=[round(float(v), 2) if np.isfinite(v) else None for v in combined.value[window, 0]],
+        daily_values=[
+            round(float(v), 2) if np.isfinite(v) else None for v in combined.value[window, 0]
+        ],
         gain=float(results.gain[p, 0]),
         twr=float(results.twr[p, 0]),
         since=None if np.isnat(start) else start.item(),

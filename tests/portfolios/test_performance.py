@@ -177,7 +177,7 @@ def test_the_dashboard_shows_the_ledger_history_and_gain(account, user, days, cl
     page = client.get(reverse("dashboard"))
     summary = page.context["ledger_value"]
     assert summary.dates[0] == days[1]
-    assert summary.values[:3] == [10_000, 15_500, 14_950]
+    assert summary.daily_values[:3] == [10_000, 15_500, 14_950]
     assert summary.gain == pytest.approx(-50)
     assert not summary.whole_year
     assert "-$50 (-0.33%) since" in page.content.decode()
