@@ -22,7 +22,7 @@ def ret(value: object, places: int = 2) -> str:
 @register.filter
 def ratio(value: object, places: int = 2) -> str:
     """A plain number (a beta, a Sharpe ratio) with `places` decimals; an en dash where none."""
-    if value is None:
+    if value is None or value == "":
         return "\u2013"
     number = float(value)  # type: ignore[arg-type]
     return f"{number:,.{int(places)}f}" if math.isfinite(number) else "\u2013"
@@ -31,7 +31,7 @@ def ratio(value: object, places: int = 2) -> str:
 @register.filter
 def pct(value: object, places: int = 1) -> str:
     """A fraction as a percentage without a sign (0.24 -> "24.0%"); an en dash where none."""
-    if value is None:
+    if value is None or value == "":
         return "\u2013"
     number = float(value)  # type: ignore[arg-type]
     return f"{number * 100:,.{int(places)}f}%" if math.isfinite(number) else "\u2013"
