@@ -27,6 +27,7 @@ from rebalancing.engine import policy as rules
 from rebalancing.models import Notification, Proposal, RebalancePolicy
 from rebalancing.selectors import drift as drift_selectors
 from rebalancing.selectors import policies as policy_selectors
+from rebalancing.selectors import tax_saved
 from rebalancing.selectors.holdings import holdings_fingerprint
 
 CASH = "cash"
@@ -158,6 +159,7 @@ def household(user: User, *, today: dt.date) -> dict[str, object]:
         "waiting_list": waiting[:5],
         "activity": list(AuditEvent.objects.filter(household=user).order_by("-created_at")[:8]),
         "unread": Notification.objects.filter(user=user, read_at__isnull=True).count(),
+        "tax_saved": tax_saved.household_tax_saved(user, today=today, newest=0),
     }
 
 

@@ -16,7 +16,7 @@ urlpatterns = [
     path("profile/", include("portfolios.onboarding.urls")),
     path("portfolios/", include("portfolios.urls")),
     path("goals/", include("portfolios.goals.urls")),
-    path("performance/", include("portfolios.performance.urls")),
+    path("performance/", include("advisor.performance")),
     path("proposals/", include("rebalancing.urls")),
     path("api/", include(api.router.urls)),
     path("admin/", admin.site.urls),

@@ -516,3 +516,37 @@ class HarvestSkip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.on} {self.portfolio_id} {self.security_id}: {self.reason}"
+
+
+class TaxSaving(models.Model):
+    """One line of the household's "tax saved" ledger: the tax value of an executed harvest,
+    the taxable losses it realised times the investor's rates on the day (stored, as rates
+    change), net of what trading cost (commissions and the fill prices' distance from the
+    proposed prices). Written in the transaction that finishes the execution; one per proposal.
+    Losses are positive dollars; `amount` = short loss x short rate + long loss x long rate -
+    costs (negative when costs exceed the tax value)."""
+
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tax_savings"
+    )
+    proposal = models.OneToOneField(Proposal, on_delete=models.CASCADE, related_name="tax_saving")
+    realised_on = models.DateField()
+    short_term_loss = models.DecimalField(**MONEY)
+    long_term_loss = models.DecimalField(**MONEY)
+    short_term_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    long_term_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    costs = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-realised_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(short_term_loss__gte=0, long_term_loss__gte=0, costs__gte=0),
+                name="tax_saving_losses_and_costs_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.realised_on} proposal {self.proposal_id}: {self.amount}"

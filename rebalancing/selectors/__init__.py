@@ -5,5 +5,6 @@ fixed number of queries however many portfolios a call covers.
 - `policies`: the one policy resolver (own policy, else the model's, else the defaults).
 - `holdings`: holdings fingerprints (has a proposal's account changed since?).
 - `drift`: everything one drift-check batch needs.
+- `tax_saved`: the household's tax saved by executed harvests.
 - `harvest`: harvest settings and the wash-sale guard (purchases, blocks, replacements).
 """

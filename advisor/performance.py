@@ -1,5 +1,6 @@
 """Performance pages: the household's and each account's returns, benchmark, drawdown and
-attribution, computed from the ledger (selectors.py)."""
+attribution, computed from the ledger (portfolios/performance/selectors.py), and the tax saved
+by executed harvests (rebalancing/selectors/tax_saved.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import math
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import path
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedRequest
 from advisor.core import clock
 from portfolios.models import AssetClass, Portfolio
 from portfolios.performance import selectors
+from rebalancing.selectors import tax_saved
 
 PERIOD_LABELS = {
     "mtd": "Month to date",
@@ -59,11 +62,13 @@ def _context(report: selectors.Report | None) -> dict[str, object]:
 @login_required
 @require_GET
 def household(request: AuthenticatedRequest) -> HttpResponse:
-    report = selectors.household_report(request.user, today=clock.today())
+    today = clock.today()
+    report = selectors.household_report(request.user, today=today)
     return render(
         request,
         "performance/page.html",
         {
+            "tax_saved": tax_saved.household_tax_saved(request.user, today=today),
             "nav": "performance",
             "title": "Household performance",
             "household": True,
@@ -76,14 +81,25 @@ def household(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 def account(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
-    report = selectors.account_report(portfolio, today=clock.today())
+    today = clock.today()
+    report = selectors.account_report(portfolio, today=today)
     return render(
         request,
         "performance/page.html",
         {
+            "tax_saved": tax_saved.household_tax_saved(
+                request.user, today=today, portfolio=portfolio
+            ),
             "nav": "performance",
             "title": f"{portfolio.name}: performance",
             "portfolio": portfolio,
             **_context(report),
         },
     )
+
+
+app_name = "performance"
+urlpatterns = [
+    path("", household, name="household"),
+    path("accounts/<int:pk>/", account, name="account"),
+]
