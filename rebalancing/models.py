@@ -384,6 +384,7 @@ class Notification(models.Model):
         PARTIAL = "partial", "Proposal partly executed"
         FAILED = "failed", "Proposal failed"
         EXPIRED = "expired", "Proposal expired"
+        DRAWDOWN = "drawdown", "Fall beyond your stated tolerance"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -550,3 +551,47 @@ class TaxSaving(models.Model):
 
     def __str__(self) -> str:
         return f"{self.realised_on} proposal {self.proposal_id}: {self.amount}"
+
+
+class DrawdownEpisodeQuerySet(models.QuerySet["DrawdownEpisode"]):
+    def ongoing(self) -> "DrawdownEpisodeQuerySet":
+        return self.filter(recovered_on__isnull=True)
+
+
+class DrawdownEpisode(models.Model):
+    """A fall of the household's time-weighted wealth index from a peak that passed the loss
+    the investor said they could bear (portfolios.analytics.drawdown). The peak day is stable
+    for the whole episode, so (household, peak_on) is the once-only key of the alert: the
+    daily check may run any number of times and the investor hears once per episode.
+    depth: the deepest fall so far (negative fraction); tolerance: the loss (positive
+    fraction) it was measured against; recovered_on: back at the peak (None while ongoing)."""
+
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drawdown_episodes"
+    )
+    peak_on = models.DateField()
+    breached_on = models.DateField()
+    trough_on = models.DateField()
+    depth = models.DecimalField(max_digits=7, decimal_places=6)
+    tolerance = models.DecimalField(max_digits=5, decimal_places=4)
+    recovered_on = models.DateField(null=True, blank=True)
+    notification = models.ForeignKey(
+        Notification, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DrawdownEpisodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-peak_on", "-id"]
+        constraints = [
+            # One alert per episode: a second run, a second worker, a retry find the row.
+            models.UniqueConstraint(
+                fields=["household", "peak_on"], name="drawdown_episode_once_per_peak"
+            ),
+            models.CheckConstraint(condition=Q(depth__lte=0), name="drawdown_depth_not_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} from {self.peak_on}: {self.depth}"

@@ -611,3 +611,28 @@ def household_value(
         since=None if np.isnat(start) else start.item(),
         whole_year=whole_year,
     )
+
+
+@dataclass(frozen=True)
+class HouseholdReturns:
+    """Daily time-weighted returns [T, H] of households (owners) on `dates` [T]; NaN before a
+    household's first transaction."""
+
+    owner_ids: list[int]
+    dates: np.ndarray
+    returns: np.ndarray
+
+
+def household_returns(
+    portfolios: Sequence[Portfolio], *, today: dt.date
+) -> HouseholdReturns | None:
+    """Every household of `portfolios` in one vectorised pass (one ledger, one price matrix):
+    the accounts' histories combined per owner, then their daily returns."""
+    loaded = load(portfolios, today=today, with_targets=False)
+    if loaded is None:
+        return None
+    owner_ids = sorted({p.owner_id for p in loaded.portfolios})
+    group = np.array([owner_ids.index(p.owner_id) for p in loaded.portfolios], dtype=np.int64)
+    values = history.value_history(loaded.ledger, loaded.dates, loaded.closes)
+    combined = history.combine(values, group, len(owner_ids))
+    return HouseholdReturns(owner_ids, loaded.dates, performance.daily_returns(combined))
