@@ -582,6 +582,11 @@ class ValueSummary:
     since: dt.date | None
     whole_year: bool
 
+    @property
+    def chart(self) -> dict[str, list]:
+        """What a value chart draws (json_script)."""
+        return {"labels": [d.isoformat() for d in self.dates], "values": self.daily_values}
+
 
 def household_value(
     portfolios: Sequence[Portfolio], *, today: dt.date, days: int = 365

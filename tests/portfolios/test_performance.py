@@ -203,3 +203,10 @@ def test_the_dashboard_invents_no_history_for_an_import(user, today, client) -> 
     summary = client.get(reverse("dashboard")).context["ledger_value"]
     assert summary.dates == [today]
     assert summary.gain == pytest.approx(0.0)
+
+
+def test_the_account_page_shows_its_ledger_value(account, user, days, client) -> None:
+    client.force_login(user)
+    page = client.get(reverse("portfolios:detail", args=[account.pk]))
+    assert page.context["ledger_value"].daily_values[:3] == [10_000, 15_500, 14_950]
+    assert 'data-testid="account-gain">-$50 (-0.33%)</span> since' in page.text
