@@ -53,7 +53,14 @@ def _context(report: selectors.Report | None) -> dict[str, object]:
     return {
         "report": report,
         "periods": [(PERIOD_LABELS[p.name], p) for p in report.periods],
-        "attribution": [(names.get(row.code, row.code), row) for row in report.attribution],
+        "attribution": [
+            (
+                PERIOD_LABELS[table.period],
+                table,
+                [(names.get(row.code, row.code), row) for row in table.rows],
+            )
+            for table in reversed(report.attribution)
+        ],
         "benchmark_mix": [(names.get(c, c), w) for c, w in report.benchmark_weights.items()],
         "chart": chart_data(report),
     }

@@ -226,6 +226,16 @@ class AttributionRow:
         return self.allocation + self.selection + self.interaction
 
 
+@dataclass(frozen=True)
+class AttributionTable:
+    """Effects by class over one period; `active` their sum (= the period's cumulative
+    return minus the benchmark's)."""
+
+    period: str
+    rows: list[AttributionRow]
+    active: float
+
+
 @dataclass
 class Report:
     """The performance of one account or a household, as plain numbers for a page.
@@ -234,7 +244,7 @@ class Report:
     deposits and withdrawals invested in the benchmark (None without a target or prices);
     drawdown: of the time-weighted wealth index (fractions <= 0); periods: the return table;
     risk: statistics of daily returns (annualised); attribution: Brinson-Fachler effects by
-    asset class since inception (GRAP-linked), with `active` their sum.
+    asset class per available period (GRAP-linked), since inception last.
     """
 
     dates: list[dt.date]
@@ -243,8 +253,7 @@ class Report:
     drawdown: np.ndarray
     periods: list[PeriodRow]
     risk: dict[str, float]
-    attribution: list[AttributionRow]
-    active: float | None
+    attribution: list[AttributionTable]
     realised: dict[str, float]
     unrealised: float
     tax_rates: dict[str, float] | None
@@ -254,6 +263,11 @@ class Report:
     @property
     def realised_total(self) -> float:
         return self.realised["short_term"] + self.realised["long_term"]
+
+    @property
+    def active(self) -> float | None:
+        """The active return since inception explained by the attribution (None without)."""
+        return self.attribution[-1].active if self.attribution else None
 
     @property
     def current_value(self) -> float:
@@ -442,7 +456,7 @@ def benchmark_value(values: history.ValueHistory, returns: np.ndarray) -> np.nda
 
 def _risk(returns: np.ndarray, bench: np.ndarray | None) -> dict[str, float]:
     """Annualised statistics of daily returns (from inception) and against the benchmark."""
-    wealth = np.cumprod(np.r_[1.0, np.nan_to_num(returns, nan=0.0)])
+    wealth = np.cumprod(np.r_[1.0, 1.0 + np.nan_to_num(returns, nan=0.0)])
     out: dict[str, float] = {"max_drawdown": float(drawdown.drawdowns(returns).min())}
     if len(wealth) >= 3:
         out["volatility"] = float(metrics.volatility(wealth))
@@ -460,18 +474,20 @@ def _risk(returns: np.ndarray, bench: np.ndarray | None) -> dict[str, float]:
     return out
 
 
-def _attribution(
+def _daily_effects(
     loaded: Loaded, bench: Blend, first: int
-) -> tuple[list[AttributionRow], float] | None:
-    """Brinson-Fachler by class and cash, from `first` (a row with a benchmark return) to the
-    end, GRAP-linked. A class outside the target earns the benchmark's total (no allocation
-    effect of its own); cash earns nothing in the benchmark."""
+) -> tuple[attribution.Effects, np.ndarray, np.ndarray]:
+    """Brinson-Fachler effects by class and cash for each day from `first` (a row with a
+    benchmark return) to the end [T', C + 1], with the days' portfolio and benchmark returns
+    [T']. A class outside the target earns the benchmark's total (no allocation effect of its
+    own); cash earns nothing in the benchmark."""
     rows = slice(first, len(loaded.dates))
-    if not np.isfinite(bench.returns[rows]).all() or first >= len(loaded.dates):
-        return None
-    n_classes = len(loaded.class_codes)
     sleeves = attribution.sleeves(
-        loaded.ledger, loaded.dates, loaded.closes, loaded.class_of_security, n_classes
+        loaded.ledger,
+        loaded.dates,
+        loaded.closes,
+        loaded.class_of_security,
+        len(loaded.class_codes),
     )
     together = attribution.Sleeves(
         start_capital=sleeves.start_capital.sum(axis=1)[rows],
@@ -483,15 +499,37 @@ def _attribution(
     rb = np.concatenate([rb, np.zeros((len(rb), 1))], axis=1)
     wb = np.concatenate([bench.class_weights[rows], np.zeros((len(rb), 1))], axis=1)
     effects = attribution.brinson_fachler(wp, rp, wb, rb, portfolio_contribution=contribution)
-    linked = attribution.link_grap(effects, contribution.sum(axis=1), (wb * rb).sum(axis=1))
+    return effects, contribution.sum(axis=1), (wb * rb).sum(axis=1)
+
+
+def _attribution(
+    loaded: Loaded, bench: Blend, first: int, periods: list[PeriodRow]
+) -> list[AttributionTable]:
+    """One GRAP-linked table per available period (the daily effects computed once)."""
+    effects, portfolio_returns, benchmark_returns = _daily_effects(loaded, bench, first)
     codes = [*loaded.class_codes, CASH]
-    table = [
-        AttributionRow(code, float(a), float(s), float(i))
-        for code, a, s, i in zip(
-            codes, linked.allocation, linked.selection, linked.interaction, strict=True
+    tables = []
+    for period in periods:
+        if not period.available or period.start is None or period.end is None:
+            continue
+        lo = int(np.searchsorted(loaded.dates, np.datetime64(period.start, "D"))) - first
+        hi = int(np.searchsorted(loaded.dates, np.datetime64(period.end, "D"))) + 1 - first
+        window = slice(max(lo, 0), hi)
+        linked = attribution.link_grap(
+            attribution.Effects(
+                effects.allocation[window], effects.selection[window], effects.interaction[window]
+            ),
+            portfolio_returns[window],
+            benchmark_returns[window],
         )
-    ]
-    return table, float(linked.active)
+        rows = [
+            AttributionRow(code, float(a), float(s), float(i))
+            for code, a, s, i in zip(
+                codes, linked.allocation, linked.selection, linked.interaction, strict=True
+            )
+        ]
+        tables.append(AttributionTable(period.name, rows, float(linked.active)))
+    return tables
 
 
 def _subject(
@@ -531,7 +569,8 @@ def report(portfolios: Sequence[Portfolio], *, today: dt.date, household: bool) 
     span = slice(first, len(loaded.dates))
     bench_returns = bench.returns if bench is not None else None
     usable = bench_returns is not None and bool(np.isfinite(bench_returns[span]).all())
-    attributed = _attribution(loaded, bench, first) if bench is not None and usable else None
+    periods = _period_rows(results, bench, loaded.dates, taxable)
+    tables = _attribution(loaded, bench, first, periods) if bench is not None and usable else []
     lots = portfolio_selectors.holdings(loaded.portfolio_ids)
     return Report(
         dates=[d.item() for d in loaded.dates[span]],
@@ -542,12 +581,11 @@ def report(portfolios: Sequence[Portfolio], *, today: dt.date, household: bool) 
             else None
         ),
         drawdown=drawdown.drawdowns(returns[span]),
-        periods=_period_rows(results, bench, loaded.dates, taxable),
+        periods=periods,
         risk=_risk(
             returns[span], bench_returns[span] if usable and bench_returns is not None else None
         ),
-        attribution=attributed[0] if attributed else [],
-        active=attributed[1] if attributed else None,
+        attribution=tables,
         realised=realised,
         unrealised=float(lots["unrealised_gain"].sum()) if not lots.empty else 0.0,
         tax_rates=realised["rates"],

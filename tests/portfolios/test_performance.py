@@ -93,10 +93,13 @@ def test_benchmark_and_attribution_add_up(account, today) -> None:
     inception = report.period("inception")
     assert inception.benchmark == pytest.approx(-0.01, abs=1e-12)
     assert report.benchmark_value[:3] == pytest.approx([10_000, 16_500, 14_850])
-    effects = {row.code: row for row in report.attribution}
+    effects = {row.code: row for row in report.attribution[-1].rows}
     assert effects["cash"].allocation == pytest.approx(0.1 / 15, abs=1e-12)
     assert effects["perf-stocks"].total == pytest.approx(0.0, abs=1e-12)
     assert report.active == pytest.approx(inception.twr - inception.benchmark, abs=1e-12)
+    for table in report.attribution:  # every period's effects add up to its active return
+        period = report.period(table.period)
+        assert table.active == pytest.approx(period.twr - period.benchmark, abs=1e-12)
 
 
 def test_drawdown_is_the_fall_of_the_time_weighted_index(account, today) -> None:
@@ -104,6 +107,18 @@ def test_drawdown_is_the_fall_of_the_time_weighted_index(account, today) -> None
     # Peak after day 2 (index 15,500 / 15,000), then 14,950 / 15,500 - 1.
     assert report.drawdown[2] == pytest.approx(14_950 / 15_500 - 1)
     assert report.risk["max_drawdown"] == pytest.approx(14_950 / 15_500 - 1)
+
+
+def test_risk_statistics_are_those_of_the_daily_returns(account, today) -> None:
+    report = selectors.account_report(account, today=today)
+    daily = np.array([0.0, 15_500 / 15_000 - 1, 14_950 / 15_500 - 1])
+    assert report.risk["volatility"] == pytest.approx(daily.std(ddof=1) * np.sqrt(252))
+    assert report.risk["sharpe"] == pytest.approx(daily.mean() / daily.std(ddof=1) * np.sqrt(252))
+    # The benchmark's days: 0, +10%, -10% (STK itself); least squares by numpy.
+    bench = np.array([0.0, 0.1, -0.1])
+    beta, alpha = np.polyfit(bench, daily, 1)
+    assert report.risk["beta"] == pytest.approx(beta, abs=1e-10)
+    assert report.risk["alpha"] == pytest.approx(alpha * 252, abs=1e-10)
 
 
 def test_an_account_imported_today_has_no_history(user, today) -> None:
@@ -210,3 +225,38 @@ def test_the_account_page_shows_its_ledger_value(account, user, days, client) ->
     page = client.get(reverse("portfolios:detail", args=[account.pk]))
     assert page.context["ledger_value"].daily_values[:3] == [10_000, 15_500, 14_950]
     assert 'data-testid="account-gain">-$50 (-0.33%)</span> since' in page.text
+
+
+def test_every_period_has_an_attribution_that_adds_up(user, today) -> None:
+    stocks = AssetClassFactory(code="perf-s2", name="Stocks")
+    bonds = AssetClassFactory(code="perf-b2", name="Bonds")
+    stock = SecurityFactory(ticker="ST2", asset_class=stocks)
+    bond = SecurityFactory(ticker="BD2", asset_class=bonds)
+    sessions = [d.item() for d in market_calendar.sessions(today - dt.timedelta(days=130), today)]
+    rng = np.random.default_rng(3)
+    for security in (stock, bond):
+        walk = 100 * np.cumprod(1 + rng.normal(0, 0.01, len(sessions)))
+        for day, close in zip(sessions, walk, strict=True):
+            Price.objects.create(security=security, date=day, close=Decimal(f"{close:.2f}"))
+    portfolio = PortfolioFactory(owner=user)
+    for security, asset_class in ((stock, stocks), (bond, bonds)):
+        TargetAllocation.objects.create(
+            portfolio=portfolio, asset_class=asset_class, weight=Decimal("0.5"), security=security
+        )
+    start = sessions[1]
+    ledger.record_cash(portfolio, kind="deposit", amount=Decimal("20000"), trade_date=start)
+    ledger.record_buy(
+        portfolio, security=stock, quantity=Decimal("120"), price=Decimal("100"), trade_date=start
+    )
+    ledger.record_buy(
+        portfolio, security=bond, quantity=Decimal("60"), price=Decimal("100"), trade_date=start
+    )
+    ledger.record_cash(portfolio, kind="deposit", amount=Decimal("3000"), trade_date=sessions[-25])
+    report = selectors.account_report(portfolio, today=today)
+    names = [table.period for table in report.attribution]
+    assert "mtd" in names or "qtd" in names
+    for table in report.attribution:
+        period = report.period(table.period)
+        assert not period.annualised
+        assert table.active == pytest.approx(period.twr - period.benchmark, abs=1e-12)
+        assert sum(row.total for row in table.rows) == pytest.approx(table.active, abs=1e-12)
