@@ -9,6 +9,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from accounts import questionnaire
 from accounts.models import Question
@@ -60,7 +61,7 @@ def test_the_tolerance_is_the_worst_result_the_investor_chose(user) -> None:
     assert drawdown.tolerances()[user.pk] == (0.12, 0.12)
 
 
-def test_a_fall_beyond_the_tolerance_alerts_once_per_episode(user, household, days) -> None:
+def test_a_fall_beyond_the_tolerance_alerts_once_per_episode(user, household, days, client) -> None:
     _answer(user, "r2")
     assert drawdown.check_drawdowns(today=days[2])["alerts"] == 0  # -5%: within 12%
     result = drawdown.check_drawdowns(today=days[3])
@@ -73,6 +74,8 @@ def test_a_fall_beyond_the_tolerance_alerts_once_per_episode(user, household, da
     assert "fallen 15.0% from its high" in note.body and "a loss of 12%" in note.body
     assert episode.notification == note
     assert drawdown_selectors.households_beyond_tolerance() == {user.pk: episode}
+    client.force_login(user)
+    assert note.title in client.get(reverse("rebalancing:notifications")).text
 
     # The next days (and a second worker on the same day) do not alert again.
     assert drawdown.check_drawdowns(today=days[3])["alerts"] == 0
