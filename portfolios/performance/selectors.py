@@ -40,6 +40,7 @@ from portfolios.analytics import (
     benchmark,
     drawdown,
     history,
+    irr,
     metrics,
     performance,
     regression,
@@ -192,6 +193,7 @@ class PeriodRow:
     annualised: bool
     twr: float
     mwr: float
+    mwr_status: str  # irr.STATUS_NAMES: why there is no money-weighted rate ("ok" when there is)
     after_tax: float | None
     benchmark: float
     gain: float
@@ -427,6 +429,7 @@ def _period_rows(
                 annualised=bool(results.annualised[p, 0]),
                 twr=float(results.twr[p, 0]),
                 mwr=float(results.mwr[p, 0]),
+                mwr_status=irr.STATUS_NAMES[int(results.mwr_status[p, 0])],
                 after_tax=(
                     float(results.twr_after_tax[p, 0])
                     if taxable and results.twr_after_tax is not None

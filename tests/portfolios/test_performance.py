@@ -143,6 +143,7 @@ def test_an_account_imported_today_has_no_history(user, today) -> None:
     assert inception.twr == pytest.approx(0.0)
     assert inception.gain == pytest.approx(0.0)
     assert not report.period("ytd").available
+    assert np.isnan(inception.mwr) and inception.mwr_status == "too short"  # one day of flows
 
 
 def test_no_transactions_no_report(user, today) -> None:
