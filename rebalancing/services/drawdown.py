@@ -17,6 +17,7 @@ alert: news of a fall that is over would only alarm.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -24,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
 from accounts.models import RiskAssessment
+from advisor.core.chunks import chunks
 from portfolios.analytics import drawdown
 from portfolios.models import Portfolio
 from portfolios.performance import selectors
@@ -31,6 +33,7 @@ from rebalancing.models import DrawdownEpisode, Notification
 from rebalancing.services import dispatch
 
 QUESTION = "outcome_range"
+BATCH_HOUSEHOLDS = 200  # a history array is [days, accounts]: 10 years x 1,000 accounts ~ 21 MB
 # The worst one-year result of each range offered (accounts/questionnaire.py). The "worst 0%"
 # range alerts from a 5% fall: any fall is beyond it, and a dip of cents would be noise.
 WORST_LOSS = {"r0": 0.05, "r1": 0.05, "r2": 0.12, "r3": 0.22, "r4": 0.32}
@@ -83,13 +86,14 @@ def _record(household_id: int, fields: dict, *, ongoing: bool, chosen_worst: flo
         return False
 
 
-def check_drawdowns(*, today: dt.date) -> dict[str, int]:
-    """The daily check over every household with a stated tolerance (see the module docstring)."""
-    limits = tolerances()
-    portfolios = list(Portfolio.objects.filter(owner_id__in=list(limits)).active())
+def _check_batch(
+    owner_ids: Sequence[int], limits: dict[int, tuple[float, float]], today: dt.date
+) -> tuple[int, int, int]:
+    """(households, episodes, alerts) of one batch of households, computed in one pass."""
+    portfolios = list(Portfolio.objects.filter(owner_id__in=list(owner_ids)).active())
     data = selectors.household_returns(portfolios, today=today) if portfolios else None
     if data is None:
-        return {"households": 0, "episodes": 0, "alerts": 0}
+        return 0, 0, 0
     threshold = np.array([limits[o][0] for o in data.owner_ids])
     found = drawdown.drawdown_episodes(data.returns, threshold)
     days = [d.item() for d in data.dates]
@@ -107,4 +111,15 @@ def check_drawdowns(*, today: dt.date) -> dict[str, int]:
         }
         created = _record(owner, fields, ongoing=ongoing, chosen_worst=limits[owner][1])
         alerts += int(created and ongoing)
-    return {"households": len(data.owner_ids), "episodes": len(found.series), "alerts": alerts}
+    return len(data.owner_ids), len(found.series), alerts
+
+
+def check_drawdowns(*, today: dt.date) -> dict[str, int]:
+    """The daily check over every household with a stated tolerance (see the module
+    docstring), in batches of `BATCH_HOUSEHOLDS` so that memory stays bounded."""
+    limits = tolerances()
+    totals = np.zeros(3, dtype=np.int64)
+    for batch in chunks(sorted(limits), BATCH_HOUSEHOLDS):
+        totals += _check_batch(batch, limits, today)
+    households, episodes, alerts = (int(v) for v in totals)
+    return {"households": households, "episodes": episodes, "alerts": alerts}
