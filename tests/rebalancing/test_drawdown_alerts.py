@@ -99,3 +99,17 @@ def test_a_household_within_its_tolerance_or_without_one_is_not_alerted(
         "alerts": 0,
     }
     assert not DrawdownEpisode.objects.exists()
+
+
+def test_households_are_checked_in_batches(user, other_user, household, days, monkeypatch) -> None:
+    monkeypatch.setattr(drawdown, "BATCH_HOUSEHOLDS", 1)
+    stock = household.transactions.get(kind="buy").security
+    second = PortfolioFactory(owner=other_user)
+    ledger.record_cash(second, kind="deposit", amount=Decimal("5000"), trade_date=days[1])
+    ledger.record_buy(
+        second, security=stock, quantity=Decimal("50"), price=Decimal("100"), trade_date=days[1]
+    )
+    _answer(user, "r2")
+    _answer(other_user, "r2")
+    assert drawdown.check_drawdowns(today=days[3]) == {"households": 2, "episodes": 2, "alerts": 2}
+    assert set(drawdown_selectors.households_beyond_tolerance()) == {user.pk, other_user.pk}
