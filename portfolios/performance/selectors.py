@@ -96,12 +96,31 @@ def _transactions(ids: list[int], today: dt.date) -> pd.DataFrame:
     if frame.empty:
         return frame
     transferred = (frame["kind"] == Transaction.Kind.TRANSFER_IN) & frame["security_id"].notna()
-    recorded = frame.loc[transferred, "created_at"].map(clock.local_date)
-    frame.loc[transferred, "trade_date"] = [
-        min(max(traded, seen), today)
-        for traded, seen in zip(frame.loc[transferred, "trade_date"], recorded, strict=True)
-    ]
+    if transferred.any():
+        frame.loc[transferred, "trade_date"] = _arrival_days(frame, transferred, today)
     return frame
+
+
+def _arrival_days(frame: pd.DataFrame, transferred: pd.Series, today: dt.date) -> list[dt.date]:
+    """The day each position transferred in counts from: the day it was recorded when later
+    than its trade date, but never after a sale or transfer out of the same security in the
+    same account dated after the trade date (history entered out of order stays consistent)."""
+    leaving = frame["kind"].isin([Transaction.Kind.SELL, Transaction.Kind.TRANSFER_OUT])
+    exits: dict[tuple[int, int], list[dt.date]] = {}
+    for pid, sid, day in frame.loc[
+        leaving, ["portfolio_id", "security_id", "trade_date"]
+    ].itertuples(index=False):
+        exits.setdefault((int(pid), int(sid)), []).append(day)
+    for days in exits.values():
+        days.sort()
+    out = []
+    rows = frame.loc[transferred, ["portfolio_id", "security_id", "trade_date", "created_at"]]
+    for pid, sid, traded, created in rows.itertuples(index=False):
+        day = min(max(traded, clock.local_date(created)), today)
+        later = exits.get((int(pid), int(sid)), [])
+        first_exit = next((d for d in later if d >= traded), None)
+        out.append(min(day, first_exit) if first_exit is not None else day)
+    return out
 
 
 def closes_on(frame: pd.DataFrame, columns: Sequence[int], dates: np.ndarray) -> np.ndarray:

@@ -261,3 +261,24 @@ def test_every_period_has_an_attribution_that_adds_up(user, today) -> None:
         assert not period.annualised
         assert table.active == pytest.approx(period.twr - period.benchmark, abs=1e-12)
         assert sum(row.total for row in table.rows) == pytest.approx(table.active, abs=1e-12)
+
+
+def test_a_transfer_never_counts_after_a_later_sale_of_it(user, days, today) -> None:
+    stock = SecurityFactory(ticker="TSL", asset_class=AssetClassFactory(code="perf-tsl"))
+    for day in days:
+        Price.objects.create(security=stock, date=day, close=Decimal("100"))
+    portfolio = PortfolioFactory(owner=user)
+    ledger.record_transfer_in(
+        portfolio,
+        security=stock,
+        quantity=Decimal("10"),
+        cost_basis=Decimal("900"),
+        acquired_on=days[0],
+    )
+    # Recorded today, but a sale of it is dated day 2: the shares were there by then.
+    ledger.record_sell(
+        portfolio, security=stock, quantity=Decimal("4"), price=Decimal("100"), trade_date=days[2]
+    )
+    report = selectors.account_report(portfolio, today=today)
+    assert report.dates[0] == days[2]
+    assert report.value[0] == pytest.approx(1_000)  # 6 shares + $400 cash
