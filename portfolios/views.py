@@ -114,8 +114,12 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "chart": chart,
             "imports": portfolio.import_batches.order_by("-created_at")[:5],
             "ledger_value": performance.household_value([portfolio], today=clock.today()),
-            # The rebalancing app's "Check drift now" button.
-            "account_actions_template": "rebalancing/_check_now.html",
+            # An account holding nothing has no drift: it shows how to fund it instead.
+            "empty": not data.positions and not data.cash,
+            # The rebalancing app's "Check drift now" button, once there is something to check.
+            "account_actions_template": "rebalancing/_check_now.html"
+            if data.positions or data.cash
+            else None,
         },
     )
 

@@ -13,6 +13,7 @@ from rebalancing.brokers import BrokerTimeout
 from rebalancing.models import ScanRun
 from rebalancing.services import (
     approval,
+    backtests,
     drawdown,
     execution,
     notifications,
@@ -91,3 +92,9 @@ def check_drawdowns() -> dict[str, int]:
     """Daily after the close: alert households fallen beyond their stated tolerance (once per
     episode)."""
     return drawdown.check_drawdowns(today=clock.today())
+
+
+@shared_task(name="rebalancing.tasks.run_backtest")
+def run_backtest(run_id: int) -> str:
+    """One backtest run; idempotent (claimed by a conditional UPDATE)."""
+    return backtests.run_backtest(run_id)

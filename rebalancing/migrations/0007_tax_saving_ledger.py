@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rebalancing", "0005_wash_sale_models_move_and_scan_leases"),
+        ("rebalancing", "0006_backtest_runs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
