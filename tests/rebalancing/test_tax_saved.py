@@ -100,3 +100,18 @@ def test_the_pages_show_the_tax_saved(user, other_user, client) -> None:
     assert "Tax saved by harvesting: <strong>$71</strong>" in client.get(reverse("dashboard")).text
     client.force_login(other_user)
     assert 'data-testid="tax-saved-none"' in client.get(reverse("rebalancing:tax_report")).text
+
+
+def test_staff_read_the_ledger_in_the_admin_and_cannot_edit_it(user, client) -> None:
+    from tests.factories import UserFactory
+
+    proposal = _harvest(user)
+    execution.execute_proposal(proposal.pk)
+    root = UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    listing = client.get(reverse("admin:rebalancing_taxsaving_changelist"))
+    assert listing.status_code == 200 and "70.86" in listing.text
+    saving = TaxSaving.objects.get()
+    page = client.get(reverse("admin:rebalancing_taxsaving_change", args=[saving.pk]))
+    assert page.status_code == 200 and 'name="amount"' not in page.text
+    assert client.get(reverse("admin:rebalancing_drawdownepisode_changelist")).status_code == 200
