@@ -564,12 +564,16 @@ class BacktestRun(models.Model):
 
 
 class TaxSaving(models.Model):
-    """One line of the household's "tax saved" ledger: the tax value of an executed harvest,
-    the taxable losses it realised times the investor's rates on the day (stored, as rates
-    change), net of what trading cost (commissions and the fill prices' distance from the
-    proposed prices). Written in the transaction that finishes the execution; one per proposal.
-    Losses are positive dollars; `amount` = short loss x short rate + long loss x long rate -
-    costs (negative when costs exceed the tax value)."""
+    """One line of the household's "tax saved" ledger, written in the transaction that
+    finishes an execution, one per proposal, at the investor's rates on the day (stored, as
+    rates change). Losses and gains are positive dollars.
+
+    A harvest: the taxable losses it realised, `amount` = short loss x short rate + long loss x
+    long rate - costs (commissions and the fills' distance from the proposed prices; negative
+    when costs exceed the tax value). A rebalance whose policy held back lots with short-term
+    gains: `short_term_gain_deferred`, the gain the same sale would have realised from them
+    (the engine's estimate at proposal time), and `amount` = that gain x (short rate - long
+    rate), the tax a sale after a year saves against selling now."""
 
     household = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tax_savings"
@@ -581,6 +585,7 @@ class TaxSaving(models.Model):
     short_term_rate = models.DecimalField(max_digits=5, decimal_places=4)
     long_term_rate = models.DecimalField(max_digits=5, decimal_places=4)
     costs = models.DecimalField(**MONEY)
+    short_term_gain_deferred = models.DecimalField(**MONEY, default=Decimal("0.00"))
     amount = models.DecimalField(**MONEY)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -280,7 +280,7 @@ def _finish(proposal_id: int) -> str:
         proposal.failure_reason = reason
         proposal.save(update_fields=["status", "executed_at", "failure_reason"])
         if status != Proposal.Status.FAILED:
-            tax_saved.record_harvest(proposal)
+            tax_saved.record_tax_saving(proposal)
         audit.record(
             f"proposal.{status}",
             household=proposal.portfolio.owner,

@@ -1,14 +1,19 @@
-"""The household's "tax saved" ledger: the tax value of every executed harvest.
+"""The household's "tax saved" ledger: the tax value of every executed harvest, and of the
+short-term gains a rebalance left unrealised because its policy holds such lots back.
 
-`record_harvest` runs inside the transaction that finishes a harvest's execution (execution.
-_finish, under the proposal's row lock), so the row exists exactly when the proposal is
-executed or partly executed; the one-to-one key on the proposal makes a second call a no-op.
+`record_tax_saving` runs inside the transaction that finishes an execution (execution._finish,
+under the proposal's row lock), so the row exists exactly when the proposal is executed or
+partly executed; the one-to-one key on the proposal makes a second call a no-op.
 
 Value = taxable short-term loss x the investor's short-term rate + taxable long-term loss x
 the long-term rate, at the rates on the day, minus costs: commissions paid and the distance of
 each fill from the price the proposal was made at (slippage), on the shares filled. Taxable
 losses are the LotSale gains (a wash-sale disallowed loss is already added back), netted per
 term: a harvest that also sold a lot at a gain counts the net loss.
+
+A rebalance: the engine's estimate, at proposal time, of the short-term gain the same sale
+would have realised from the held-back lots (`details["short_term_gain_held_back"]`), valued
+at the difference between the short- and long-term rates: what selling after a year saves.
 """
 
 from __future__ import annotations
@@ -37,10 +42,32 @@ def _rates(user_id: int) -> tuple[Decimal, Decimal]:
     return profile.short_term_tax_rate, profile.long_term_tax_rate
 
 
-def record_harvest(proposal: Proposal) -> TaxSaving | None:
-    """Write the tax value of an executed harvest (call inside the finishing transaction)."""
-    if proposal.kind != Proposal.Kind.HARVEST:
+def record_tax_saving(proposal: Proposal) -> TaxSaving | None:
+    """Write the tax value of an executed proposal, if any (inside the finishing transaction)."""
+    if proposal.kind == Proposal.Kind.HARVEST:
+        return _record_harvest(proposal)
+    deferred = Decimal(str((proposal.details or {}).get("short_term_gain_held_back") or 0))
+    if deferred <= 0:
         return None
+    short_rate, long_rate = _rates(proposal.portfolio.owner_id)
+    saving, _ = TaxSaving.objects.get_or_create(
+        proposal=proposal,
+        defaults={
+            "household_id": proposal.portfolio.owner_id,
+            "realised_on": clock.today(),
+            "short_term_loss": ZERO,
+            "long_term_loss": ZERO,
+            "short_term_rate": short_rate,
+            "long_term_rate": long_rate,
+            "costs": ZERO,
+            "short_term_gain_deferred": money(deferred),
+            "amount": money(deferred * max(short_rate - long_rate, ZERO)),
+        },
+    )
+    return saving
+
+
+def _record_harvest(proposal: Proposal) -> TaxSaving:
     trades = list(proposal.trades.all())
     fills = Transaction.objects.filter(
         portfolio_id=proposal.portfolio_id,

@@ -80,11 +80,26 @@ def test_an_executed_harvest_writes_its_tax_value_once(user) -> None:
     assert TaxSaving.objects.filter(household=user).count() == 1
 
 
-def test_a_rebalance_saves_no_tax_here(user) -> None:
+def test_a_rebalance_that_sold_every_lot_it_wanted_saves_no_tax_here(user) -> None:
     house = drifted_household(user)
     assert approval.approve_proposal(house.proposal.pk, by=user).ok
     assert execution.execute_proposal(house.proposal.pk) == Proposal.Status.EXECUTED
     assert not TaxSaving.objects.exists()
+
+
+def test_a_rebalance_that_held_back_short_term_gains_records_the_rate_difference(user) -> None:
+    house = drifted_household(user)
+    # The engine's estimate, recorded by the drift check in the proposal (tests/engine).
+    Proposal.objects.filter(pk=house.proposal.pk).update(
+        details={"short_term_gain_held_back": 400.0}
+    )
+    assert approval.approve_proposal(house.proposal.pk, by=user).ok
+    assert execution.execute_proposal(house.proposal.pk) == Proposal.Status.EXECUTED
+    saving = TaxSaving.objects.get(proposal=house.proposal)
+    # 400 x (24% - 15%), the default rates
+    assert saving.short_term_gain_deferred == Decimal("400.00")
+    assert saving.amount == Decimal("36.00")
+    assert saving.short_term_loss == saving.long_term_loss == saving.costs == Decimal("0.00")
 
 
 def test_the_pages_show_the_tax_saved(user, other_user, client) -> None:
@@ -97,7 +112,7 @@ def test_the_pages_show_the_tax_saved(user, other_user, client) -> None:
         reverse("performance:account", args=[proposal.portfolio_id]),
     ):
         assert 'data-testid="tax-saved-total">$70.86<' in client.get(url).text, url
-    assert "Tax saved by harvesting: <strong>$71</strong>" in client.get(reverse("dashboard")).text
+    assert "Tax saved: <strong>$71</strong>" in client.get(reverse("dashboard")).text
     client.force_login(other_user)
     assert 'data-testid="tax-saved-none"' in client.get(reverse("rebalancing:tax_report")).text
 
