@@ -17,6 +17,8 @@ urlpatterns = [
     path("portfolios/", include("portfolios.urls")),
     path("goals/", include("portfolios.goals.urls")),
     path("performance/", include("advisor.performance")),
+    path("construction/", include("portfolios.construction.urls")),
+    path("lab/", include("portfolios.construction.lab_urls")),
     path("proposals/", include("rebalancing.urls")),
     path("backtests/", include("rebalancing.backtest_urls")),
     path("api/", include(api.router.urls)),
