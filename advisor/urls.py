@@ -21,6 +21,7 @@ urlpatterns = [
     path("lab/", include("portfolios.construction.lab_urls")),
     path("proposals/", include("rebalancing.urls")),
     path("backtests/", include("rebalancing.backtest_urls")),
+    path("settings/", include("rebalancing.settings_urls")),
     path("api/", include(api.router.urls)),
     path("admin/", admin.site.urls),
 ]

@@ -4,9 +4,24 @@ from rebalancing.models import (
     DrawdownEpisode,
     HarvestSettings,
     HarvestSkip,
+    PolicyGuardrails,
     ReplacementPair,
     TaxSaving,
 )
+
+
+@admin.register(PolicyGuardrails)
+class PolicyGuardrailsAdmin(admin.ModelAdmin):
+    list_display = [
+        "min_absolute_band",
+        "max_absolute_band",
+        "min_relative_band",
+        "max_relative_band",
+        "max_cash_buffer",
+        "max_min_trade_amount",
+        "updated_at",
+    ]
+
 
 # --- tax-loss harvesting ----------------------------------------------------------------------
 

@@ -361,7 +361,8 @@ def blend(loaded: Loaded, weights: np.ndarray, today: dt.date) -> Blend | None:
 def _tax(loaded: Loaded, values: history.ValueHistory, today: dt.date) -> tuple[np.ndarray, dict]:
     """(tax charged per day and account [T, A] in dollars, realised gains and rates): realised
     short-term gains and income at the investor's ordinary rate, long-term gains at the
-    long-term rate, in taxable accounts only (0 in tax-deferred ones)."""
+    long-term rate (federal plus state: InvestorProfile.combined_rates), in taxable accounts
+    only (0 in tax-deferred ones)."""
     ids = loaded.portfolio_ids
     column = {pid: i for i, pid in enumerate(ids)}
     rows = list(
@@ -380,8 +381,14 @@ def _tax(loaded: Loaded, values: history.ValueHistory, today: dt.date) -> tuple[
     long = history.daily_totals(loaded.dates, account, when, np.where(long_term, gain, 0.0), n)
     owner_ids = {p.owner_id for p in loaded.portfolios}
     profile = InvestorProfile.objects.filter(user_id__in=owner_ids).first()
-    ordinary = float(profile.short_term_tax_rate) if profile else 0.24
-    long_rate = float(profile.long_term_tax_rate) if profile else 0.15
+    fields = {f.name: f for f in InvestorProfile._meta.fields}
+    short_default = fields["short_term_tax_rate"].default
+    long_default = fields["long_term_tax_rate"].default
+    ordinary, long_rate = (
+        (float(r) for r in profile.combined_rates())
+        if profile
+        else (float(short_default), float(long_default))
+    )
     taxable = np.array(
         [p.tax_treatment == Portfolio.TaxTreatment.TAXABLE for p in loaded.portfolios]
     )

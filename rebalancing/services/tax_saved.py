@@ -39,7 +39,7 @@ def _rates(user_id: int) -> tuple[Decimal, Decimal]:
             Decimal(fields["short_term_tax_rate"].default),
             Decimal(fields["long_term_tax_rate"].default),
         )
-    return profile.short_term_tax_rate, profile.long_term_tax_rate
+    return profile.combined_rates()
 
 
 def record_tax_saving(proposal: Proposal) -> TaxSaving | None:

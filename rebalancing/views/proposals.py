@@ -25,6 +25,7 @@ from advisor.security import stepup
 from portfolios.models import AssetClass, TaxLot
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.models import Notification, Proposal, ProposedTrade
+from rebalancing.selectors import tax as tax_selectors
 from rebalancing.services import approval, drift, notifications, proposals
 
 LIVE = {Proposal.Status.APPROVED, Proposal.Status.EXECUTING}
@@ -144,6 +145,7 @@ def _detail_context(
         else details.get("wash_sale_check"),
         "live": proposal.status in LIVE,
         "mfa": is_mfa_enabled(request.user),
+        "tax": tax_selectors.proposal_tax(proposal),
         **extra,
     }
 

@@ -18,7 +18,7 @@ from portfolios.models import Price
 from portfolios.onboarding import services as onboarding
 from rebalancing.models import DrawdownEpisode, Notification
 from rebalancing.selectors import drawdown as drawdown_selectors
-from rebalancing.services import drawdown
+from rebalancing.services import drawdown, notifications
 from tests.factories import AssetClassFactory, PortfolioFactory, SecurityFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +73,8 @@ def test_a_fall_beyond_the_tolerance_alerts_once_per_episode(user, household, da
     assert note.title == "Your household is 15.0% below its high"
     assert "fallen 15.0% from its high" in note.body and "a loss of 12%" in note.body
     assert episode.notification == note
+    assert notifications.send_email(note.pk) in (True, False)  # mailed under "problems"
+    assert notifications.EMAIL_SWITCH[Notification.Kind.DRAWDOWN] == "email_problems"
     assert drawdown_selectors.households_beyond_tolerance() == {user.pk: episode}
     client.force_login(user)
     assert note.title in client.get(reverse("rebalancing:notifications")).text

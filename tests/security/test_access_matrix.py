@@ -140,6 +140,7 @@ CASES: dict[str, Case] = {
     "backtests:account": Case(_portfolio, ("GET",)),
     "backtests:account_stress": Case(_portfolio, ("GET",)),
     "backtests:status": Case(_backtest, ("GET",)),
+    "settings:policy": Case(_portfolio, ("GET", "POST")),
     "mfa_remove_webauthn": Case(_passkey, ("GET", "POST")),
     "mfa_edit_webauthn": Case(_passkey, ("GET", "POST")),
     "portfolio-detail": Case(_portfolio, ("GET",), api=True),

@@ -14,7 +14,7 @@ def add_drawdown_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rebalancing", "0007_tax_saving_ledger"),
+        ("rebalancing", "0008_tax_saving_ledger"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

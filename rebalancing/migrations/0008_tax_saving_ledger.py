@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rebalancing", "0006_backtest_runs"),
+        ("rebalancing", "0007_policy_guardrails"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
