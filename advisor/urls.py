@@ -16,6 +16,7 @@ urlpatterns = [
     path("profile/", include("portfolios.onboarding.urls")),
     path("portfolios/", include("portfolios.urls")),
     path("goals/", include("portfolios.goals.urls")),
+    path("performance/", include("advisor.performance")),
     path("construction/", include("portfolios.construction.urls")),
     path("lab/", include("portfolios.construction.lab_urls")),
     path("proposals/", include("rebalancing.urls")),

@@ -42,7 +42,7 @@ from rebalancing.brokers import (
     get_broker,
 )
 from rebalancing.models import Notification, Proposal, ProposedTrade
-from rebalancing.services import notifications
+from rebalancing.services import notifications, tax_saved
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +279,8 @@ def _finish(proposal_id: int) -> str:
         proposal.executed_at = clock.now()
         proposal.failure_reason = reason
         proposal.save(update_fields=["status", "executed_at", "failure_reason"])
+        if status != Proposal.Status.FAILED:
+            tax_saved.record_tax_saving(proposal)
         audit.record(
             f"proposal.{status}",
             household=proposal.portfolio.owner,
