@@ -141,6 +141,21 @@ def _setup() -> list[int]:
     return owners
 
 
+def _drawdowns(households: list[int]) -> None:
+    """Ongoing drawdown episodes (as the daily drawdown check records them) for some households."""
+    from rebalancing.models import DrawdownEpisode
+
+    today = clock.today()
+    DrawdownEpisode.objects.bulk_create(
+        [DrawdownEpisode(
+            household_id=h, peak_on=today - dt.timedelta(days=90), depth="-0.2500",
+            breached_on=today - dt.timedelta(days=20), trough_on=today - dt.timedelta(days=5),
+            tolerance="0.2000",
+        ) for h in households],
+        ignore_conflicts=True,  # once per household and peak: a re-run adds nothing
+    )  # fmt: skip
+
+
 def _staff(email: str, *, superuser: bool, households: list[int]):
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
@@ -199,6 +214,7 @@ def _run(report: Report) -> None:
     from advisor.console import selectors
 
     owners = _setup()
+    _drawdowns(owners[::13])
     boss = _staff(BOSS, superuser=True, households=[])
     adviser = _staff(ADVISER, superuser=False, households=owners[:100])
     page, queries, size = _best_page_time(_client(boss), "/console/")

@@ -6,7 +6,6 @@ templates word them (console/_flag.html). The thresholds are below, one home eac
 """
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,7 +24,7 @@ from portfolios.models import (
     Transaction,
     WashSaleMatch,
 )
-from rebalancing.models import Proposal
+from rebalancing.models import DrawdownEpisode, Proposal
 
 STALE_AFTER = relativedelta(months=12)
 PENDING_TOO_LONG = dt.timedelta(days=7)
@@ -35,10 +34,6 @@ CONCENTRATION_LIMIT = 0.20  # one security's share of the household's value (cas
 LARGE_LOSS_SHARE = 0.10  # losses on lots under water, as a share of the household's value
 FAILED_WINDOW = dt.timedelta(days=90)
 WASH_SALE_WINDOW = dt.timedelta(days=365)
-# The worst one-year result the investor chose in the questionnaire's "outcome_range" question:
-# the loss they said they could bear.
-BEARABLE_LOSS = {"r0": 0.0, "r1": 0.05, "r2": 0.12, "r3": 0.22, "r4": 0.32}
-
 FLAG_CODES = (
     "riskier", "stale", "pending", "rejections", "concentration", "losses", "drawdown",
     "failed", "wash_sales", "override",
@@ -78,7 +73,7 @@ def _tables() -> dict[str, str]:
         "user": User, "assignment": AdviserAssignment, "assessment": RiskAssessment,
         "portfolio": Portfolio, "model": ModelPortfolio, "price": Price, "lot": TaxLot,
         "proposal": Proposal, "lot_sale": LotSale, "transaction": Transaction,
-        "wash_match": WashSaleMatch, "security": Security,
+        "wash_match": WashSaleMatch, "security": Security, "drawdown": DrawdownEpisode,
     }  # fmt: skip
     return {name: model._meta.db_table for name, model in models.items()}
 
@@ -128,9 +123,7 @@ WITH hh AS (
     ) s GROUP BY hh
 ), ra AS (
     SELECT DISTINCT ON (r.user_id) r.user_id AS hh, r.risk_level, r.submitted_at,
-           r.acknowledged_more_aggressive, am.risk_level AS accepted_level,
-           (SELECT x->>'option' FROM jsonb_array_elements(r.answers) x
-            WHERE x->>'question' = 'outcome_range' LIMIT 1) AS outcome
+           r.acknowledged_more_aggressive, am.risk_level AS accepted_level
     FROM {assessment} r JOIN hh ON hh.id = r.user_id
     LEFT JOIN {model} am ON am.id = r.accepted_model_id
     ORDER BY r.user_id, r.submitted_at DESC, r.id DESC
@@ -155,10 +148,19 @@ WITH hh AS (
     LEFT JOIN {transaction} rt ON rt.id = rl.opened_by_id
     WHERE w.created_at >= %(wash_since)s AND (t.source = 'import' OR rt.source = 'import')
     GROUP BY pf.hh
+), dd AS (
+    -- The drawdown alert's own record: an ongoing episode is a fall from the household's peak
+    -- beyond the loss the investor said they could bear (rebalancing.DrawdownEpisode).
+    SELECT DISTINCT ON (e.household_id) e.household_id AS hh, e.depth::float8 AS depth,
+           e.tolerance::float8 AS tolerance, e.peak_on
+    FROM {drawdown} e JOIN hh ON hh.id = e.household_id
+    WHERE e.recovered_on IS NULL
+    ORDER BY e.household_id, e.peak_on DESC
 ), flagged AS (
     SELECT hh.id, coalesce(hv.value, 0) AS value,
         hv.model_level, ra.risk_level, ra.submitted_at, ra.accepted_level,
-        ra.acknowledged_more_aggressive AS acknowledged, ra.outcome,
+        ra.acknowledged_more_aggressive AS acknowledged,
+        dd.depth AS drawdown_depth, dd.tolerance AS drawdown_tolerance, dd.peak_on,
         coalesce(pr.pending_old, 0) AS pending_old, pr.oldest_pending,
         coalesce(pr.rejections, 0) AS rejections,
         coalesce(pr.failures, 0) AS failures, pr.last_failure,
@@ -172,16 +174,14 @@ WITH hh AS (
         coalesce(pr.rejections, 0) >= %(repeated)s AS f_rejections,
         coalesce(top.value / nullif(hv.value, 0), 0) > %(concentration)s AS f_concentration,
         -coalesce(lv.losses, 0) >= %(loss_share)s * nullif(hv.value, 0) AS f_losses,
-        -- The drawdown hook: until drawdown episodes are recorded, the holdings' fall from their
-        -- cost stands for the drawdown (replace this expression, and `drawdown` below).
-        (lv.basis > 0 AND (lv.invested - lv.basis) / lv.basis
-             < -(%(bearable)s::jsonb ->> ra.outcome)::float8) AS f_drawdown,
+        dd.hh IS NOT NULL AS f_drawdown,
         coalesce(pr.failures, 0) > 0 AS f_failed,
         coalesce(ws.matches, 0) > 0 AS f_wash_sales,
         coalesce(ra.acknowledged_more_aggressive, false) AS f_override
     FROM hh
     LEFT JOIN hv ON hv.hh = hh.id LEFT JOIN lv ON lv.hh = hh.id LEFT JOIN top ON top.hh = hh.id
     LEFT JOIN ra ON ra.hh = hh.id LEFT JOIN pr ON pr.hh = hh.id LEFT JOIN ws ON ws.hh = hh.id
+    LEFT JOIN dd ON dd.hh = hh.id
 ), counts AS (
     SELECT {flag_totals} FROM flagged
 ), page AS (
@@ -225,13 +225,13 @@ def _params(
         "failed_since": now - FAILED_WINDOW, "wash_since": now - WASH_SALE_WINDOW,
         "stale_before": now - STALE_AFTER, "repeated": REPEATED_REJECTIONS,
         "concentration": CONCENTRATION_LIMIT, "loss_share": LARGE_LOSS_SHARE,
-        "bearable": json.dumps(BEARABLE_LOSS), "search": "", "search_like": "",
+        "search": "", "search_like": "",
         "limit": None, "offset": 0,
     }  # fmt: skip
 
 
 def flags_available() -> bool:
-    """The flags statement is PostgreSQL's (DISTINCT ON, jsonb); on the embedded SQLite default
+    """The flags statement is PostgreSQL's (DISTINCT ON, FILTER, casts); on the embedded SQLite default
     the console shows households and records without flags."""
     return connection.vendor == "postgresql"
 
@@ -275,8 +275,6 @@ def _run(sql: str, params: dict[str, Any]) -> HouseholdList:
 
 def _row(r: dict[str, Any]) -> HouseholdRow:
     value = float(r["value"] or 0)
-    basis = float(r["basis"] or 0)
-    invested = float(r["invested"] or 0)
     numbers = {
         "value": value,
         "model_level": _float(r["model_level"]),
@@ -292,8 +290,9 @@ def _row(r: dict[str, Any]) -> HouseholdRow:
         "top_share": float(r["top_value"] or 0) / value if value else 0.0,
         "losses": -float(r["losses"] or 0),
         "loss_share": -float(r["losses"] or 0) / value if value else 0.0,
-        "drawdown": (invested - basis) / basis if basis else None,
-        "bearable": BEARABLE_LOSS.get(r["outcome"] or ""),
+        "drawdown": _float(r["drawdown_depth"]),
+        "bearable": _float(r["drawdown_tolerance"]),
+        "peak_on": r["peak_on"],
         "wash_matches": r["wash_matches"],
         "wash_disallowed": float(r["wash_disallowed"] or 0),
         "limits": LIMITS,
@@ -301,7 +300,7 @@ def _row(r: dict[str, Any]) -> HouseholdRow:
     # Percentages for the wording (templates do no arithmetic).
     for name in ("top_share", "loss_share", "drawdown", "bearable"):
         share = numbers[name]
-        numbers[f"{name}_pct"] = None if share is None else 100 * share
+        numbers[f"{name}_pct"] = None if share is None else 100 * abs(share)
     flags = [code for code in FLAG_CODES if r[f"f_{code}"]]
     return HouseholdRow(r["id"], r["email"], r["name"], value, numbers, flags)
 

@@ -12,7 +12,7 @@ from dateutil.relativedelta import relativedelta
 from accounts.models import Questionnaire, RiskAssessment, User
 from advisor.core import clock
 from portfolios.models import LotSale, Portfolio, Price, TaxLot, Transaction, WashSaleMatch
-from rebalancing.models import Proposal
+from rebalancing.models import DrawdownEpisode, Proposal
 from tests.factories import (
     ModelPortfolioFactory,
     PortfolioFactory,
@@ -48,7 +48,7 @@ def assessment(
 def clean_household(email: str) -> Portfolio:
     """$10,000: five securities at 19 shares x $100 = $1,900 each (19%, under the 20% limit),
     bought at cost (no gain, no loss), $500 cash; an account on a level-5 model; a risk profile
-    of level 6 answered today, bearing a 22% loss (r3)."""
+    of level 6 answered today."""
     prices()
     user = UserFactory(email=email, first_name="Clean", last_name=email.split("@")[0])
     model = ModelPortfolioFactory(name="Balanced", slug="balanced", risk_level=5)
@@ -116,12 +116,14 @@ def losses(account: Portfolio) -> None:
 
 
 def drawdown(account: Portfolio) -> None:
-    """The investor chose the 0%-worst range (r0); holdings of $9,500 cost $9,750: 2.6% down,
-    losses $250 = 2.5% of value (under the 10% loss flag)."""
-    RiskAssessment.objects.filter(user=account.owner).update(
-        answers=[{"question": "outcome_range", "option": "r0"}]
-    )
-    TaxLot.objects.filter(portfolio=account).update(cost_basis=1950)
+    """The daily drawdown check recorded an ongoing fall of 25% from a peak 60 days ago, past
+    the 22% the investor said they could bear."""
+    today = clock.today()
+    DrawdownEpisode.objects.create(
+        household=account.owner, peak_on=today - dt.timedelta(days=60),
+        breached_on=today - dt.timedelta(days=10), trough_on=today - dt.timedelta(days=5),
+        depth=Decimal("-0.25"), tolerance=Decimal("0.22"),
+    )  # fmt: skip
 
 
 def failed(account: Portfolio) -> None:

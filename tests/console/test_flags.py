@@ -59,7 +59,7 @@ def test_the_numbers_behind_the_flags() -> None:
     )
     assert row2.numbers["losses"] == pytest.approx(1200.0)
     assert row2.numbers["loss_share"] == pytest.approx(0.12)
-    assert row2.numbers["drawdown"] == pytest.approx(0.0)
+    assert row2.numbers["drawdown"] is None  # no drawdown episode on record
 
 
 def test_the_list_is_one_query_for_one_or_many_households(django_assert_num_queries) -> None:
