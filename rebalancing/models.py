@@ -9,11 +9,19 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from accounts import audit
 from advisor.core.lookups import Ids
-from portfolios.models import MONEY, PRICE, QUANTITY, ModelPortfolio, Portfolio, Security
+from portfolios.models import (
+    MONEY,
+    PRICE,
+    QUANTITY,
+    ModelPortfolio,
+    ModelVersion,
+    Portfolio,
+    Security,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -226,6 +234,17 @@ class ProposalQuerySet(models.QuerySet["Proposal"]):
 
     def expire_pending(self, note: str, *, now: dt.datetime) -> int:
         return self.retire_pending(Proposal.Status.EXPIRED, note, now=now)
+
+    def built_before_target_change(self) -> "ProposalQuerySet":
+        """Proposals whose account changed target after they were made: a new model or custom
+        target saves the account (`updated_at`), a published model version replaces the
+        model's weights. Their trades head for a target the investor no longer has."""
+        newer_version = ModelVersion.objects.filter(
+            model_id=OuterRef("portfolio__model_id"),
+            status=ModelVersion.Status.PUBLISHED,
+            reviewed_at__gt=OuterRef("created_at"),
+        )
+        return self.filter(Q(portfolio__updated_at__gt=F("created_at")) | Exists(newer_version))
 
     def retire_pending(self, status: str, note: str, *, now: dt.datetime) -> int:
         """Mark the pending proposals of this queryset `status` (expired or superseded), saying

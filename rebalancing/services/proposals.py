@@ -69,10 +69,10 @@ def is_stale(proposal: Proposal, *, now: dt.datetime | None = None) -> str | Non
     """Why `proposal` may no longer be acted on, or None when it is still fresh.
 
     Checks, cheapest first: past its expiry; prices older than the allowed trading days;
-    holdings (open lots or cash) changed since it was built; the latest price of a traded
-    security moved by more than ADVISOR_PROPOSAL_MAX_PRICE_MOVE (default 5%) from the price the
-    proposal used. Does not look at the status (the caller holds the row lock and checks it).
-    At most three queries.
+    holdings (open lots or cash) changed since it was built; the account's target changed; the
+    latest price of a traded security moved by more than ADVISOR_PROPOSAL_MAX_PRICE_MOVE
+    (default 5%) from the price the proposal used. Does not look at the status (the caller holds the row lock and checks it).
+    At most four queries.
     """
     now = now or clock.now()
     if proposal.expires_at <= now:
@@ -86,6 +86,8 @@ def is_stale(proposal: Proposal, *, now: dt.datetime | None = None) -> str | Non
     current = holdings_fingerprint([proposal.portfolio_id]).get(proposal.portfolio_id)
     if current != proposal.holdings_fingerprint:
         return "Expired: the account's holdings or cash changed since this proposal was made."
+    if Proposal.objects.filter(pk=proposal.pk).built_before_target_change().exists():
+        return "Expired: the account's target changed since this proposal was made."
     used = {t.security_id: t.price for t in proposal.trades.all()}
     if used:
         latest = selectors.latest_prices(used.keys())["close"].to_dict()
@@ -364,4 +366,7 @@ def expire_stale_proposals(*, now: dt.datetime | None = None) -> int:
                 "Expired: the account's holdings or cash changed since this proposal was made.",
                 now=now,
             )
+    count += pending.built_before_target_change().expire_pending(
+        "Expired: the account's target changed since this proposal was made.", now=now
+    )
     return count

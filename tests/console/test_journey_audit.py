@@ -17,7 +17,7 @@ from portfolios.onboarding import services as onboarding
 from rebalancing.models import Proposal
 from rebalancing.services import approval, execution, proposals
 from tests.factories import UserFactory
-from tests.rebalancing.proposal_data import drifted_household
+from tests.rebalancing.proposal_data import drifted_household, make_proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -51,8 +51,15 @@ def test_every_advice_event_of_a_journey_is_recorded_once_with_its_actor(today) 
     onboarding.accept_recommendation(
         assessment, by=investor, model=assessment.recommended_model, portfolios=[house.portfolio]
     )
-    assert approval.approve_proposal(house.proposal.pk, by=investor).ok
-    assert execution.execute_proposal(house.proposal.pk) == Proposal.Status.EXECUTED
+    # The waiting proposal headed for the old target: the sweep retires it, the next check
+    # writes one for the model just accepted.
+    assert proposals.expire_stale_proposals() == 1
+    sold_lot = house.proposal.trades.get(side="sell").lots[0]["lot"]
+    proposal = make_proposal(
+        house.portfolio, house.stocks, house.bonds, sold_lot, house.proposal.prices_as_of
+    )
+    assert approval.approve_proposal(proposal.pk, by=investor).ok
+    assert execution.execute_proposal(proposal.pk) == Proposal.Status.EXECUTED
     second = drifted_household(investor, name="Second account")
     assert approval.reject_proposal(second.proposal.pk, by=investor, note="not now").ok
     account_services.record_staff_view(investor, staff=adviser, what="viewed_household")
@@ -79,7 +86,7 @@ def test_every_advice_event_of_a_journey_is_recorded_once_with_its_actor(today) 
         ("review.signed_off", adviser.pk),
     }
     for key in expected:
-        assert seen[key] == {"proposal.created.rebalance": 2}.get(key[0], 1), (key, seen)
+        assert seen[key] == {"proposal.created.rebalance": 3}.get(key[0], 1), (key, seen)
     created = next(e for e in events if e.action == "proposal.created.rebalance")
     assert set(created.data) >= {"rule", "prices_as_of", "holdings_fingerprint"}
     executed = next(e for e in events if e.action == "proposal.executed")

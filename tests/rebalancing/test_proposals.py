@@ -8,15 +8,29 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from portfolios.models import ModelVersion
 from rebalancing.models import Proposal, ProposedTrade
 from rebalancing.selectors import holdings
 from rebalancing.services import drafts, proposals
-from tests.factories import PortfolioFactory, PriceFactory, SecurityFactory, TaxLotFactory
+from tests.factories import (
+    ModelPortfolioFactory,
+    PortfolioFactory,
+    PriceFactory,
+    SecurityFactory,
+    TaxLotFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
+
+
+@pytest.fixture(autouse=True)
+def on_the_proposal_day(time_machine) -> None:
+    """Accounts are made before their proposals, on the day the proposals are written."""
+    time_machine.move_to(NOW - dt.timedelta(minutes=5))
 
 
 def _draft(
@@ -229,3 +243,32 @@ def test_sweep_expires_each_kind_of_stale_once(settings):
         and "changed" in notes[changed.pk]
         and "hours" in notes[aged.pk]
     )
+
+
+def test_a_new_target_makes_the_proposal_stale(time_machine):
+    security = SecurityFactory()
+    PriceFactory(security=security, date=dt.date(2026, 11, 24), close=Decimal("100"))
+    followed, custom, other = ModelPortfolioFactory(), PortfolioFactory(), ModelPortfolioFactory()
+    on_model = PortfolioFactory(model=followed)
+    fps = holdings.holdings_fingerprint([on_model.pk, custom.pk])
+    proposals.write_proposals(
+        [_draft(p, fps[p.pk], security) for p in (on_model, custom)], kind="rebalance", now=NOW
+    )
+    by_account = {p.portfolio_id: p for p in Proposal.objects.all()}
+    assert proposals.is_stale(by_account[on_model.pk], now=NOW) is None
+
+    time_machine.move_to(NOW + dt.timedelta(minutes=5))
+    custom.model = other  # the account's target changes (a model chosen, a custom target set)
+    custom.save(update_fields=["model", "updated_at"])
+    assert "target changed" in proposals.is_stale(by_account[custom.pk], now=NOW)
+    assert proposals.is_stale(by_account[on_model.pk], now=NOW) is None
+    ModelVersion.objects.create(  # a reviewed model version replaces the model's weights
+        model=followed, number=2, status=ModelVersion.Status.PUBLISHED, method="min_volatility",
+        inputs={}, weights={}, expected_return=Decimal("0.05"), volatility=Decimal("0.1"),
+        kkt_residual=0.0, reason="New assumptions", author=UserFactory(), created_at=NOW,
+        reviewer=UserFactory(), reviewed_at=NOW + dt.timedelta(minutes=5),
+    )  # fmt: skip
+    assert "target changed" in proposals.is_stale(by_account[on_model.pk], now=NOW)
+
+    assert proposals.expire_stale_proposals(now=NOW) == 2
+    assert set(Proposal.objects.values_list("status", flat=True)) == {"expired"}
