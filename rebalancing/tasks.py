@@ -10,7 +10,15 @@ from celery import shared_task
 
 from rebalancing.brokers import BrokerTimeout
 from rebalancing.models import ScanRun
-from rebalancing.services import approval, execution, notifications, proposals, scans, sweeper
+from rebalancing.services import (
+    approval,
+    execution,
+    money,
+    notifications,
+    proposals,
+    scans,
+    sweeper,
+)
 
 
 def _day(as_of: str | None) -> dt.date | None:
@@ -69,6 +77,13 @@ def run_drift_scan(as_of: str | None = None) -> int:
 def run_harvest_scan(as_of: str | None = None) -> int:
     """Beat entry: a harvest scan over every household, one task per batch."""
     return scans.start_scan(ScanRun.Kind.HARVEST, as_of=_day(as_of)).pk
+
+
+@shared_task(name="rebalancing.tasks.run_contributions")
+def run_contributions(as_of: str | None = None) -> int:
+    """Beat entry (weekdays after the open): deposit due contributions and propose investing
+    them; idempotent (each schedule's due date is deposited once)."""
+    return money.run_contributions(today=_day(as_of))
 
 
 @shared_task(name="rebalancing.tasks.run_scan_batch")

@@ -22,7 +22,7 @@ from advisor.core.lookups import Ids
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import AssetClass, ModelAllocation, Portfolio, Security, TargetAllocation
 from rebalancing.engine import drift, policy, trades
-from rebalancing.models import Proposal, RebalancePolicy
+from rebalancing.models import Proposal, RebalancePolicy, WithdrawalRequest
 from rebalancing.selectors import harvest, holdings, lots
 from rebalancing.selectors import policies as policy_selectors
 
@@ -53,6 +53,9 @@ class DriftBatch:
     vol_scale: np.ndarray | None = None
     cash_text: dict[int, Decimal] = field(default_factory=dict)
     lot_portfolio: np.ndarray | None = None  # [L] portfolio id of each lot, sorted
+    # Open withdrawal requests: [P] cash to raise, and {portfolio id: request id}.
+    withdrawal: np.ndarray | None = None
+    withdrawal_requests: dict[int, int] = field(default_factory=dict)
 
     @cached_property
     def portfolio_id_list(self) -> list[int]:
@@ -318,7 +321,27 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         switch_back_max_gain=per_portfolio("switch_back_max_gain"),
         short_term_rate=np.full(len(ids), DEFAULT_SHORT_TERM_RATE),
         long_term_rate=np.full(len(ids), DEFAULT_LONG_TERM_RATE),
+        **_withdrawals(id_arr, span),
     )
+
+
+def _withdrawals(id_arr: np.ndarray, span: IdRange) -> dict[str, object]:
+    """The open withdrawal requests of the batch (one query over the id range): the cash each
+    portfolio must raise [P] and which request it pays."""
+    wanted = set(id_arr.tolist())
+    rows = [
+        (pid, pk, amount)
+        for pid, pk, amount in WithdrawalRequest.objects.filter(
+            portfolio_id__gte=span[0],
+            portfolio_id__lte=span[1],
+            status=WithdrawalRequest.Status.OPEN,
+        ).values_list("portfolio_id", "pk", "amount")
+        if pid in wanted
+    ]
+    amounts = np.zeros(len(id_arr))
+    for pid, _pk, amount in rows:
+        amounts[np.searchsorted(id_arr, pid)] += float(amount)
+    return {"withdrawal": amounts, "withdrawal_requests": {pid: pk for pid, pk, _a in rows}}
 
 
 def _securities(
