@@ -25,6 +25,7 @@ from advisor.security import stepup
 from portfolios.models import AssetClass, TaxLot
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.models import Notification, Proposal, ProposedTrade
+from rebalancing.selectors import money
 from rebalancing.services import approval, drift, notifications, proposals
 
 LIVE = {Proposal.Status.APPROVED, Proposal.Status.EXECUTING}
@@ -144,6 +145,7 @@ def _detail_context(
         else details.get("wash_sale_check"),
         "live": proposal.status in LIVE,
         "mfa": is_mfa_enabled(request.user),
+        "money": money.proposal_panel(proposal),
         **extra,
     }
 
@@ -166,6 +168,7 @@ def _decision_response(request: AuthenticatedRequest, decision: approval.Decisio
             {
                 "proposal": proposal,
                 "live": proposal.status in LIVE,
+                "fills_at": money.orders_fill_at() if proposal.status in LIVE else None,
                 "decision": decision,
                 "oob": True,
             },
@@ -210,6 +213,7 @@ def status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "proposal": proposal,
             "trades": list(proposal.trades.select_related("security")),
             "live": proposal.status in LIVE,
+            "fills_at": money.orders_fill_at() if proposal.status in LIVE else None,
             "oob": True,
         },
     )
