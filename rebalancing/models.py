@@ -554,9 +554,7 @@ class ContributionSchedule(models.Model):
     class Meta:
         ordering = ["portfolio", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(amount__gt=0), name="contribution_amount_positive"
-            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="contribution_amount_positive"),
             models.CheckConstraint(
                 condition=Q(day_of_month__gte=1, day_of_month__lte=28),
                 name="contribution_day_range",

@@ -321,13 +321,14 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         switch_back_max_gain=per_portfolio("switch_back_max_gain"),
         short_term_rate=np.full(len(ids), DEFAULT_SHORT_TERM_RATE),
         long_term_rate=np.full(len(ids), DEFAULT_LONG_TERM_RATE),
-        **_withdrawals(id_arr, span),
     )
 
 
-def _withdrawals(id_arr: np.ndarray, span: IdRange) -> dict[str, object]:
-    """The open withdrawal requests of the batch (one query over the id range): the cash each
-    portfolio must raise [P] and which request it pays."""
+def load_withdrawals(batch: DriftBatch) -> None:
+    """Fill in the batch's open withdrawal requests (one query over the id range): the cash
+    each portfolio must raise [P] and which request it pays."""
+    id_arr = batch.book.portfolio_ids
+    span = (int(id_arr[0]), int(id_arr[-1])) if len(id_arr) else (0, -1)
     wanted = set(id_arr.tolist())
     rows = [
         (pid, pk, amount)
@@ -341,7 +342,8 @@ def _withdrawals(id_arr: np.ndarray, span: IdRange) -> dict[str, object]:
     amounts = np.zeros(len(id_arr))
     for pid, _pk, amount in rows:
         amounts[np.searchsorted(id_arr, pid)] += float(amount)
-    return {"withdrawal": amounts, "withdrawal_requests": {pid: pk for pid, pk, _a in rows}}
+    batch.withdrawal = amounts
+    batch.withdrawal_requests = {pid: pk for pid, pk, _a in rows}
 
 
 def _securities(

@@ -22,9 +22,9 @@ def summary(proposal: Proposal) -> dict[str, Any]:
     booked (a wash sale's disallowed loss is already added back to its gain); spread is what the fills cost against the
     prices the proposal used."""
     trades = list(
-        proposal.trades.filter(filled_quantity__gt=0).select_related("security").order_by(
-            "sequence", "pk"
-        )
+        proposal.trades.filter(filled_quantity__gt=0)
+        .select_related("security")
+        .order_by("sequence", "pk")
     )
     keys = [f"fill:{t.idempotency_key}" for t in trades]
     fills = Transaction.objects.filter(portfolio_id=proposal.portfolio_id, external_id__in=keys)

@@ -54,9 +54,7 @@ def proposal_panel(proposal: Proposal) -> dict[str, Any]:
     cost), when its orders fill while it is not done, the execution summary once executed."""
     details = proposal.details or {}
     wanted = details.get("withdrawal")
-    request = (
-        WithdrawalRequest.objects.filter(pk=wanted["request"]).first() if wanted else None
-    )
+    request = WithdrawalRequest.objects.filter(pk=wanted["request"]).first() if wanted else None
     return {
         "withdrawal": request,
         "tax_cost": tax_cost(proposal) if request is not None else None,

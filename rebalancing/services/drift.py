@@ -89,6 +89,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         return out, []
     state = drift.compute(book)
     labels = tuple(batch.class_names.get(code, code) for code in book.classes)
+    selectors.load_withdrawals(batch)
     withdrawal = batch.withdrawal if batch.withdrawal is not None else np.zeros(n)
     # Cash the investor asked for is raised even where the policy does not deploy cash flows.
     batch.policies = replace(batch.policies, cash_flow=batch.policies.cash_flow | (withdrawal > 0))

@@ -87,9 +87,7 @@ def _positive(amount: Decimal | None, what: str) -> Decimal:
     return ledger.money(amount)
 
 
-def deposit(
-    user: User, portfolio_id: int, amount: Decimal | None, *, key: str = ""
-) -> Outcome:
+def deposit(user: User, portfolio_id: int, amount: Decimal | None, *, key: str = "") -> Outcome:
     """Record cash arriving in the investor's account today and propose investing it.
 
     `key` (a form's one-time token) makes a resubmitted form record the deposit once.

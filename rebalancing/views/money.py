@@ -76,6 +76,10 @@ def withdraw(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         except money.MoneyError as exc:
             form.add_error(None, str(exc))
         else:
+            if outcome.proposal_id is not None:
+                messages.success(request, "Withdrawal requested: these sales would raise it. "
+                                 "Approve them to sell.")  # fmt: skip
+                return redirect("rebalancing:detail", pk=outcome.proposal_id)
             messages.success(request, "Withdrawal requested.")
             return redirect("money:withdraw", pk=portfolio.pk)
     request_open, proposal = panels.open_withdrawal(portfolio)

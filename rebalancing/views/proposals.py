@@ -131,6 +131,7 @@ def _detail_context(
     sells = sum((t.amount for t in trades if t.side == "sell"), Decimal("0"))
     buys = sum((t.amount for t in trades if t.side == "buy"), Decimal("0"))
     details = proposal.details or {}
+    panel = money.proposal_panel(proposal)
     return {
         "nav": "proposals",
         "proposal": proposal,
@@ -145,7 +146,8 @@ def _detail_context(
         else details.get("wash_sale_check"),
         "live": proposal.status in LIVE,
         "mfa": is_mfa_enabled(request.user),
-        "money": money.proposal_panel(proposal),
+        "money": panel,
+        "fills_at": panel["fills_at"],
         **extra,
     }
 

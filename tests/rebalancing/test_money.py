@@ -220,7 +220,7 @@ def test_two_workers_running_contributions_at_once_deposit_once():
         try:
             start.wait()
             money.run_contributions()
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -27,7 +27,7 @@ from advisor.core import clock
 from portfolios import demo
 from portfolios.models import Goal, ImportBatch, Transaction
 from portfolios.onboarding import services as onboarding
-from rebalancing.models import Proposal
+from rebalancing.models import ContributionSchedule, Proposal, WithdrawalRequest
 from tests.auth import recently_signed_in
 from tests.factories import PortfolioFactory, TaxLotFactory, UserFactory
 from tests.rebalancing.proposal_data import drifted_household
@@ -83,6 +83,20 @@ def _transaction(owner):
     )
 
 
+def _withdrawal(owner):
+    return WithdrawalRequest.objects.create(
+        portfolio=_portfolio(owner), amount=Decimal("100"),
+        needed_on=clock.today() + relativedelta(days=5),
+    )  # fmt: skip
+
+
+def _contribution(owner):
+    return ContributionSchedule.objects.create(
+        portfolio=_portfolio(owner), amount=Decimal("100"), frequency="monthly",
+        start_on=clock.today(),
+    )  # fmt: skip
+
+
 def _passkey(owner):
     return Authenticator.objects.create(
         user=owner, type=Authenticator.Type.WEBAUTHN, data={"name": "key", "credential": {}}
@@ -115,6 +129,11 @@ CASES: dict[str, Case] = {
     "rebalancing:status": Case(_proposal, ("GET",)),
     "rebalancing:recheck": Case(_proposal, ("POST",)),
     "rebalancing:check_now": Case(_portfolio, ("POST",)),
+    "money:deposit": Case(_portfolio, ("GET", "POST")),
+    "money:withdraw": Case(_portfolio, ("GET", "POST")),
+    "money:withdraw_cancel": Case(_withdrawal, ("POST",)),
+    "money:contributions": Case(_portfolio, ("GET", "POST")),
+    "money:contribution_stop": Case(_contribution, ("POST",)),
     "mfa_remove_webauthn": Case(_passkey, ("GET", "POST")),
     "mfa_edit_webauthn": Case(_passkey, ("GET", "POST")),
     "portfolio-detail": Case(_portfolio, ("GET",), api=True),
