@@ -51,7 +51,8 @@ def orders_fill_at(now: dt.datetime | None = None) -> dt.datetime | None:
 
 def proposal_panel(proposal: Proposal) -> dict[str, Any]:
     """The money facts of a proposal page: the withdrawal it raises (with its request and tax
-    cost), when its orders fill while it is not done, the execution summary once executed."""
+    cost) and, while it is not done, when its orders fill. (The execution summary is stored in
+    the proposal's details when it finishes: `selectors.execution.summary`.)"""
     details = proposal.details or {}
     wanted = details.get("withdrawal")
     request = WithdrawalRequest.objects.filter(pk=wanted["request"]).first() if wanted else None
@@ -59,7 +60,6 @@ def proposal_panel(proposal: Proposal) -> dict[str, Any]:
         "withdrawal": request,
         "tax_cost": tax_cost(proposal) if request is not None else None,
         "fills_at": orders_fill_at() if proposal.status in NOT_DONE else None,
-        "execution": details.get("execution"),
     }
 
 
