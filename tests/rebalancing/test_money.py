@@ -249,7 +249,9 @@ def test_contribution_dates_land_on_sessions():
     ) == [contributions.Due(dt.date(2026, 7, 1), dt.date(2026, 7, 1))]
 
 
-def test_orders_sent_while_the_market_is_closed_fill_at_the_next_open_exactly_once(settings):
+def test_orders_sent_while_the_market_is_closed_fill_at_the_next_open_exactly_once(
+    settings, client
+):
     settings.ADVISOR_PAPER_MARKET_HOURS = True
     saturday = clock.today() + relativedelta(weekday=SA)
     noon = dt.datetime.combine(saturday, dt.time(12), tzinfo=market_calendar.TIME_ZONE)
@@ -265,6 +267,10 @@ def test_orders_sent_while_the_market_is_closed_fill_at_the_next_open_exactly_on
         queued = PaperOrder.objects.get()
         assert (queued.status, queued.fills_after) == (PaperOrder.Status.NEW, opens)
         assert not Transaction.objects.filter(portfolio=world.portfolio, kind="buy").exists()
+        client.force_login(owner)
+        page = client.get(f"/proposals/{proposal_id}/").content.decode()
+        assert "the orders are queued and fill when it opens on" in page
+        assert f"{opens:%A} {opens.day} {opens:%B}, 09:30 New York time" in page
     with time_machine.travel(opens + dt.timedelta(minutes=1), tick=False):
         assert panels.orders_fill_at() is None
         assert execution.execute_proposal(proposal_id) == Proposal.Status.EXECUTED
