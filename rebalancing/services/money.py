@@ -141,7 +141,7 @@ def request_withdrawal(
             "than the account."
         )
     with transaction.atomic():
-        Portfolio.objects.select_for_update().get(pk=portfolio.pk)
+        locked = Portfolio.objects.select_for_update().get(pk=portfolio.pk)
         if WithdrawalRequest.objects.filter(
             portfolio=portfolio, status=WithdrawalRequest.Status.OPEN
         ).exists():
@@ -162,7 +162,31 @@ def request_withdrawal(
             amount=str(value),
             needed_on=needed_on.isoformat(),
         )
+        if locked.cash >= value:
+            _pay_from_cash(request)
+    # The check raises what the cash does not cover (or invests what is left over).
     return Outcome(drift.run_drift_check(portfolio.pk), request=request)
+
+
+def _pay_from_cash(request: WithdrawalRequest) -> None:
+    """The account's cash covers the withdrawal: no sale is needed, it is paid out at once (in
+    the caller's transaction, which holds the account's row lock)."""
+    ledger.record_cash(
+        request.portfolio,
+        kind=Transaction.Kind.WITHDRAWAL,
+        amount=request.amount,
+        trade_date=clock.today(),
+        external_id=f"withdrawal:{request.pk}",
+        note=f"Withdrawal requested for {request.needed_on:%Y-%m-%d}, paid from cash",
+    )
+    request.status, request.closed_at = WithdrawalRequest.Status.PAID, clock.now()
+    request.save(update_fields=["status", "closed_at"])
+    audit.record(
+        "cash.withdrawal_paid",
+        household=request.portfolio.owner,
+        obj=request,
+        summary=f"Withdrawal of {request.amount:,.2f} paid from the account's cash",
+    )
 
 
 def cancel_withdrawal(user: User, request_id: int) -> WithdrawalRequest:

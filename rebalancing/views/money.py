@@ -76,6 +76,11 @@ def withdraw(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         except money.MoneyError as exc:
             form.add_error(None, str(exc))
         else:
+            assert outcome.request is not None
+            if outcome.request.status == WithdrawalRequest.Status.PAID:
+                messages.success(request, f"${outcome.request.amount:,.2f} paid out of the "
+                                 "account's cash: no sale was needed.")  # fmt: skip
+                return redirect("money:withdraw", pk=portfolio.pk)
             if outcome.proposal_id is not None:
                 messages.success(request, "Withdrawal requested: these sales would raise it. "
                                  "Approve them to sell.")  # fmt: skip

@@ -173,6 +173,28 @@ def test_a_bad_withdrawal_is_refused_and_changes_nothing(amount, days, message):
     assert after == before
 
 
+def test_a_withdrawal_the_cash_covers_is_paid_at_once_without_a_sale():
+    owner = UserFactory()
+    world = balanced_account(owner)
+    money.deposit(owner, world.portfolio.pk, Decimal("1000"))
+    outcome = money.request_withdrawal(
+        owner, world.portfolio.pk, Decimal("600"), clock.today() + dt.timedelta(days=3)
+    )
+    assert outcome.request.status == WithdrawalRequest.Status.PAID
+    world.portfolio.refresh_from_db()
+    assert world.portfolio.cash == Decimal("400.00")
+    # The deposit's invest proposal is re-checked with the cash left: 400 - 1% of 10,400
+    # (104) = 296 to invest, no sale.
+    proposal = Proposal.objects.pending().get(portfolio=world.portfolio)
+    assert proposal.pk == outcome.proposal_id
+    assert "withdrawal" not in proposal.details
+    trades = _trades(proposal)
+    assert {side for side, _ in trades} == {"buy"}
+    assert sum(t.amount for t in trades.values()) == pytest.approx(
+        Decimal("295.85"), abs=Decimal("0.05")
+    )
+
+
 def test_a_second_open_withdrawal_is_refused_and_a_cancelled_one_is_not_raised():
     owner = UserFactory()
     world = balanced_account(owner)
