@@ -47,8 +47,8 @@ def deposit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         else:
             amount = outcome.transaction.amount if outcome.transaction else 0
             if outcome.proposal_id is not None:
-                messages.success(request, f"Deposit of ${amount:,.2f} recorded. Here is how "
-                                 "it would be invested: approve it to buy.")  # fmt: skip
+                messages.success(request, f"Deposit of ${amount:,.2f} recorded: the proposal "
+                                 "below invests it.")  # fmt: skip
             else:
                 messages.success(request, f"Deposit of ${amount:,.2f} recorded. No trade is "
                                  "needed now (below the minimum trade, or your policy keeps "
@@ -82,8 +82,8 @@ def withdraw(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                                  "account's cash: no sale was needed.")  # fmt: skip
                 return redirect("money:withdraw", pk=portfolio.pk)
             if outcome.proposal_id is not None:
-                messages.success(request, "Withdrawal requested: these sales would raise it. "
-                                 "Approve them to sell.")  # fmt: skip
+                messages.success(request, f"Withdrawal of ${outcome.request.amount:,.2f} "
+                                 "requested: the proposal below raises it.")  # fmt: skip
                 return redirect("rebalancing:detail", pk=outcome.proposal_id)
             messages.success(request, "Withdrawal requested.")
             return redirect("money:withdraw", pk=portfolio.pk)
