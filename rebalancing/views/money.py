@@ -50,9 +50,10 @@ def deposit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Deposit of ${amount:,.2f} recorded: the proposal "
                                  "below invests it.")  # fmt: skip
             else:
-                messages.success(request, f"Deposit of ${amount:,.2f} recorded. No trade is "
-                                 "needed now (below the minimum trade, or your policy keeps "
-                                 "cash flows as cash).")  # fmt: skip
+                messages.success(request, f"Deposit of ${amount:,.2f} recorded. No purchase "
+                                 "is proposed now: the account has no target yet, the amount "
+                                 "is below the minimum trade, or its policy keeps new cash as "
+                                 "cash.")  # fmt: skip
             return _to_proposal_or_account(outcome, portfolio)
     return render(
         request,

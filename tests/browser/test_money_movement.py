@@ -53,6 +53,7 @@ def test_deposit_invest_then_withdraw_with_its_tax_cost(page, live_server, celer
     page.goto(account)
     page.get_by_test_id("deposit-link").click()
     check_page(page, "deposit")
+    screenshot(page, "money-deposit")
     page.fill("input[name=amount]", "-50")
     page.get_by_test_id("submit").click()
     expect(page.get_by_test_id("field-error")).to_contain_text("more than $0.00")
@@ -72,6 +73,7 @@ def test_deposit_invest_then_withdraw_with_its_tax_cost(page, live_server, celer
     page.goto(account)
     page.get_by_test_id("withdraw-link").click()
     check_page(page, "withdraw")
+    screenshot(page, "money-withdraw")
     needed = clock.today() + dt.timedelta(days=10)
     page.fill("input[name=amount]", "20000")
     page.fill("input[name=needed_on]", needed.isoformat())
@@ -95,7 +97,14 @@ def test_deposit_invest_then_withdraw_with_its_tax_cost(page, live_server, celer
     screenshot(page, "money-withdrawal-executed")
 
     page.goto(f"{account}contributions/")
+    page.fill("input[name=amount]", "250")
+    page.select_option("select[name=frequency]", "monthly")
+    page.fill("input[name=day_of_month]", "15")
+    page.get_by_test_id("submit").click()
+    expect(page.get_by_test_id("schedules")).to_contain_text("Every month, day 15")
     check_page(page, "contributions")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "money-contributions-phone")
     assert WithdrawalRequest.objects.get().status == WithdrawalRequest.Status.PAID
     assert Transaction.objects.filter(kind="withdrawal", portfolio=world.portfolio).count() == 1
     assert Proposal.objects.filter(status=Proposal.Status.EXECUTED).count() == 2
