@@ -303,3 +303,38 @@ def test_orders_sent_while_the_market_is_closed_fill_at_the_next_open_exactly_on
     # The newest close known at the open (Friday's 100) plus the 5 bp spread.
     vti = buys.get(security=world.stocks)
     assert vti.price == Decimal("100.050000")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_resuming_a_queued_execution_at_the_open_fill_it_once(settings):
+    settings.ADVISOR_PAPER_MARKET_HOURS = True
+    saturday = clock.today() + relativedelta(weekday=SA)
+    noon = dt.datetime.combine(saturday, dt.time(12), tzinfo=market_calendar.TIME_ZONE)
+    with time_machine.travel(noon, tick=False):
+        owner = UserFactory()
+        world = balanced_account(owner)
+        proposal_id = money.deposit(owner, world.portfolio.pk, Decimal("1000")).proposal_id
+        assert _execute(proposal_id, owner) == Proposal.Status.EXECUTING
+        opens = market_calendar.next_open(clock.now())
+    start = threading.Barrier(2)
+    results: list[str] = []
+
+    def worker() -> None:
+        try:
+            start.wait()
+            results.append(execution.execute_proposal(proposal_id))
+        finally:
+            connection.close()
+
+    with time_machine.travel(opens + dt.timedelta(minutes=1), tick=False):
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # One ran it (or both, one after the other); nothing was bought twice.
+        assert Proposal.Status.EXECUTED in results
+        assert execution.execute_proposal(proposal_id) == Proposal.Status.EXECUTED
+    buys = Transaction.objects.filter(portfolio=world.portfolio, kind="buy")
+    assert sorted(b.security.ticker for b in buys) == ["BND", "VTI"]
+    assert PaperOrder.objects.filter(status=PaperOrder.Status.FILLED).count() == 2
