@@ -84,7 +84,10 @@ def _positive(amount: Decimal | None, what: str) -> Decimal:
         raise MoneyError(f"Enter the amount to {what}.")
     if amount <= 0:
         raise MoneyError(f"The amount to {what} must be more than $0.00.")
-    return ledger.money(amount)
+    try:
+        return ledger.money(amount)
+    except ledger.LedgerError as exc:
+        raise MoneyError(str(exc)) from None
 
 
 def deposit(user: User, portfolio_id: int, amount: Decimal | None, *, key: str = "") -> Outcome:
@@ -95,14 +98,20 @@ def deposit(user: User, portfolio_id: int, amount: Decimal | None, *, key: str =
     amount."""
     portfolio = _owned(user, portfolio_id)
     value = _positive(amount, "deposit")
+    external_id = f"deposit:{key}" if key else None
     with transaction.atomic():
+        Portfolio.objects.select_for_update().get(pk=portfolio.pk)
+        if external_id and (
+            seen := Transaction.objects.filter(portfolio=portfolio, external_id=external_id).first()
+        ):
+            return Outcome(drift.run_drift_check(portfolio.pk), transaction=seen)
         try:
             txn = ledger.record_cash(
                 portfolio,
                 kind=Transaction.Kind.DEPOSIT,
                 amount=value,
                 trade_date=clock.today(),
-                external_id=f"deposit:{key}" if key else None,
+                external_id=external_id,
                 note="Deposit",
             )
         except ledger.LedgerError as exc:

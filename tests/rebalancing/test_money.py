@@ -69,6 +69,7 @@ def test_a_resubmitted_deposit_form_records_one_deposit():
     money.deposit(owner, world.portfolio.pk, Decimal("1000"), key="same")
     world.portfolio.refresh_from_db()
     assert world.portfolio.cash == Decimal("1000.00")
+    assert AuditEvent.objects.filter(action="cash.deposit").count() == 1
     assert Proposal.objects.filter(portfolio=world.portfolio).pending().count() == 1
 
 
