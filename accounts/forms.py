@@ -3,7 +3,7 @@ from decimal import Decimal
 from django import forms
 
 from accounts import questionnaire
-from accounts.models import InvestorProfile, Question
+from accounts.models import InvestorProfile, Question, User
 from advisor.core import clock, inputs
 from advisor.core import fields as input_fields
 
@@ -62,3 +62,34 @@ class ProfileFactsForm(forms.ModelForm):
         if value is not None and value < 0:
             raise forms.ValidationError("Income cannot be negative.")
         return value
+
+
+class SignupNameForm(forms.Form):
+    """The name asked at sign-up (allauth's ACCOUNT_SIGNUP_FORM_CLASS): the dashboard greets the
+    investor by it, and the adviser sees who the household is. allauth adds email and password."""
+
+    field_order = ["first_name", "last_name", "email", "password1", "password2"]
+
+    first_name = forms.CharField(
+        label="First name",
+        max_length=150,
+        error_messages={"required": "Please tell us your first name: we greet you with it."},
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label="Last name (optional)",
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+
+    def clean_first_name(self) -> str:
+        name = " ".join(self.cleaned_data["first_name"].split())
+        if not name:
+            raise forms.ValidationError("Please tell us your first name: we greet you with it.")
+        return name
+
+    def signup(self, request: object, user: User) -> None:
+        """allauth's hook, called before the user is saved."""
+        user.first_name = self.cleaned_data["first_name"]
+        user.last_name = " ".join(self.cleaned_data.get("last_name", "").split())

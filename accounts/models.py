@@ -49,6 +49,11 @@ class User(AbstractUser):
     def display_name(self) -> str:
         return self.get_full_name() or self.email
 
+    @property
+    def greeting_name(self) -> str:
+        """What the pages call the investor: the first name given at sign-up, else the email."""
+        return self.first_name or self.email
+
 
 class InvestorProfile(models.Model):
     """Facts about the investor that the advice needs but the questionnaire does not ask.

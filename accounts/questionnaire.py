@@ -12,6 +12,8 @@ needing more than half of the money within 5 years caps it at 3, a quarter to a 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -366,3 +368,20 @@ def snapshot(
             }
         )
     return rows
+
+
+# The answer that states a loss in so many words: the worst one-year result the investor chose.
+LOSS_QUESTION = "outcome_range"
+_WORST = re.compile(r"worst\s*[-\u2212]?\s*(\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
+
+
+def stated_loss_tolerance(answers: Iterable[Mapping[str, Any]]) -> float | None:
+    """The loss the investor said they could bear, as a fraction (0.12 == a 12% fall), read from
+    the worst result in the text of the range they chose ("Best +15%, worst -12%"); None when
+    the assessment has no such answer. The text is the snapshot the investor saw, so a later
+    edit of the questionnaire does not change what they said."""
+    for answer in answers:
+        if answer.get("question") == LOSS_QUESTION:
+            found = _WORST.search(str(answer.get("answer", "")))
+            return float(found.group(1)) / 100.0 if found else None
+    return None

@@ -240,9 +240,13 @@ def score(answers: Iterable[Answer], *, top: int = 3) -> RiskScore:
     )
 
 
-def _whole(x: float) -> int:
-    """Round half up (62.5 -> 63), as the pages' number formatting does."""
-    return math.floor(x + 0.5)
+def whole_score(x: float) -> int:
+    """A 0..100 score as the investor reads it, rounded half up (62.5 -> 63).
+
+    The one rounding of a score: the explanation, the pages (template filter `score`) and the
+    audit summaries all call it, so the same assessment never reads 63 on one page and 62 on
+    another (Python's round() and "%.0f" round half to even: 62.5 -> 62)."""
+    return math.floor(float(x) + 0.5)
 
 
 def explain(result: RiskScore, *, dimension_names: Mapping[str, str] | None = None) -> list[str]:
@@ -252,8 +256,8 @@ def explain(result: RiskScore, *, dimension_names: Mapping[str, str] | None = No
         CAPACITY: "capacity to take risk",
     }
     lines = [
-        f"Your {names[TOLERANCE]} scores {_whole(result.tolerance)} of 100 and your {names[CAPACITY]} "
-        f"{_whole(result.capacity)} of 100.",
+        f"Your {names[TOLERANCE]} scores {whole_score(result.tolerance)} of 100 and your {names[CAPACITY]} "
+        f"{whole_score(result.capacity)} of 100.",
     ]
     if result.limited_by == TOLERANCE:
         lines.append(

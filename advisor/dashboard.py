@@ -85,6 +85,10 @@ class AccountBlock:
     def breaches(self) -> int:
         return sum(1 for r in self.rows if r.outside)
 
+    @property
+    def invested(self) -> float:
+        return self.total - self.cash
+
 
 def account_bands(portfolios: list[Portfolio], *, today: dt.date) -> dict[tuple[int, str], float]:
     """{(portfolio id, class code): band half-width} exactly as the drift check computes it
@@ -213,7 +217,13 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
         total = invested + cash
         account_targets = target_map.get(p.pk, {})
         policy = policies[p.pk]
-        codes = sorted(set(values) | set(account_targets), key=lambda c: order.get(c, 999))
+        # An account with nothing invested has no allocation to drift: it needs funding, and
+        # its targets would otherwise read as every class under target (-35 points for $0).
+        codes = (
+            sorted(set(values) | set(account_targets), key=lambda c: order.get(c, 999))
+            if invested
+            else []
+        )
         block = AccountBlock(portfolio=p, total=total, cash=cash, band_note=band_note(policy))
         for code in codes:
             weight = values.get(code, 0.0) / invested if invested else 0.0

@@ -159,6 +159,8 @@ LOGIN_REDIRECT_URL = "dashboard"
 # django-allauth: email is the login, verified before first use.
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# The investor's name, asked at sign-up so the dashboard can greet them.
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupNameForm"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
@@ -196,6 +198,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="America/New_York")
 USE_I18N = True
+# One date format on every page (advisor/formats/en/formats.py); templates never spell their own.
+FORMAT_MODULE_PATH = ["advisor.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

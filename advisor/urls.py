@@ -18,6 +18,7 @@ urlpatterns = [
     path("portfolios/", include("rebalancing.money_urls")),
     path("goals/", include("portfolios.goals.urls")),
     path("proposals/", include("rebalancing.urls")),
+    path("backtests/", include("rebalancing.backtest_urls")),
     path("api/", include(api.router.urls)),
     path("admin/", admin.site.urls),
 ]

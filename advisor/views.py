@@ -4,7 +4,6 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -21,8 +20,14 @@ from rebalancing.models import RebalancePolicy
 from rebalancing.services import proposals
 
 
-@login_required
-def dashboard(request: AuthenticatedRequest) -> HttpResponse:
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The start page for a visitor who is not signed in; the household dashboard otherwise."""
+    if not request.user.is_authenticated:
+        return render(request, "landing.html", {"max_level": scoring.MAX_LEVEL})
+    return _household_dashboard(request)  # type: ignore[arg-type]
+
+
+def _household_dashboard(request: AuthenticatedRequest) -> HttpResponse:
     today = clock.today()
     data = dashboard_data.household(request.user, today=today)
     assessment = account_selectors.current_assessment(request.user)

@@ -112,8 +112,12 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "transactions": transactions,
             "chart": chart,
             "imports": portfolio.import_batches.order_by("-created_at")[:5],
-            # The rebalancing app's "Check drift now" button.
-            "account_actions_template": "rebalancing/_check_now.html",
+            # An account holding nothing has no drift: it shows how to fund it instead.
+            "empty": not data.positions and not data.cash,
+            # The rebalancing app's "Check drift now" button, once there is something to check.
+            "account_actions_template": "rebalancing/_check_now.html"
+            if data.positions or data.cash
+            else None,
         },
     )
 

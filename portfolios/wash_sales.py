@@ -23,6 +23,7 @@ import numpy as np
 from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from advisor.core import dates
 from portfolios import selectors
 from portfolios.models import LotSale, Portfolio, TaxLot, Transaction, WashSaleBlock, WashSaleMatch
 from rebalancing.engine import wash_sales as engine
@@ -62,7 +63,7 @@ def after_trade(txn: Transaction) -> list[WashSaleMatch]:
                 defaults={
                     "household_id": portfolio.owner_id,
                     "until": txn.trade_date + WINDOW,
-                    "reason": f"Sold at a loss on {txn.trade_date:%Y-%m-%d}: buying it back within "
+                    "reason": f"Sold at a loss on {dates.day(txn.trade_date)}: buying it back within "
                     f"{engine.WINDOW_DAYS} days would be a wash sale.",
                 },
             )

@@ -523,6 +523,50 @@ class HarvestSkip(models.Model):
         return f"{self.on} {self.portfolio_id} {self.security_id}: {self.reason}"
 
 
+# --- backtests ------------------------------------------------------------------------------
+
+
+class BacktestRun(models.Model):
+    """One backtest of an account's policy and its alternatives, cached by its inputs.
+
+    `key` is a hash of everything the result depends on (the newest close, the target, the
+    policy, the variants, the window, the starting value, the costs and the tax rates), so the
+    same request finds the stored result and a changed input runs again. Runs are claimed by a
+    conditional UPDATE (queued -> running), so a task delivered twice runs once; `result` holds
+    plain numbers for the page (series and metrics), `error` the reason a run could not be done.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="backtests")
+    key = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    inputs = models.JSONField(default=dict)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The cache: one run per account and set of inputs, however often it is asked for.
+            models.UniqueConstraint(fields=["portfolio", "key"], name="backtest_once_per_inputs"),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="backtest_progress_percent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Backtest {self.key[:8]} of {self.portfolio_id} ({self.status})"
+
+
 # --- money movement: scheduled contributions and withdrawal requests --------------------------
 
 

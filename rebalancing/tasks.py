@@ -12,6 +12,7 @@ from rebalancing.brokers import BrokerTimeout
 from rebalancing.models import ScanRun
 from rebalancing.services import (
     approval,
+    backtests,
     execution,
     money,
     notifications,
@@ -90,3 +91,9 @@ def run_contributions(as_of: str | None = None) -> int:
 def run_scan_batch(batch_id: int) -> int:
     """One batch of either scan; idempotent (a redelivery counts nothing twice)."""
     return scans.run_batch(batch_id)
+
+
+@shared_task(name="rebalancing.tasks.run_backtest")
+def run_backtest(run_id: int) -> str:
+    """One backtest run; idempotent (claimed by a conditional UPDATE)."""
+    return backtests.run_backtest(run_id)

@@ -2,6 +2,8 @@ from decimal import Decimal
 
 from django import template
 
+from accounts import scoring
+
 register = template.Library()
 
 
@@ -20,3 +22,9 @@ def usd(value: float | Decimal | None) -> str:
         return "-"
     amount = round(float(value))
     return f"-${abs(amount):,}" if amount < 0 else f"${amount:,}"
+
+
+@register.filter
+def score(value: float | Decimal | None) -> str:
+    """A 0..100 risk score as a whole number, rounded by `scoring.whole_score` (62.5 -> "63")."""
+    return "-" if value is None else str(scoring.whole_score(float(value)))

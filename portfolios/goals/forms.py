@@ -30,6 +30,11 @@ class GoalForm(forms.ModelForm):
             "monthly_contribution": "Monthly contribution ($)",
         }
         help_texts = {
+            "target_amount": "In future dollars: the amount you will need on the target date. "
+            "The projection uses returns before inflation, so raise the target by the inflation "
+            "you expect until then.",
+            "monthly_contribution": "What you plan to add each month. It feeds this projection "
+            "only: no money is moved, and nothing is invested until it arrives in an account.",
             "portfolios": "Their current value is the starting amount; their model sets the risk.",
             "priority": "1 is the most important.",
         }

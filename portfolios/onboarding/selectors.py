@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from accounts.models import RiskAssessment
 from portfolios.analytics import assumptions
-from portfolios.models import ModelPortfolio
+from portfolios.models import ModelAllocation, ModelPortfolio
+
+CENT = Decimal("0.01")
 
 
 def model_for_level(level: int) -> ModelPortfolio | None:
@@ -48,7 +51,7 @@ def level_estimate(level: int) -> tuple[ModelPortfolio | None, assumptions.Portf
 def model_rows(amount: Decimal, assessment: RiskAssessment) -> list[dict[str, Any]]:
     rows = []
     for model in ModelPortfolio.objects.filter(is_active=True).prefetch_related(
-        "allocations__asset_class"
+        "allocations__asset_class", "allocations__security"
     ):
         weights = {a.asset_class.code: float(a.weight) for a in model.allocations.all()}
         est = assumptions.portfolio_estimate(weights)
@@ -69,6 +72,56 @@ def model_rows(amount: Decimal, assessment: RiskAssessment) -> list[dict[str, An
                     {"name": a.asset_class.name, "weight": float(a.weight)}
                     for a in sorted(model.allocations.all(), key=lambda a: -a.weight)
                 ],
+                "funds": fund_rows(model.allocations.all(), amount),
             }
         )
     return rows
+
+
+def fund_rows(allocations: Iterable[ModelAllocation], amount: Decimal) -> dict[str, Any]:
+    """The funds a model buys, each with its weight, expense ratio and yearly cost on `amount`.
+
+    `allocations`: the model's rows with asset_class and security loaded. Yearly cost of a fund
+    = amount x weight x expense ratio (the fund's own fee, taken out of its price, not a bill);
+    the model's expense ratio is the weighted sum. Rows largest weight first.
+    """
+    ordered = sorted(allocations, key=lambda a: -a.weight)
+    rows = [
+        {
+            "asset_class": a.asset_class.name,
+            "ticker": a.security.ticker,
+            "name": a.security.name,
+            "weight": a.weight,
+            "expense_ratio": a.security.expense_ratio,
+            "yearly_cost": (amount * a.weight * a.security.expense_ratio).quantize(CENT),
+        }
+        for a in ordered
+    ]
+    ratio = sum((a.weight * a.security.expense_ratio for a in ordered), Decimal("0"))
+    return {
+        "rows": rows,
+        "expense_ratio": ratio,
+        "yearly_cost": (amount * ratio).quantize(CENT),
+        "amount": amount,
+    }
+
+
+def recommendation_gap(assessment: RiskAssessment) -> dict[str, Any] | None:
+    """Why the recommended model's level differs from the assessed level, as data (the page
+    words it); None when they match or nothing was recommended.
+
+    `model_for_level` picks the assessed level, else the nearest LOWER level on offer
+    ("lower"), and only when every model is riskier, the safest one ("safest").
+    """
+    model = assessment.recommended_model
+    if model is None or model.risk_level == assessment.risk_level:
+        return None
+    levels = sorted(
+        set(ModelPortfolio.objects.filter(is_active=True).values_list("risk_level", flat=True))
+    )
+    return {
+        "kind": "lower" if model.risk_level < assessment.risk_level else "safest",
+        "level": assessment.risk_level,
+        "model_level": model.risk_level,
+        "levels_offered": levels,
+    }

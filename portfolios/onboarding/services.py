@@ -69,7 +69,8 @@ def submit_assessment(
         actor=user,
         obj=assessment,
         summary=f"Questionnaire v{questionnaire_version.version}: level {result.level} "
-        f"(tolerance {result.tolerance:.0f}, capacity {result.capacity:.0f})"
+        f"(tolerance {scoring.whole_score(result.tolerance)}, "
+        f"capacity {scoring.whole_score(result.capacity)})"
         + (f", recommended {model.name}" if model else ", no model available"),
         version=questionnaire_version.version,
         level=result.level,

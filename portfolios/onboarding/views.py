@@ -16,8 +16,9 @@ from accounts.http import AuthenticatedRequest
 from accounts.models import Question, Questionnaire, RiskAssessment
 from accounts.services import OnboardingError
 from advisor.core import clock
+from portfolios.models import Portfolio
 from portfolios.onboarding import forms, services
-from portfolios.onboarding.selectors import model_rows
+from portfolios.onboarding.selectors import fund_rows, model_rows, recommendation_gap
 
 SESSION_KEY = "risk_questionnaire"
 
@@ -167,6 +168,7 @@ def _render_assessment(
             "stale": assessment.is_stale(clock.now()),
             "amount": amount,
             "recommended": recommended,
+            "gap": recommendation_gap(assessment),
             "rows": rows,
             "form": form,
             "answers": [a for a in assessment.answers if "option" in a],
@@ -198,5 +200,32 @@ def accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, f"{form.cleaned_data['model'].name} is now the target of: {names}."
             )
-            return redirect("accounts:profile")
+            # The next step is money in the account: the newest one chosen (a new account is
+            # opened last), whose funding page also says when it already holds something.
+            return redirect("onboarding:fund", pk=accounts[-1].pk)
     return _render_assessment(request, assessment, form, status=400)
+
+
+@login_required
+def fund(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """After choosing a model: how to put money or holdings into the account."""
+    portfolio = get_object_or_404(
+        Portfolio.objects.for_user(request.user).active().select_related("model"), pk=pk
+    )
+    assessment = selectors.current_assessment(request.user)
+    amount = assessment.amount if assessment is not None and assessment.amount > 0 else None
+    funds = (
+        fund_rows(portfolio.model.allocations.select_related("asset_class", "security"), amount)
+        if portfolio.model is not None and amount is not None
+        else None
+    )
+    return render(
+        request,
+        "portfolios/fund.html",
+        {
+            "nav": "portfolios",
+            "portfolio": portfolio,
+            "funds": funds,
+            "holds_something": portfolio.cash > 0 or portfolio.lots.open().exists(),
+        },
+    )

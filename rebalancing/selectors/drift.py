@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from django.db.models import Max
 
@@ -168,22 +167,14 @@ def _policy_arrays(
 ) -> policy.Policies:
     """Per-portfolio arrays from the distinct policies and each portfolio's `index` into them
     (each distinct policy is converted once)."""
-
-    def arr(values: Iterable[object], dtype: npt.DTypeLike = float) -> np.ndarray:
-        return np.array(list(values), dtype=dtype)[index]
-
-    return policy.Policies(
-        frequency=arr((r.calendar_frequency for r in unique), object),
-        calendar_day=arr((r.calendar_day for r in unique), int),
-        absolute_band=arr(_float_or_nan(r.absolute_band) for r in unique),
-        relative_band=arr(_float_or_nan(r.relative_band) for r in unique),
-        cash_flow=arr((r.cash_flow_enabled for r in unique), bool),
-        volatility_adjusted=arr((r.volatility_adjusted for r in unique), bool),
-        full=arr((r.rebalance_to == RebalancePolicy.Target.FULL for r in unique), bool),
-        min_trade=arr(float(r.min_trade_amount) for r in unique),
-        cash_buffer=arr(float(r.cash_buffer) for r in unique),
-        allow_short_term_gains=arr((r.allow_short_term_gains for r in unique), bool),
-        max_tax_cost=arr(_float_or_nan(r.max_tax_cost) for r in unique),
+    distinct = policy_selectors.engine_policies(unique)
+    return replace(
+        distinct,
+        **{
+            name: getattr(distinct, name)[index]
+            for name in distinct.__dataclass_fields__
+            if name != "last_calendar"
+        },
         last_calendar=last_calendar,
     )
 

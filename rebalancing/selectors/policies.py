@@ -5,11 +5,13 @@ re-check and the dashboard all read policies here."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import numpy as np
 from django.db.models import Q
 
 from portfolios.models import Portfolio
+from rebalancing.engine import policy
 from rebalancing.models import RebalancePolicy
 
 # (portfolio id, model id or None)
@@ -52,3 +54,26 @@ def policies_for(portfolios: Sequence[Portfolio]) -> dict[int, RebalancePolicy]:
 def policy_for(portfolio: Portfolio) -> RebalancePolicy:
     """The policy that applies to one portfolio. One query."""
     return policies_for([portfolio])[portfolio.pk]
+
+
+def _float_or_nan(value: Decimal | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def engine_policies(rows: Sequence[RebalancePolicy]) -> policy.Policies:
+    """The engine's arrays for these policies, one entry per row (`last_calendar` NaT): the one
+    conversion the drift check and the backtests share."""
+    return policy.Policies(
+        frequency=np.array([r.calendar_frequency for r in rows], dtype=object),
+        calendar_day=np.array([r.calendar_day for r in rows], dtype=int),
+        absolute_band=np.array([_float_or_nan(r.absolute_band) for r in rows], dtype=float),
+        relative_band=np.array([_float_or_nan(r.relative_band) for r in rows], dtype=float),
+        cash_flow=np.array([r.cash_flow_enabled for r in rows], dtype=bool),
+        volatility_adjusted=np.array([r.volatility_adjusted for r in rows], dtype=bool),
+        full=np.array([r.rebalance_to == RebalancePolicy.Target.FULL for r in rows], dtype=bool),
+        min_trade=np.array([float(r.min_trade_amount) for r in rows], dtype=float),
+        cash_buffer=np.array([float(r.cash_buffer) for r in rows], dtype=float),
+        allow_short_term_gains=np.array([r.allow_short_term_gains for r in rows], dtype=bool),
+        max_tax_cost=np.array([_float_or_nan(r.max_tax_cost) for r in rows], dtype=float),
+        last_calendar=np.full(len(rows), np.datetime64("NaT"), dtype="datetime64[D]"),
+    )

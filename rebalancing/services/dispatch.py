@@ -27,6 +27,7 @@ EXECUTE_PROPOSAL = "rebalancing.tasks.execute_proposal"
 PROCESS_NEW_PROPOSALS = "rebalancing.tasks.process_new_proposals"
 SEND_NOTIFICATION_EMAIL = "rebalancing.tasks.send_notification_email"
 RUN_SCAN_BATCH = "rebalancing.tasks.run_scan_batch"
+RUN_BACKTEST = "rebalancing.tasks.run_backtest"
 
 
 def send(task: str, *args: object) -> bool:

@@ -27,7 +27,7 @@ from django.db import transaction
 
 from accounts import audit
 from accounts.models import User
-from advisor.core import clock
+from advisor.core import clock, dates
 from portfolios import ledger, selectors
 from portfolios.models import Portfolio, Transaction
 from rebalancing.engine import contributions
@@ -140,7 +140,7 @@ def request_withdrawal(
     if needed_on is None:
         raise MoneyError("Enter the date you need the money.")
     if needed_on < today:
-        raise MoneyError(f"The date {needed_on:%Y-%m-%d} is in the past.")
+        raise MoneyError(f"The date {dates.day(needed_on)} is in the past.")
     if needed_on > today + dt.timedelta(days=MAX_NOTICE_DAYS):
         raise MoneyError("Ask for a withdrawal at most a year ahead.")
     worth = account_value(portfolio)
@@ -166,7 +166,7 @@ def request_withdrawal(
             actor=user,
             obj=request,
             summary=f"Withdrawal of {value:,.2f} from {portfolio.name} requested for "
-            f"{needed_on:%Y-%m-%d}",
+            f"{dates.day(needed_on)}",
             portfolio=portfolio.pk,
             amount=str(value),
             needed_on=needed_on.isoformat(),
@@ -186,7 +186,7 @@ def _pay_from_cash(request: WithdrawalRequest) -> None:
         amount=request.amount,
         trade_date=clock.today(),
         external_id=f"withdrawal:{request.pk}",
-        note=f"Withdrawal requested for {request.needed_on:%Y-%m-%d}, paid from cash",
+        note=f"Withdrawal requested for {dates.day(request.needed_on)}, paid from cash",
     )
     request.status, request.closed_at = WithdrawalRequest.Status.PAID, clock.now()
     request.save(update_fields=["status", "closed_at"])
@@ -245,7 +245,7 @@ def settle_withdrawal(proposal: Proposal) -> WithdrawalRequest | None:
                 amount=request.amount,
                 trade_date=clock.today(),
                 external_id=f"withdrawal:{request.pk}",
-                note=f"Withdrawal requested for {request.needed_on:%Y-%m-%d}",
+                note=f"Withdrawal requested for {dates.day(request.needed_on)}",
             )
         request.status = WithdrawalRequest.Status.PAID
     except ledger.LedgerError as exc:
@@ -281,7 +281,7 @@ def add_contribution(
     today = clock.today()
     start = start_on or today
     if start < today:
-        raise MoneyError(f"The first date {start:%Y-%m-%d} is in the past.")
+        raise MoneyError(f"The first date {dates.day(start)} is in the past.")
     with transaction.atomic():
         schedule = ContributionSchedule.objects.create(
             portfolio=portfolio,
@@ -352,7 +352,7 @@ def contribute_due(schedule_id: int, *, today: dt.date) -> list[Transaction]:
                 amount=schedule.amount,
                 trade_date=item.session,
                 external_id=f"contribution:{schedule.pk}:{item.scheduled.isoformat()}",
-                note=f"Scheduled contribution of {item.scheduled:%Y-%m-%d}",
+                note=f"Scheduled contribution of {dates.day(item.scheduled)}",
             )
             for item in due
         ]

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 
 from accounts import audit
 from accounts.models import AuditEvent
-from advisor.core import clock
+from advisor.core import clock, dates
 from advisor.core.chunks import chunks
 from advisor.core.copy import insert_rows, insert_rows_with_ids
 from advisor.core.lookups import Ids
@@ -80,7 +80,7 @@ def is_stale(proposal: Proposal, *, now: dt.datetime | None = None) -> str | Non
     today = clock.local_date(now)
     if prices_too_old(proposal.prices_as_of, today):
         return (
-            f"Expired: built on prices of {proposal.prices_as_of:%Y-%m-%d}, more than "
+            f"Expired: built on prices of {dates.day(proposal.prices_as_of)}, more than "
             f"{settings.ADVISOR_MAX_PRICE_AGE_DAYS} trading days old."
         )
     current = holdings_fingerprint([proposal.portfolio_id]).get(proposal.portfolio_id)

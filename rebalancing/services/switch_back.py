@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from advisor.core import dates
 from rebalancing.engine import drift, switch_back, trades
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.selectors import drift as selectors
@@ -143,7 +144,7 @@ def _draft(
         )
         checks.append(
             f"{names} {'was' if len(sold) == 1 else 'were'} not bought in any of your accounts since "
-            f"{since:%Y-%m-%d} and none of its dividends are reinvested; {preferred} was not sold "
+            f"{dates.day(since)} and none of its dividends are reinvested; {preferred} was not sold "
             f"at a loss in the past {WINDOW_DAYS} days and no harvest of it is waiting."
         )
     within = f"within your {limit:,.2f} limit on the gain a switch back may realise."

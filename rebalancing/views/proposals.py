@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedRequest
-from advisor.core import clock, inputs
+from advisor.core import clock, dates, inputs
 from advisor.security import stepup
 from portfolios.models import AssetClass, TaxLot
 from rebalancing.engine.wash_sales import WINDOW_DAYS
@@ -116,7 +116,7 @@ def wash_sale_check(details: dict[str, Any]) -> str:
     since = dt.date.fromisoformat(details["scanned_on"]) - dt.timedelta(days=WINDOW_DAYS)
     return " ".join(
         f"No purchase of {h['security']} or a substantially identical security in any of your "
-        f"accounts since {since:%Y-%m-%d}, none scheduled (dividend reinvestment "
+        f"accounts since {dates.day(since)}, none scheduled (dividend reinvestment "
         f"included), and {h['replacement']} was not sold at a loss in the past {WINDOW_DAYS} "
         f"days. Purchases of {h['security']} are blocked in all your accounts for "
         f"{WINDOW_DAYS + 1} days after the sale."

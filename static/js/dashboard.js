@@ -8,8 +8,8 @@ document.addEventListener("DOMContentLoaded", function () {
   new Chart(document.getElementById("value-chart"), {
     type: "line",
     data: { labels: h.labels, datasets: [{ label: "Household value", data: h.values, borderColor: "#1f6feb", backgroundColor: "rgba(31,111,235,.08)", fill: true, pointRadius: 0, tension: .15 }] },
-    options: { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { display: false }, tooltip: { callbacks: { label: c => money(c.parsed.y) } } },
-      scales: { x: { ticks: { maxTicksLimit: 6 } }, y: { ticks: { callback: money } } } }
+    options: { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { display: false }, tooltip: { callbacks: { title: items => window.formatIsoDate(items[0].label), label: c => money(c.parsed.y) } } },
+      scales: { x: { ticks: { maxTicksLimit: 6, callback: function (v) { return window.formatIsoDate(this.getLabelForValue(v)); } } }, y: { ticks: { callback: money } } } }
   });
   new Chart(document.getElementById("alloc-chart"), {
     type: "bar",

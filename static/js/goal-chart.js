@@ -5,7 +5,7 @@
   new Chart(document.getElementById("fan-chart"), {
     type: "line",
     data: {
-      labels: d.labels,
+      labels: d.labels.map(window.formatIsoDate),
       datasets: [
         { label: "90th percentile", data: d.p90, borderColor: "rgba(31,111,235,.35)", backgroundColor: "rgba(31,111,235,.15)", fill: "+1", pointRadius: 0, tension: .2 },
         { label: "10th percentile", data: d.p10, borderColor: "rgba(31,111,235,.35)", pointRadius: 0, fill: false, tension: .2 },

@@ -11,6 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_sign_up_verify_email_sign_in_and_see_the_dashboard(page, live_server) -> None:
     page.goto(f"{live_server.url}/accounts/signup/")
+    page.fill("input[name=first_name]", "Grace")
     page.fill("input[name=email]", "newcomer@example.com")
     page.fill("input[name=password1]", "a-long-unusual-passphrase-42")
     page.fill("input[name=password2]", "a-long-unusual-passphrase-42")
@@ -26,7 +27,7 @@ def test_sign_up_verify_email_sign_in_and_see_the_dashboard(page, live_server) -
 
     # Logged in on confirmation: the dashboard greets the new investor.
     page.wait_for_url(f"{live_server.url}/")
-    assert page.locator("h1").first.inner_text().strip() != ""
+    assert page.locator("h1").first.inner_text().strip() == "Welcome, Grace"
     screenshot(page, "signup-dashboard")
     assert User.objects.get(email="newcomer@example.com").emailaddress_set.get().verified
 
@@ -36,4 +37,4 @@ def test_sign_up_verify_email_sign_in_and_see_the_dashboard(page, live_server) -
     page.fill("input[name=password]", "a-long-unusual-passphrase-42")
     page.click("form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
-    assert "newcomer@example.com" in page.content()
+    assert "newcomer@example.com" in page.content() and "Welcome, Grace" in page.content()

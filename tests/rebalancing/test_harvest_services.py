@@ -15,6 +15,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from accounts.models import AuditEvent, InvestorProfile
+from advisor.core import dates
 from portfolios import ledger
 from portfolios.models import (
     IdenticalGroupMember,
@@ -162,7 +163,7 @@ def test_scan_proposes_selling_the_loss_lots_and_buying_the_replacement(househol
     assert proposal.details["loss_harvested"] == "800.00"
     assert proposal_views.wash_sale_check(proposal.details).startswith(
         f"No purchase of VTI or a substantially identical security in any of your accounts since "
-        f"{ON - dt.timedelta(days=30):%Y-%m-%d}"
+        f"{dates.day(ON - dt.timedelta(days=30))}"  # the pages' one date format
     )
     assert "24% short term" in proposal.reason
     assert (

@@ -293,7 +293,7 @@ def test_orders_sent_while_the_market_is_closed_fill_at_the_next_open_exactly_on
         client.force_login(owner)
         page = client.get(f"/proposals/{proposal_id}/").content.decode()
         assert "the orders are queued and fill when it opens on" in page
-        assert f"{opens:%A} {opens.day} {opens:%B}, 09:30 New York time" in page
+        assert f"{opens:%b} {opens.day}, {opens.year}, 09:30 New York time" in page
     with time_machine.travel(opens + dt.timedelta(minutes=1), tick=False):
         assert panels.orders_fill_at() is None
         assert execution.execute_proposal(proposal_id) == Proposal.Status.EXECUTED

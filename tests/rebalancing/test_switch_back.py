@@ -225,7 +225,7 @@ def test_the_proposal_page_and_the_methodology_explain_the_switch(
     assert page.status_code == 200
     assert "Switch back to the preferred security after the wash-sale window" in page.text
     assert "ITOT has been held for over 30 days in place of VTI" in page.text
-    assert "Wash-sale check: ITOT was not bought in any of your accounts since 2026-10-26" in (
+    assert "Wash-sale check: ITOT was not bought in any of your accounts since Oct 26, 2026" in (
         page.text
     )
     methodology = client.get(reverse("methodology"))

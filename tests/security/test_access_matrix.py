@@ -27,7 +27,7 @@ from advisor.core import clock
 from portfolios import demo
 from portfolios.models import Goal, ImportBatch, Transaction
 from portfolios.onboarding import services as onboarding
-from rebalancing.models import ContributionSchedule, Proposal, WithdrawalRequest
+from rebalancing.models import BacktestRun, ContributionSchedule, Proposal, WithdrawalRequest
 from tests.auth import recently_signed_in
 from tests.factories import PortfolioFactory, TaxLotFactory, UserFactory
 from tests.rebalancing.proposal_data import drifted_household
@@ -97,6 +97,10 @@ def _contribution(owner):
     )  # fmt: skip
 
 
+def _backtest(owner):
+    return BacktestRun.objects.create(portfolio=_portfolio(owner), key="0" * 64)
+
+
 def _passkey(owner):
     return Authenticator.objects.create(
         user=owner, type=Authenticator.Type.WEBAUTHN, data={"name": "key", "credential": {}}
@@ -114,6 +118,7 @@ class Case:
 CASES: dict[str, Case] = {
     "onboarding:assessment": Case(_assessment, ("GET",)),
     "onboarding:accept": Case(_assessment, ("POST",)),
+    "onboarding:fund": Case(_portfolio, ("GET",)),
     "portfolios:detail": Case(_portfolio, ("GET",)),
     "portfolios:edit": Case(_portfolio, ("GET", "POST")),
     "portfolios:transaction_create": Case(_portfolio, ("GET", "POST")),
@@ -134,6 +139,9 @@ CASES: dict[str, Case] = {
     "money:withdraw_cancel": Case(_withdrawal, ("POST",)),
     "money:contributions": Case(_portfolio, ("GET", "POST")),
     "money:contribution_stop": Case(_contribution, ("POST",)),
+    "backtests:account": Case(_portfolio, ("GET",)),
+    "backtests:account_stress": Case(_portfolio, ("GET",)),
+    "backtests:status": Case(_backtest, ("GET",)),
     "mfa_remove_webauthn": Case(_passkey, ("GET", "POST")),
     "mfa_edit_webauthn": Case(_passkey, ("GET", "POST")),
     "portfolio-detail": Case(_portfolio, ("GET",), api=True),

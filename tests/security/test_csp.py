@@ -57,12 +57,13 @@ def _html_pages(user, staff) -> list[tuple[object, str]]:
     house = drifted_household(user)
     pages = [
         (None, reverse("account_login")), (None, reverse("account_signup")),
-        (None, reverse("account_reset_password")), (None, reverse("methodology")),
+        (None, reverse("account_reset_password")), (None, reverse("methodology")), (None, reverse("dashboard")),
         (user, reverse("dashboard")), (user, reverse("portfolios:list")),
         (user, reverse("portfolios:detail", args=[house.portfolio.pk])),
         (user, reverse("portfolios:edit", args=[house.portfolio.pk])),
         (user, reverse("portfolios:import", args=[house.portfolio.pk])),
         (user, reverse("portfolios:transaction_create", args=[house.portfolio.pk])),
+        (user, reverse("onboarding:fund", args=[house.portfolio.pk])),
         (user, reverse("rebalancing:inbox")), (user, reverse("rebalancing:detail", args=[house.proposal.pk])),
         (user, reverse("rebalancing:notifications")), (user, reverse("rebalancing:tax_report")),
         (user, reverse("goals:list")), (user, reverse("goals:create")),

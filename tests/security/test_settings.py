@@ -103,11 +103,11 @@ def test_a_session_ends_after_30_idle_minutes(client, user) -> None:
     client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
     start = clock.now()
     with time_machine.travel(start + dt.timedelta(minutes=29), tick=False):
-        assert client.get(reverse("dashboard")).status_code == 200
+        assert client.get(reverse("portfolios:list")).status_code == 200
     with time_machine.travel(start + dt.timedelta(minutes=29 + 31), tick=False):
-        response = client.get(reverse("dashboard"))
+        response = client.get(reverse("portfolios:list"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
-    assert client.get(reverse("dashboard")).status_code == 302  # signed out for good
+    assert client.get(reverse("portfolios:list")).status_code == 302  # signed out for good
 
 
 @pytest.mark.django_db
@@ -116,9 +116,9 @@ def test_a_session_ends_12_hours_after_sign_in_however_active(client, user) -> N
     start = clock.now()
     for minutes in range(20, 12 * 60, 20):  # a request every 20 minutes
         with time_machine.travel(start + dt.timedelta(minutes=minutes), tick=False):
-            assert client.get(reverse("dashboard")).status_code == 200, minutes
+            assert client.get(reverse("portfolios:list")).status_code == 200, minutes
     with time_machine.travel(start + dt.timedelta(hours=12, minutes=5), tick=False):
-        assert client.get(reverse("dashboard")).status_code == 302
+        assert client.get(reverse("portfolios:list")).status_code == 302
 
 
 @pytest.mark.django_db
