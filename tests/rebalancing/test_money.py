@@ -339,3 +339,16 @@ def test_two_workers_resuming_a_queued_execution_at_the_open_fill_it_once(settin
     buys = Transaction.objects.filter(portfolio=world.portfolio, kind="buy")
     assert sorted(b.security.ticker for b in buys) == ["BND", "VTI"]
     assert PaperOrder.objects.filter(status=PaperOrder.Status.FILLED).count() == 2
+
+
+def test_an_open_alpaca_order_outside_market_hours_is_held_for_the_open():
+    from rebalancing.brokers import alpaca
+
+    saturday = clock.today() + relativedelta(weekday=SA)
+    noon = dt.datetime.combine(saturday, dt.time(12), tzinfo=market_calendar.TIME_ZONE)
+    with time_machine.travel(noon, tick=False):
+        opens = market_calendar.next_open(clock.now())
+        assert alpaca._status({"status": "accepted", "qty": "3"}).fills_after == opens
+        assert alpaca._status({"status": "filled", "qty": "3"}).fills_after is None
+    with time_machine.travel(opens + dt.timedelta(minutes=5), tick=False):
+        assert alpaca._status({"status": "new", "qty": "3"}).fills_after is None
