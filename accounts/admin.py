@@ -34,7 +34,14 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(InvestorProfile)
 class InvestorProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "short_term_tax_rate", "long_term_tax_rate", "updated_at"]
+    list_display = [
+        "user",
+        "filing_status",
+        "short_term_tax_rate",
+        "long_term_tax_rate",
+        "state_tax_rate",
+        "updated_at",
+    ]
     search_fields = ["user__email"]
 
 

@@ -65,12 +65,46 @@ class InvestorProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
+
+    class FilingStatus(models.TextChoices):
+        SINGLE = "single", "Single"
+        MARRIED_JOINTLY = "married_jointly", "Married filing jointly"
+        MARRIED_SEPARATELY = "married_separately", "Married filing separately"
+        HEAD_OF_HOUSEHOLD = "head_of_household", "Head of household"
+
+    class LotRelief(models.TextChoices):
+        # The values are rebalancing.engine.lots.ReliefMethod's.
+        TAX_MIN = "tax_min", "Tax-minimising (losses first, short-term gains last)"
+        FIFO = "fifo", "First in, first out"
+        HIFO = "hifo", "Highest cost first"
+
+    filing_status = models.CharField(
+        max_length=24, choices=FilingStatus.choices, default=FilingStatus.SINGLE
+    )
+    # Federal marginal rates: short-term gains are taxed as ordinary income.
     short_term_tax_rate = models.DecimalField(
         max_digits=5, decimal_places=4, default=Decimal("0.2400")
     )
     long_term_tax_rate = models.DecimalField(
         max_digits=5, decimal_places=4, default=Decimal("0.1500")
     )
+    # Added to both federal rates (most states tax capital gains as ordinary income).
+    state_tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0"))
+    # Losses carried into `carryover_tax_year` from earlier years (Schedule D lines 6 and 14);
+    # they count only in that year.
+    carryover_short_term_loss = models.DecimalField(
+        max_digits=18, decimal_places=2, default=Decimal("0.00")
+    )
+    carryover_long_term_loss = models.DecimalField(
+        max_digits=18, decimal_places=2, default=Decimal("0.00")
+    )
+    carryover_tax_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    lot_relief_method = models.CharField(
+        max_length=16, choices=LotRelief.choices, default=LotRelief.TAX_MIN
+    )
+    email_waiting = models.BooleanField("email when a proposal waits for me", default=True)
+    email_executed = models.BooleanField("email when a proposal is executed", default=True)
+    email_problems = models.BooleanField("email when a proposal fails or expires", default=True)
     # Records only (onboarding, issue 4). Scoring never reads these (tests/accounts/test_scoring.py).
     date_of_birth = models.DateField(null=True, blank=True)
     annual_income = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
@@ -98,11 +132,29 @@ class InvestorProfile(models.Model):
                 condition=models.Q(short_term_tax_rate__gte=0, short_term_tax_rate__lte=1)
                 & models.Q(long_term_tax_rate__gte=0, long_term_tax_rate__lte=1),
                 name="profile_tax_rates_are_fractions",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state_tax_rate__gte=0)
+                & models.Q(short_term_tax_rate__lte=1 - models.F("state_tax_rate"))
+                & models.Q(long_term_tax_rate__lte=1 - models.F("state_tax_rate")),
+                name="profile_combined_rates_at_most_one",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(carryover_short_term_loss__gte=0)
+                & models.Q(carryover_long_term_loss__gte=0),
+                name="profile_carryovers_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+    def combined_rates(self) -> tuple[Decimal, Decimal]:
+        """(short-term, long-term) rate on realised gains: federal + state."""
+        return (
+            self.short_term_tax_rate + self.state_tax_rate,
+            self.long_term_tax_rate + self.state_tax_rate,
+        )
 
 
 class AuditEvent(models.Model):

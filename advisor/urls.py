@@ -17,8 +17,11 @@ urlpatterns = [
     path("portfolios/", include("portfolios.urls")),
     path("portfolios/", include("rebalancing.money_urls")),
     path("goals/", include("portfolios.goals.urls")),
+    path("construction/", include("portfolios.construction.urls")),
+    path("lab/", include("portfolios.construction.lab_urls")),
     path("proposals/", include("rebalancing.urls")),
     path("backtests/", include("rebalancing.backtest_urls")),
+    path("settings/", include("rebalancing.settings_urls")),
     path("api/", include(api.router.urls)),
     path("admin/", admin.site.urls),
 ]

@@ -17,6 +17,8 @@ from advisor.core import clock
 from portfolios.goals import selectors as goals
 from rebalancing.engine import wash_sales
 from rebalancing.models import RebalancePolicy
+from rebalancing.selectors import policies as policy_selectors
+from rebalancing.selectors import tax as tax_selectors
 from rebalancing.services import proposals
 
 
@@ -54,6 +56,18 @@ def _default(model: type[models.Model], name: str) -> Any:
     return _field(model, name).default
 
 
+def _your_settings(user: Any) -> dict[str, Any]:
+    """The signed-in investor's own settings, from the rows the scans and estimates read."""
+    accounts = list(user.portfolios.filter(is_active=True).order_by("name"))
+    policies = policy_selectors.policies_for(accounts)
+    harvest_model = apps.get_model("rebalancing", "HarvestSettings")
+    return {
+        "profile": InvestorProfile.objects.filter(user=user).first() or InvestorProfile(),
+        "harvest": harvest_model.objects.filter(user=user).first() or harvest_model(),
+        "policies": [(a, policies[a.pk]) for a in accounts],
+    }
+
+
 def methodology(request: HttpRequest) -> HttpResponse:
     """Every number on this page is read from the configuration and the model defaults."""
     policy = RebalancePolicy()
@@ -67,6 +81,10 @@ def methodology(request: HttpRequest) -> HttpResponse:
     except LookupError:
         pass
     profile = getattr(request.user, "profile", None) if request.user.is_authenticated else None
+    # The rates every estimate uses (federal + state), read where the estimates read them.
+    rates = tax_selectors.households(
+        [request.user.pk] if request.user.is_authenticated else [0], year=clock.today().year
+    ).iloc[0]
     context = {
         "nav": "methodology",
         "policy": policy,
@@ -79,19 +97,10 @@ def methodology(request: HttpRequest) -> HttpResponse:
         "harvest": harvest,
         "harvest_fraction_pct": float(harvest["min_loss_fraction"]) * 100 if harvest else None,
         "wash_days": wash_sales.WINDOW_DAYS,
-        "st_rate": float(
-            profile.short_term_tax_rate
-            if profile
-            else _default(InvestorProfile, "short_term_tax_rate")
-        )
-        * 100,
-        "lt_rate": float(
-            profile.long_term_tax_rate
-            if profile
-            else _default(InvestorProfile, "long_term_tax_rate")
-        )
-        * 100,
+        "st_rate": float(rates["short_rate"]) * 100,
+        "lt_rate": float(rates["long_rate"]) * 100,
         "own_rates": profile is not None,
+        "yours": _your_settings(request.user) if request.user.is_authenticated else None,
         "slippage_bps": settings.ADVISOR_PAPER_SLIPPAGE_BPS,
         "commission": settings.ADVISOR_PAPER_COMMISSION,
         "broker": settings.ADVISOR_BROKER,

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from portfolios.models import (
     AssetClass,
@@ -8,6 +9,7 @@ from portfolios.models import (
     LotSale,
     ModelAllocation,
     ModelPortfolio,
+    ModelVersion,
     Portfolio,
     Price,
     Security,
@@ -51,9 +53,34 @@ class PriceAdmin(admin.ModelAdmin):
 
 
 class ModelAllocationInline(admin.TabularInline):
+    """Weights change only through a reviewed version (Models pages); here the security bought
+    for a class and its harvest alternates are edited."""
+
     model = ModelAllocation
     extra = 0
     filter_horizontal = ["alternates"]
+    readonly_fields = ["asset_class", "weight"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    """Read-only history: versions are built, reviewed and published on the Models pages."""
+
+    list_display = ["model", "number", "status", "method", "author", "reviewer", "created_at"]
+    list_filter = ["status", "method"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(ModelPortfolio)

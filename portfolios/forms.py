@@ -4,10 +4,17 @@ from typing import Any, cast
 from django import forms
 
 from accounts.models import User
-from advisor.core import clock, inputs
+from advisor.core import clock, dates, inputs
 from advisor.core import fields as input_fields
 from portfolios.imports import layouts
-from portfolios.models import ImportBatch, ModelPortfolio, Portfolio, Security, Transaction
+from portfolios.models import (
+    ImportBatch,
+    ModelPortfolio,
+    Portfolio,
+    Security,
+    TaxLot,
+    Transaction,
+)
 
 
 class PortfolioForm(forms.ModelForm):
@@ -91,6 +98,13 @@ class ImportUploadForm(forms.Form):
         return data
 
 
+def _lot_label(lot: TaxLot) -> str:
+    return (
+        f"{lot.security.ticker}: {lot.quantity.normalize():f} sh bought "
+        f"{dates.day(lot.acquired_on)}, basis ${lot.cost_basis:,.2f}"
+    )
+
+
 class TransactionForm(forms.Form):
     KINDS = [
         ("buy", "Buy"), ("sell", "Sell"), ("deposit", "Deposit"), ("withdrawal", "Withdrawal"),
@@ -110,6 +124,26 @@ class TransactionForm(forms.Form):
     )
     fees = input_fields.NumberField(precision=inputs.MONEY, required=False, min_value=Decimal("0"))
     note = forms.CharField(required=False, max_length=200)
+    lots = forms.ModelMultipleChoiceField(
+        queryset=TaxLot.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Sell from these lots (optional)",
+        help_text="Specific identification: the shares come from the lots ticked, oldest "
+        "first. With none ticked, your lot relief method chooses.",
+    )
+
+    def __init__(self, *args: Any, portfolio: Portfolio | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ModelMultipleChoiceField, self.fields["lots"])
+        if portfolio is not None:
+            field.queryset = (
+                TaxLot.objects.open()
+                .filter(portfolio=portfolio)
+                .select_related("security")
+                .order_by("security__ticker", "acquired_on", "pk")
+            )
+        field.label_from_instance = _lot_label  # type: ignore[method-assign, assignment]
 
     def clean_trade_date(self) -> object:
         value = self.cleaned_data["trade_date"]
@@ -127,6 +161,11 @@ class TransactionForm(forms.Form):
             for name in ("quantity", "price"):
                 if data.get(name) is not None and data[name] <= 0:
                     self.add_error(name, "Must be more than zero.")
+            lots = data.get("lots") or []
+            if lots and kind != "sell":
+                self.add_error("lots", "Lots are picked for a sell only.")
+            elif any(lot.security_id != getattr(data.get("security"), "pk", None) for lot in lots):
+                self.add_error("lots", "Tick lots of the security sold.")
         elif kind:
             amount = data.get("amount")
             if amount is None or amount <= 0:

@@ -16,6 +16,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import F
 
+from accounts.models import InvestorProfile
 from advisor.core import clock, inputs
 from portfolios import wash_sales
 from portfolios.models import LotSale, Portfolio, Security, TaxLot, Transaction
@@ -202,6 +203,35 @@ def record_transfer_in(
     return txn
 
 
+def picks_from(lots: list[TaxLot], quantity: Decimal) -> list[LotPick]:
+    """Specific identification from the lots an investor ticked: `quantity` shares taken from
+    them oldest first. Refused when they hold fewer shares."""
+    picks, remaining = [], shares(quantity)
+    for lot in sorted(lots, key=lambda lot: (lot.acquired_on, lot.pk)):
+        if remaining <= 0:
+            break
+        take = min(lot.quantity, remaining)
+        picks.append(LotPick(lot_id=lot.pk, quantity=take))
+        remaining -= take
+    if remaining > 0:
+        held = sum((lot.quantity for lot in lots), Decimal("0"))
+        raise LedgerError(
+            f"The lots ticked hold {held.normalize():f} shares; "
+            f"{Decimal(quantity).normalize():f} are sold."
+        )
+    return picks
+
+
+def owner_relief_method(owner_id: int) -> ReliefMethod:
+    """The lot relief method the investor chose for sells that name no lots."""
+    chosen = (
+        InvestorProfile.objects.filter(user_id=owner_id)
+        .values_list("lot_relief_method", flat=True)
+        .first()
+    )
+    return ReliefMethod(chosen or ReliefMethod.TAX_MIN)
+
+
 def _relief_plan(
     lots: list[TaxLot],
     quantity: Decimal,
@@ -258,17 +288,18 @@ def record_sell(
     price: Decimal,
     trade_date: dt.date,
     fees: Decimal = Decimal("0"),
-    method: ReliefMethod | str = ReliefMethod.TAX_MIN,
+    method: ReliefMethod | str | None = None,
     picks: list[LotPick] | None = None,
     source: str = Transaction.Source.MANUAL,
     external_id: str | None = None,
     note: str = "",
 ) -> Transaction:
-    """Sell shares, relieving lots by `method`; records the realised gain per lot (LotSale)."""
+    """Sell shares, relieving lots by `method` (None: the method the owner chose in their
+    settings, tax-minimising without a profile); records the realised gain per lot (LotSale)."""
     portfolio = _lock(portfolio)
     if existing := _existing(portfolio, external_id):
         return existing
-    method = ReliefMethod(method)
+    method = ReliefMethod(method or owner_relief_method(portfolio.owner_id))
     quantity, price, fees = shares(quantity), Decimal(price), money(fees)
     _check_trade(security, quantity, price, fees, trade_date)
     lots = list(

@@ -148,6 +148,55 @@ class ModelAllocation(models.Model):
         return f"{self.model}: {self.asset_class} {self.weight}"
 
 
+class ModelVersion(models.Model):
+    """One revision of a model portfolio built by a construction method: its weights (asset
+    class code -> fraction), the method and every input it was built from, who built it and
+    who reviewed it. A draft becomes the model's target (its `ModelAllocation` rows) only when
+    a second staff member publishes it; the previously published version is then superseded."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded"
+
+    model = models.ForeignKey(ModelPortfolio, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    method = models.CharField(max_length=32)
+    inputs = models.JSONField(help_text="Assumptions, constraints, targets and views used.")
+    weights = models.JSONField(help_text="Asset class code -> weight (fractions summing to 1).")
+    expected_return = models.DecimalField(max_digits=8, decimal_places=6)
+    volatility = models.DecimalField(max_digits=8, decimal_places=6)
+    kkt_residual = models.FloatField()
+    reason = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["model", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "number"], name="model_version_unique_number"),
+            models.UniqueConstraint(
+                fields=["model"],
+                condition=Q(status="published"),
+                name="model_version_one_published",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewer__isnull=True) | ~Q(reviewer=F("author")),
+                name="model_version_reviewer_not_author",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} v{self.number} ({self.status})"
+
+
 class PortfolioQuerySet(models.QuerySet["Portfolio"]):
     def for_user(self, user: "User") -> "PortfolioQuerySet":
         return self.filter(owner=user)

@@ -125,16 +125,23 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @login_required
 def transaction_create(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     portfolio = _portfolio(request, pk)
-    form = TransactionForm(request.POST or None)
+    form = TransactionForm(request.POST or None, portfolio=portfolio)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             if d["kind"] in ("buy", "sell"):
-                record = ledger.record_buy if d["kind"] == "buy" else ledger.record_sell
-                record(
-                    portfolio, security=d["security"], quantity=d["quantity"], price=d["price"],
-                    trade_date=d["trade_date"], fees=d["fees"] or Decimal("0"), note=d["note"],
-                )  # fmt: skip
+                trade = {
+                    "security": d["security"], "quantity": d["quantity"], "price": d["price"],
+                    "trade_date": d["trade_date"], "fees": d["fees"] or Decimal("0"),
+                    "note": d["note"],
+                }  # fmt: skip
+                if d["kind"] == "buy":
+                    ledger.record_buy(portfolio, **trade)
+                elif d["lots"]:
+                    picks = ledger.picks_from(list(d["lots"]), d["quantity"])
+                    ledger.record_sell(portfolio, method="specific", picks=picks, **trade)
+                else:
+                    ledger.record_sell(portfolio, **trade)
             else:
                 ledger.record_cash(
                     portfolio, kind=d["kind"], amount=d["amount"], trade_date=d["trade_date"],

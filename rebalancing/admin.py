@@ -3,8 +3,23 @@ from django.contrib import admin
 from rebalancing.models import (
     HarvestSettings,
     HarvestSkip,
+    PolicyGuardrails,
     ReplacementPair,
 )
+
+
+@admin.register(PolicyGuardrails)
+class PolicyGuardrailsAdmin(admin.ModelAdmin):
+    list_display = [
+        "min_absolute_band",
+        "max_absolute_band",
+        "min_relative_band",
+        "max_relative_band",
+        "max_cash_buffer",
+        "max_min_trade_amount",
+        "updated_at",
+    ]
+
 
 # --- tax-loss harvesting ----------------------------------------------------------------------
 

@@ -112,6 +112,47 @@ class RebalancePolicy(models.Model):
         return f"Policy for {owner}"
 
 
+class PolicyGuardrails(models.Model):
+    """The limits staff set on the policy an investor may choose for their own accounts (one
+    row, edited in the admin; without it the defaults below apply). Bands are fractions
+    (0.05 == 5 percentage points absolute, 25% of the target relative)."""
+
+    min_absolute_band = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.01"))
+    max_absolute_band = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.20"))
+    min_relative_band = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.05"))
+    max_relative_band = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.50"))
+    max_cash_buffer = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.10"))
+    max_min_trade_amount = models.DecimalField(**MONEY, default=Decimal("5000.00"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "policy guardrails"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_absolute_band__gt=0, max_absolute_band__lt=1)
+                & Q(min_absolute_band__lte=models.F("max_absolute_band")),
+                name="guardrails_absolute_band_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_relative_band__gt=0, max_relative_band__lt=1)
+                & Q(min_relative_band__lte=models.F("max_relative_band")),
+                name="guardrails_relative_band_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_cash_buffer__gte=0, max_cash_buffer__lt=1),
+                name="guardrails_cash_buffer_fraction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Policy guardrails"
+
+    @classmethod
+    def current(cls) -> "PolicyGuardrails":
+        """The staff's row, or the defaults."""
+        return cls.objects.order_by("pk").first() or cls()
+
+
 class ScanRun(models.Model):
     """One scheduled (or manual) scan: drift or harvest, with its statistics for the admin.
 

@@ -206,7 +206,14 @@ def solve(
         e = np.vstack((a[:, free_index], _block(c, rows, free_index)))
         p, mu = face_step(_block(h, free_index, free_index), e, q[free_index], free_index)
         x_scale = max(1.0, float(np.max(np.abs(x))))
-        if free_index.size == 0 or float(np.max(np.abs(p), initial=0.0)) <= 1e-14 * x_scale:
+        # A face with no more free variables than rows is a single point, and a step below
+        # 1e-12 of the weights is the rounding of the solve on an ill-conditioned face (an
+        # asset with a tiny variance, such as cash): neither is a direction to walk, else the
+        # iteration takes the same rounding step for ever.
+        if (
+            free_index.size <= e.shape[0]
+            or float(np.max(np.abs(p), initial=0.0)) <= 1e-12 * x_scale
+        ):
             # Stationary on the working set: check the signs of the multipliers.
             lam = -mu[:m_eq]
             nu = -mu[m_eq:]

@@ -78,10 +78,13 @@ def risk_parity(
         neg = step < 0
         alpha = min(1.0, 0.95 * float(np.min(-y[neg] / step[neg]))) if np.any(neg) else 1.0
         f0 = 0.5 * y @ sy - b @ np.log(y)
+        # Near the optimum the decrease (about decrement / 2) falls below the rounding of f:
+        # without this allowance the search would reject every full step there and stall.
+        noise = 64 * np.finfo(float).eps * (abs(f0) + 1.0)
         while True:
             y_new = y + alpha * step
             f1 = 0.5 * y_new @ sigma @ y_new - b @ np.log(y_new)
-            if f1 <= f0 - 0.25 * alpha * decrement or alpha < 1e-12:
+            if f1 <= f0 - 0.25 * alpha * decrement + noise or alpha < 1e-12:
                 break
             alpha *= 0.5
         y = y_new

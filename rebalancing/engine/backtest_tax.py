@@ -17,9 +17,9 @@ differences:
   wash-sale checks; a harvest sells the qualifying lots and buys the first allowed replacement
   for the proceeds net of costs. A variant is looked at again `every` trading days at the
   soonest (the live scan runs each weekday).
-- Realised gains are netted per calendar year (short-term against long-term, US rules, loss
-  carried forward with its character; the $3,000 deduction against other income is left out,
-  it depends on income the backtest does not know). The tax of year Y is paid on the first
+- Realised gains are netted per calendar year by the product's own rule (`tax.schedule_d`:
+  short-term against long-term, loss carried forward with its character); the $3,000
+  deduction against other income is left out, it depends on income the backtest does not know. The tax of year Y is paid on the first
   trading day on or after 15 April of Y + 1 as a withdrawal (the policy raises the cash; those
   sales count in Y + 1). `pay_taxes=False` keeps the money invested and owes it at the end.
 - Costs follow the engine's estimate convention: not added to basis nor deducted from proceeds.
@@ -39,6 +39,7 @@ import pandas as pd
 
 from portfolios.analytics import metrics
 from rebalancing.engine import backtest, drift, harvest, lots, policy, trades, wash_sales
+from rebalancing.engine.tax import year_tax
 
 TAX_DAY = (4, 15)  # month, day on which last year's tax is paid
 
@@ -102,26 +103,6 @@ class TaxResult:
     after_tax_value: np.ndarray
     after_tax_cagr: np.ndarray
     lots: pd.DataFrame
-
-
-def year_tax(
-    short_term: np.ndarray,
-    long_term: np.ndarray,
-    carry_short: np.ndarray,
-    carry_long: np.ndarray,
-    short_rate: float,
-    long_rate: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tax of one year per variant from its realised short/long-term results (gain > 0) and
-    the losses carried in (>= 0). Returns (tax, short-term carry out, long-term carry out)."""
-    st = short_term - carry_short
-    lt = long_term - carry_long
-    st_base = np.where(st > 0, np.where(lt < 0, np.maximum(st + lt, 0.0), st), 0.0)
-    lt_base = np.where(lt > 0, np.where(st < 0, np.maximum(lt + st, 0.0), lt), 0.0)
-    net = st + lt
-    loss = np.maximum(-net, 0.0)
-    carry_st = np.where(st < 0, np.minimum(-st, loss), 0.0)
-    return st_base * short_rate + lt_base * long_rate, carry_st, loss - carry_st
 
 
 class _Ledger:

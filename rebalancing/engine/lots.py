@@ -17,6 +17,11 @@ class ReliefMethod(StrEnum):
     TAX_MIN = "tax_min"  # losses, then long-term gains (highest basis first), short-term gains last
 
 
+# The methods a scan can apply to every lot at once, as integer codes for arrays (SPECIFIC needs
+# the investor's picks and has none).
+RELIEF_CODES = {ReliefMethod.TAX_MIN: 0, ReliefMethod.FIFO: 1, ReliefMethod.HIFO: 2}
+
+
 def anniversary(holding_start: np.ndarray) -> np.ndarray:
     """The first anniversary of each date; that of 29 February is 28 February."""
     start = np.asarray(holding_start, dtype="datetime64[D]")

@@ -14,7 +14,8 @@ Method, per portfolio that trades:
    water-filling, with no sells (no buys). Class trades below the minimum trade are dropped.
 3. Sells take lots in tax order inside each (portfolio, class): losses first (largest loss per
    share first), then long-term gains, then short-term gains, each by smallest gain per share
-   (highest basis) first. Never sold: a loss lot whose (household, security) is blocked by a
+   (highest basis) first; or, where the investor chose it (`CostModel.relief`), oldest lot
+   first (FIFO) or highest cost per share first (HIFO). Never sold: a loss lot whose (household, security) is blocked by a
    recent purchase (wash sale), a short-term gain lot unless allowed. When the estimated tax
    exceeds `max_tax_cost`, the most tax-expensive shares are held back until it fits.
 4. Buys go to each class's target security and are paid from cash above the buffer plus the
@@ -26,10 +27,11 @@ Value after = value before - estimated costs (everything is valued at the same p
 
 import datetime as dt
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from rebalancing.engine import tax
 from rebalancing.engine.drift import Book, Drift, weights_of
 from rebalancing.engine.lots import is_long_term
 from rebalancing.engine.policy import Decision, Policies
@@ -70,12 +72,24 @@ class Lots:
 class CostModel:
     """commission: currency per trade; slippage_bps: spread + slippage in basis points of the
     amount; short_term_rate / long_term_rate: tax rates (fractions) on realised gains, one for
-    every portfolio or an array [P] (each investor's own rates)."""
+    every portfolio or an array [P] (each investor's own rates). The estimated tax of a
+    portfolio's sales is `tax.estimate_tax` (Schedule D netting) in a year where the investor
+    already realised `realised_short_term` / `realised_long_term` (signed), with the losses
+    carried in (`carry_short` / `carry_long` >= 0) and the deduction `loss_limit`; each a
+    scalar or [P]."""
 
     commission: float = 0.0
     slippage_bps: float = 5.0
     short_term_rate: float | np.ndarray = 0.35
     long_term_rate: float | np.ndarray = 0.15
+    realised_short_term: float | np.ndarray = 0.0
+    realised_long_term: float | np.ndarray = 0.0
+    carry_short: float | np.ndarray = 0.0
+    carry_long: float | np.ndarray = 0.0
+    loss_limit: float | np.ndarray = tax.LOSS_LIMIT
+    # The investor's lot relief method (`lots.RELIEF_CODES`): 0 tax order (step 3), 1 oldest
+    # holding start first, 2 highest cost per share first; a scalar or [P].
+    relief: int | np.ndarray = 0
 
     def rates(self, n_p: int) -> tuple[np.ndarray, np.ndarray]:
         """(short-term, long-term) rate per portfolio, [P] each."""
@@ -86,8 +100,27 @@ class CostModel:
 
     def take(self, rows: np.ndarray, n_p: int) -> "CostModel":
         """The model for the portfolios `rows` of P."""
-        short, long = self.rates(n_p)
-        return replace(self, short_term_rate=short[rows], long_term_rate=long[rows])
+
+        def sub(value: float | np.ndarray) -> np.ndarray:
+            return np.broadcast_to(np.asarray(value, dtype=float), (n_p,))[rows]
+
+        sliced: dict[str, Any] = {
+            name: sub(getattr(self, name))
+            for name in (
+                "short_term_rate", "long_term_rate", "realised_short_term", "realised_long_term",
+                "carry_short", "carry_long", "loss_limit", "relief",
+            )
+        }  # fmt: skip
+        return replace(self, **sliced)
+
+    def estimate(self, short_term: np.ndarray, long_term: np.ndarray) -> np.ndarray:
+        """The tax [P] that sales realising `short_term` / `long_term` [P] add to the year."""
+        return tax.estimate_tax(
+            short_term, long_term, short_rate=self.short_term_rate,
+            long_rate=self.long_term_rate, realised_short_term=self.realised_short_term,
+            realised_long_term=self.realised_long_term, carry_short=self.carry_short,
+            carry_long=self.carry_long, limit=self.loss_limit,
+        ).tax  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -430,7 +463,14 @@ def _generate(
     wanted = sell_needed[lp, lk] > 0 if len(ls) else np.zeros(0, dtype=bool)
     available = wanted & ~wash & ~held_back_st
     group = np.where(loss, 0, np.where(long_term, 1, 2))
-    order = np.lexsort((np.arange(len(ls)), np.round(gain_per_share, 10), group, lk, lp))
+    relief = np.broadcast_to(np.asarray(costs.relief, dtype=float), (n_p,))[lp]
+    first = np.where(relief == 0, group, 0)
+    then = np.select(
+        [relief == 1, relief == 2],
+        [lots.holding_start.astype("datetime64[D]").astype(float), -np.round(cost_per_share, 10)],
+        np.round(gain_per_share, 10),
+    )
+    order = np.lexsort((np.arange(len(ls)), then, first, lk, lp))
     value_sorted = (quantity_l * price_l * available)[order]
     key_sorted = (lp * n_k + lk)[order]
     before = _group_cumsum_before(value_sorted, key_sorted)
@@ -580,7 +620,6 @@ def assemble(
         book.class_matrix
     )
     st_total, lt_total = st_matrix.sum(axis=1), lt_matrix.sum(axis=1)
-    st_rate, lt_rate = costs.rates(n_p)
     return Trades(
         portfolio=np.concatenate((sp, bp)),
         security=security,
@@ -600,7 +639,7 @@ def assemble(
         total_cost=(sell_cost + buy_cost).sum(axis=1),
         total_short_term_gain=st_total,
         total_long_term_gain=lt_total,
-        tax=st_total * st_rate + lt_total * lt_rate,
+        tax=costs.estimate(st_total, lt_total),
         class_values_after=class_values_after,
         weights_after=weights_of(class_values_after),
         notes=np.array([" ".join(n) for n in notes], dtype=object),

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from accounts.models import InvestorProfile
+from advisor.core import clock
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import AssetClass, Portfolio, Security
 from rebalancing.engine import policy, trades
-from rebalancing.selectors import drift as drift_selectors
 from rebalancing.selectors import policies as policy_selectors
+from rebalancing.selectors import tax as tax_selectors
 
 # Bump when the stored result's shape or the engine's conventions change: old cache entries
 # then miss instead of showing numbers computed another way.
@@ -149,14 +149,9 @@ def variant_policies(own: policy.Policies, variants: tuple[Variant, ...]) -> pol
 
 
 def _rates(portfolio: Portfolio) -> tuple[float, float]:
-    found = (
-        InvestorProfile.objects.filter(user_id=portfolio.owner_id)
-        .values_list("short_term_tax_rate", "long_term_tax_rate")
-        .first()
-    )
-    if found is None:
-        return drift_selectors.DEFAULT_SHORT_TERM_RATE, drift_selectors.DEFAULT_LONG_TERM_RATE
-    return float(found[0]), float(found[1])
+    """The investor's rates on short/long-term gains (federal + state), as every estimate."""
+    year = tax_selectors.households([portfolio.owner_id], year=clock.today().year)
+    return float(year["short_rate"].iloc[0]), float(year["long_rate"].iloc[0])
 
 
 def _initial(portfolio: Portfolio) -> float:

@@ -21,9 +21,11 @@ from advisor.core.lookups import Ids
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import AssetClass, ModelAllocation, Portfolio, Security, TargetAllocation
 from rebalancing.engine import drift, policy, trades
+from rebalancing.engine import tax as tax_engine
 from rebalancing.models import Proposal, RebalancePolicy, WithdrawalRequest
 from rebalancing.selectors import harvest, holdings, lots
 from rebalancing.selectors import policies as policy_selectors
+from rebalancing.selectors import tax as tax_selectors
 
 # An investor without a profile is taxed at the profile's default rates.
 DEFAULT_SHORT_TERM_RATE = float(InvestorProfile._meta.get_field("short_term_tax_rate").default)
@@ -86,8 +88,26 @@ class DriftBatch:
 
     auto_approve_below: np.ndarray | None = None
     switch_back_max_gain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P] NaN: never
-    short_term_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
-    long_term_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
+    # The tax year of each portfolio's household [P] (`selectors.tax`; rates 0 in an IRA).
+    short_term_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    long_term_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    realised_short_term: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    realised_long_term: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    carry_short: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    carry_long: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loss_limit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    relief: np.ndarray = field(default_factory=lambda: np.zeros(0))  # lots.RELIEF_CODES
+
+    def __post_init__(self) -> None:
+        # Until `load_for_trading` reads the households' tax years: nothing realised yet.
+        n = len(self.book.portfolio_ids)
+        for name in (
+            "realised_short_term", "realised_long_term", "carry_short", "carry_long", "relief",
+        ):  # fmt: skip
+            if len(getattr(self, name)) != n:
+                setattr(self, name, np.zeros(n))
+        if len(self.loss_limit) != n:
+            self.loss_limit = np.full(n, tax_engine.LOSS_LIMIT)
 
 
 # Batches are runs of consecutive ids, so every query filters on the id RANGE of the batch
@@ -221,18 +241,35 @@ def load_for_trading(batch: DriftBatch, rows: np.ndarray, *, today: dt.date) -> 
     batch.groups = groups
     batch.blocked_sells = groups.expand(purchases)
     batch.no_buy = harvest.blocked_purchases(households, today, accounts=accounts, groups=groups)
-    rates = {
-        user: (float(st), float(lt))
-        for user, st, lt in InvestorProfile.objects.filter(user_id__any=Ids(households))
-        .order_by()
-        .values_list("user_id", "short_term_tax_rate", "long_term_tax_rate")
-    }
-    if rates:
-        short, long = batch.short_term_rate.copy(), batch.long_term_rate.copy()
-        for i in rows.tolist():
-            if (found := rates.get(int(batch.owners[i]))) is not None:
-                short[i], long[i] = found
-        batch.short_term_rate, batch.long_term_rate = short, long
+    _load_tax_years(batch, rows, households, today=today)
+
+
+def _load_tax_years(
+    batch: DriftBatch, rows: np.ndarray, households: list[int], *, today: dt.date
+) -> None:
+    """Each trading portfolio's tax year (`selectors.tax.households`): the investor's combined
+    rates, what the household realised this year, the carryovers and the loss limit; a
+    tax-advantaged account (an IRA) pays no tax on its sales: rates 0."""
+    years = tax_selectors.households(households, year=today.year)
+    taxable_ids = set(
+        Portfolio.objects.filter(
+            pk__any=Ids(batch.book.portfolio_ids[rows].tolist()),
+            tax_treatment=Portfolio.TaxTreatment.TAXABLE,
+        ).values_list("pk", flat=True)
+    )
+    owners = batch.owners[rows]
+    taxable = np.isin(batch.book.portfolio_ids[rows], list(taxable_ids))
+    columns = {
+        "short_term_rate": "short_rate", "long_term_rate": "long_rate",
+        "realised_short_term": "realised_short", "realised_long_term": "realised_long",
+        "carry_short": "carry_short", "carry_long": "carry_long", "loss_limit": "limit",
+        "relief": "relief",
+    }  # fmt: skip
+    for attribute, column in columns.items():
+        values = getattr(batch, attribute).copy()
+        found = years[column].reindex(owners).to_numpy(dtype=float)
+        values[rows] = np.where(taxable, found, 0.0) if attribute.endswith("rate") else found
+        setattr(batch, attribute, values)
 
 
 def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBatch:

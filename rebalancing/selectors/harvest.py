@@ -197,7 +197,8 @@ def settings_frame(
     owner_ids: Iterable[int], *, owner_range: tuple[int, int] | None = None
 ) -> pd.DataFrame:
     """Per household: enabled, min_loss_amount, min_loss_fraction, min_net_benefit, st_rate,
-    lt_rate (the model fields' defaults where the investor has no row), indexed by owner id.
+    lt_rate (federal + state; the model fields' defaults where the investor has no row),
+    indexed by owner id.
     Two queries; `owner_range` (inclusive) replaces a long id list."""
     index = pd.Index(np.unique(np.asarray(list(owner_ids), dtype=np.int64)), name="owner_id")
     frame = pd.DataFrame(
@@ -228,8 +229,14 @@ def settings_frame(
         frame.loc[custom.index, "enabled"] = custom["enabled"].astype(bool)
         for col in ("min_loss_amount", "min_loss_fraction", "min_net_benefit"):
             frame.loc[custom.index, col] = custom[col].astype(float)
-    profiles = rows(InvestorProfile, ["short_term_tax_rate", "long_term_tax_rate"])
+    frame["st_rate"] += _default(InvestorProfile, "state_tax_rate")
+    frame["lt_rate"] += _default(InvestorProfile, "state_tax_rate")
+    profiles = rows(
+        InvestorProfile, ["short_term_tax_rate", "long_term_tax_rate", "state_tax_rate"]
+    )
     if len(profiles):
-        frame.loc[profiles.index, "st_rate"] = profiles["short_term_tax_rate"].astype(float)
-        frame.loc[profiles.index, "lt_rate"] = profiles["long_term_tax_rate"].astype(float)
+        # Federal + state, as InvestorProfile.combined_rates.
+        state = profiles["state_tax_rate"].astype(float)
+        frame.loc[profiles.index, "st_rate"] = profiles["short_term_tax_rate"].astype(float) + state
+        frame.loc[profiles.index, "lt_rate"] = profiles["long_term_tax_rate"].astype(float) + state
     return frame

@@ -56,12 +56,19 @@ class BatchResult:
 
 def cost_model(batch: selectors.DriftBatch) -> trades.CostModel:
     """Costs of the configured broker (commission per trade, slippage bps) and each
-    investor's tax rates (from the profile; its defaults without one)."""
+    investor's tax year (rates, realised so far, carryovers; `selectors.tax`) and lot relief
+    method."""
     return trades.CostModel(
         commission=float(settings.ADVISOR_PAPER_COMMISSION),
         slippage_bps=float(settings.ADVISOR_PAPER_SLIPPAGE_BPS),
         short_term_rate=batch.short_term_rate,
         long_term_rate=batch.long_term_rate,
+        realised_short_term=batch.realised_short_term,
+        realised_long_term=batch.realised_long_term,
+        carry_short=batch.carry_short,
+        carry_long=batch.carry_long,
+        loss_limit=batch.loss_limit,
+        relief=batch.relief,
     )
 
 

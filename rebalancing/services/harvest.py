@@ -31,10 +31,12 @@ from advisor.core import clock
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import Portfolio, Security
 from rebalancing.engine import harvest as engine
+from rebalancing.engine import tax as tax_engine
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.models import HarvestSkip, Proposal, ProposedTrade
 from rebalancing.selectors import harvest as selectors
 from rebalancing.selectors import lots as lot_selectors
+from rebalancing.selectors import tax as tax_selectors
 from rebalancing.selectors.holdings import holdings_fingerprint
 from rebalancing.services import drafts as draft_types
 from rebalancing.services import proposals
@@ -434,7 +436,27 @@ def _drafts(
         draft.details["scanned_on"] = on.isoformat()
         draft.details["skipped"] = skipped_by_portfolio.get(pid, [])
         drafts.append(draft)
+    _net_in_tax_year(drafts, [owner_of[d.portfolio_id] for d in drafts], year=on.year)
     return drafts
+
+
+def _net_in_tax_year(
+    drafts: list[draft_types.ProposalDraft], owners: list[int], *, year: int
+) -> None:
+    """Each draft's estimated tax by the Schedule D netting of its household's year (a harvested
+    short-term loss against long-term gains is worth only the long-term rate)."""
+    years = tax_selectors.households(owners, year=year).reindex(owners)
+    estimate = tax_engine.estimate_tax(
+        np.array([float(d.est_short_term_gain) for d in drafts]),
+        np.array([float(d.est_long_term_gain) for d in drafts]),
+        short_rate=years["short_rate"].to_numpy(), long_rate=years["long_rate"].to_numpy(),
+        realised_short_term=years["realised_short"].to_numpy(),
+        realised_long_term=years["realised_long"].to_numpy(),
+        carry_short=years["carry_short"].to_numpy(), carry_long=years["carry_long"].to_numpy(),
+        limit=years["limit"].to_numpy(),
+    )  # fmt: skip
+    for draft, amount in zip(drafts, estimate.tax.tolist(), strict=True):
+        draft.est_tax = draft_types.money(amount)
 
 
 def _sell_lots(lots: list[tuple[int, float]]) -> tuple[Decimal, list[dict[str, Any]]]:

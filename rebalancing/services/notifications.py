@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from accounts.models import InvestorProfile
 from advisor.core import clock
 from advisor.security import adapter
 from rebalancing.models import Notification, Proposal
@@ -68,6 +69,8 @@ def send_email(notification_id: int) -> bool:
     note = Notification.objects.select_related("user").get(pk=notification_id)
     if not adapter.is_verified(note.user.email):
         return False  # an address nobody has confirmed is not contacted
+    if not wants_email(note.user_id, note.kind):
+        return False  # the investor turned these emails off (settings)
     link = settings.ADVISOR_SITE_URL.rstrip("/") + note.url if note.url else ""
     send_mail(
         subject=f"[Robo-advisor] {note.title}",
@@ -76,6 +79,23 @@ def send_email(notification_id: int) -> bool:
         recipient_list=[note.user.email],
     )
     return True
+
+
+# Which profile switch (settings, "Notifications") covers each kind of email.
+EMAIL_SWITCH = {
+    Notification.Kind.WAITING: "email_waiting",
+    Notification.Kind.EXECUTED: "email_executed",
+    Notification.Kind.PARTIAL: "email_executed",
+    Notification.Kind.FAILED: "email_problems",
+    Notification.Kind.EXPIRED: "email_problems",
+}
+
+
+def wants_email(user_id: int, kind: str) -> bool:
+    """Whether the investor wants this kind of notification mailed (yes without a profile)."""
+    switch = EMAIL_SWITCH[Notification.Kind(kind)]
+    chosen = InvestorProfile.objects.filter(user_id=user_id).values_list(switch, flat=True).first()
+    return chosen is None or bool(chosen)
 
 
 def unread_count(user_id: int) -> int:

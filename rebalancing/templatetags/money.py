@@ -15,3 +15,14 @@ def usd(value: object, places: int = 2) -> str:
         return ""
     text = f"{abs(number):,.{int(places)}f}"
     return f"-${text}" if number < 0 and text.strip("0.,") else f"${text}"
+
+
+@register.filter
+def pct(value: object, places: int = 2) -> str:
+    """A fraction as a percentage for people: 0.24 -> '24%', 0.3125 -> '31.25%'; a setting
+    left empty (a band turned off) -> 'off'."""
+    if value is None or value == "":
+        return "off"
+    number = Decimal(str(value)) * 100
+    text = f"{number:.{int(places)}f}".rstrip("0").rstrip(".")
+    return f"{text}%"

@@ -26,6 +26,7 @@ from portfolios.models import AssetClass, TaxLot
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.models import Notification, Proposal, ProposedTrade
 from rebalancing.selectors import money
+from rebalancing.selectors import tax as tax_selectors
 from rebalancing.services import approval, drift, notifications, proposals
 
 LIVE = {Proposal.Status.APPROVED, Proposal.Status.EXECUTING}
@@ -148,6 +149,7 @@ def _detail_context(
         "mfa": is_mfa_enabled(request.user),
         "money": panel,
         "fills_at": panel["fills_at"],
+        "tax": tax_selectors.proposal_tax(proposal),
         **extra,
     }
 

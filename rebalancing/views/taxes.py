@@ -41,7 +41,7 @@ def report(request: AuthenticatedRequest, year: int | None = None) -> HttpRespon
         request,
         "rebalancing/tax_report.html",
         {
-            "nav": "proposals",
+            "nav": "taxes",
             "report": data,
             "year": year,
             "years": list(range(this_year, this_year - 5, -1)),

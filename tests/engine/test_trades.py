@@ -79,7 +79,9 @@ def test_full_rebalance_sells_the_loss_lot_first():
     assert orders(t) == {(0, -1): 10.0, (1, 1): 20.0}
     assert t.lot.tolist() == [0] and t.lot_quantity.tolist() == [10.0]
     assert t.total_long_term_gain[0] == pytest.approx(-100)
-    assert t.tax[0] == pytest.approx(-15)  # 15% of the loss saved
+    # Nothing else realised this year: the net loss is deducted from ordinary income
+    # (Schedule D, under the 3,000 limit) at the short-term rate, 35% of 100.
+    assert t.tax[0] == pytest.approx(-35)
     np.testing.assert_allclose(t.weights_after[0], [0.6, 0.4])
     assert t.cash_after[0] == pytest.approx(0)
 
@@ -357,3 +359,23 @@ def test_no_buy_pairs_are_not_bought():
     assert orders(t) == {(0, -1): 10.0}
     assert "wash-sale window" in t.notes[0]
     assert t.cash_after[0] == pytest.approx(1000)
+
+
+@pytest.mark.parametrize(
+    ("relief", "sold_lot", "long_term_gain"),
+    [
+        (0, 0, -100.0),  # tax order: the loss lot (10 shares at 110)
+        (1, 1, 500.0),  # FIFO: the 2019 lot (10 shares at 50, a gain of 50 each)
+        (2, 0, -100.0),  # HIFO: the highest cost per share, 110
+    ],
+)
+def test_the_investors_lot_relief_method_orders_the_sells(relief, sold_lot, long_term_gain):
+    b = book(*SEVENTY_THIRTY)
+    lots = make_lots(
+        lot(0, 0, 30, 110, "2020-01-02", 1),
+        lot(0, 0, 40, 50, "2019-01-02", 2),
+        lot(0, 1, 60, 50, "2020-01-02", 3),
+    )
+    _, t = run(b, lots, costs=trades.CostModel(commission=0.0, slippage_bps=0.0, relief=relief))
+    assert t.lot.tolist() == [sold_lot] and t.lot_quantity.tolist() == [10.0]
+    assert t.total_long_term_gain[0] == pytest.approx(long_term_gain)

@@ -40,7 +40,15 @@ from rebalancing.models import (
 )
 from rebalancing.selectors import harvest as selectors_harvest
 from rebalancing.selectors import holdings
-from rebalancing.services import approval, drafts, harvest, proposals, replacements, tax_report
+from rebalancing.services import (
+    approval,
+    drafts,
+    harvest,
+    investor_settings,
+    proposals,
+    replacements,
+    tax_report,
+)
 from rebalancing.views import proposals as proposal_views
 from tests.factories import AssetClassFactory, PortfolioFactory, SecurityFactory, UserFactory
 
@@ -114,6 +122,30 @@ def household(user, market):
     return {"user": user, "taxable": taxable, "ira": ira, "lots": lots, **market}
 
 
+def test_the_next_scan_uses_the_investors_harvest_and_tax_settings(household) -> None:
+    user = household["user"]
+    owner = {"by": user, "min_loss_fraction": Decimal("0.05"), "min_net_benefit": Decimal("25")}
+    investor_settings.update_harvesting(
+        user, enabled=False, min_loss_amount=Decimal("200"), **owner
+    )
+    assert harvest.scan_for_harvest(user_ids=[user.pk], on=ON).created == 0
+    # Back on, but only for losses of 1,000 or more: the 800 here is left alone.
+    investor_settings.update_harvesting(
+        user, enabled=True, min_loss_amount=Decimal("1000"), **owner
+    )
+    assert harvest.scan_for_harvest(user_ids=[user.pk], on=ON).created == 0
+    investor_settings.update_harvesting(user, enabled=True, min_loss_amount=Decimal("200"), **owner)
+    investor_settings.update_tax_profile(
+        user, by=user, filing_status="single", federal_short_term_rate=Decimal("0.24"),
+        federal_long_term_rate=Decimal("0.15"), state_rate=Decimal("0.05"),
+        carryover_short_term_loss=Decimal("0"), carryover_long_term_loss=Decimal("0"),
+        carryover_tax_year=None,
+    )  # fmt: skip
+    assert harvest.scan_for_harvest(user_ids=[user.pk], on=ON).created == 1
+    # 800 of losses deducted from ordinary income at 24% federal + 5% state.
+    assert Proposal.objects.get(kind=Proposal.Kind.HARVEST).est_tax == Decimal("-232.00")
+
+
 def test_the_proposal_page_shows_the_wash_sale_check_that_passed(household, client) -> None:
     harvest.scan_for_harvest(user_ids=[household["user"].pk], on=ON)
     proposal = Proposal.objects.get(kind=Proposal.Kind.HARVEST)
@@ -134,7 +166,9 @@ def test_scan_proposes_selling_the_loss_lots_and_buying_the_replacement(househol
     proposal = Proposal.objects.get(kind=Proposal.Kind.HARVEST)
     assert proposal.portfolio == household["taxable"]
     assert proposal.status == Proposal.Status.PENDING
-    assert proposal.est_tax == Decimal("-147.00")
+    # Netted for the year (Schedule D): with nothing else realised the 800 of losses is
+    # deducted from ordinary income (under the 3,000 limit) at 24%: 192.00 saved.
+    assert proposal.est_tax == Decimal("-192.00")
     assert proposal.est_cost == Decimal("4.00")
     assert proposal.est_short_term_gain == Decimal("-300.00")
     assert proposal.est_long_term_gain == Decimal("-500.00")

@@ -25,7 +25,8 @@ from accounts import questionnaire
 from accounts.models import Question
 from advisor.core import clock
 from portfolios import demo
-from portfolios.models import Goal, ImportBatch, Transaction
+from portfolios.construction import services as construction
+from portfolios.models import Goal, ImportBatch, ModelPortfolio, Transaction
 from portfolios.onboarding import services as onboarding
 from rebalancing.models import BacktestRun, ContributionSchedule, Proposal, WithdrawalRequest
 from tests.auth import recently_signed_in
@@ -97,6 +98,21 @@ def _contribution(owner):
     )  # fmt: skip
 
 
+def _model(owner):
+    demo.seed_reference_data()
+    return ModelPortfolio.objects.get(slug="balanced")
+
+
+def _model_version(owner):
+    author = UserFactory(email="model-author@example.com", is_staff=True)
+    return construction.build_draft(
+        _model(owner),
+        {"asset_classes": ["us-stocks", "us-bonds"], "method": "min_volatility"},
+        by=author,
+        reason="matrix",
+    )
+
+
 def _backtest(owner):
     return BacktestRun.objects.create(portfolio=_portfolio(owner), key="0" * 64)
 
@@ -142,13 +158,22 @@ CASES: dict[str, Case] = {
     "backtests:account": Case(_portfolio, ("GET",)),
     "backtests:account_stress": Case(_portfolio, ("GET",)),
     "backtests:status": Case(_backtest, ("GET",)),
+    "settings:policy": Case(_portfolio, ("GET", "POST")),
     "mfa_remove_webauthn": Case(_passkey, ("GET", "POST")),
     "mfa_edit_webauthn": Case(_passkey, ("GET", "POST")),
     "portfolio-detail": Case(_portfolio, ("GET",), api=True),
     "lot-detail": Case(_lot, ("GET",), api=True),
     "transaction-detail": Case(_transaction, ("GET",), api=True),
 }
-STAFF_ROUTES = ("portfolios:price_import",)
+STAFF_ROUTES = ("portfolios:price_import", "construction:index")
+# Staff pages of shared objects (model portfolios and their versions): an investor gets 403
+# and changes nothing, an anonymous visitor is sent to sign in.
+STAFF_OBJECT_CASES: dict[str, Case] = {
+    "construction:model": Case(_model, ("GET", "POST")),
+    "construction:version": Case(_model_version, ("GET",)),
+    "construction:publish": Case(_model_version, ("POST",)),
+    "construction:reject": Case(_model_version, ("POST",)),
+}
 
 
 def _parameters(pattern: object) -> set[str]:
@@ -182,8 +207,9 @@ def test_every_object_route_has_a_case() -> None:
         for name, parameters in _routes()
         if parameters & OBJECT_PARAMETERS and not name.startswith("admin:")
     }
-    assert object_routes - set(CASES) == set(), "add these routes to CASES"
-    assert set(CASES) - object_routes == set(), "these cases name no route any more"
+    covered = set(CASES) | set(STAFF_OBJECT_CASES)
+    assert object_routes - covered == set(), "add these routes to CASES"
+    assert covered - object_routes == set(), "these cases name no route any more"
 
 
 def _snapshot(obj) -> tuple:
@@ -235,6 +261,31 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(name: str, client: Client) -> N
         else:
             assert response.status_code in (401, 403, 405), (name, method, response.status_code)
     assert _snapshot(obj) == before
+
+
+@pytest.mark.parametrize("name", sorted(STAFF_OBJECT_CASES))
+def test_staff_object_routes_answer_403_to_an_investor_and_change_nothing(
+    name: str, client: Client
+) -> None:
+    case = STAFF_OBJECT_CASES[name]
+    investor = UserFactory(email="investor@example.com")
+    obj = case.make(investor)
+    url = reverse(name, kwargs=case.kwargs(obj))
+    before = _snapshot(obj)
+    client.force_login(investor)
+    recently_signed_in(client)
+    for method in ("GET", "POST"):
+        status = _call(client, method, url, case.api)
+        assert status in ((403,) if method in case.methods else (403, 405)), (name, method)
+    assert _snapshot(obj) == before, name
+    client.logout()
+    for method in ("GET", "POST"):
+        response = client.get(url) if method == "GET" else client.post(url, {"note": "x"})
+        if response.status_code == 302:
+            assert response["Location"].startswith(reverse("account_login")), (name, method)
+        else:
+            assert response.status_code == 405, (name, method, response.status_code)
+    assert _snapshot(obj) == before, name
 
 
 def _admin_urls() -> list[str]:

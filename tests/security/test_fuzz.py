@@ -122,6 +122,7 @@ QUERY_ROUTES = [
     ("rebalancing:tax_report_year", {"year": 2024}, ["portfolio"]),
     ("rebalancing:tax_report_csv", {"year": 2024}, ["portfolio"]),
     ("onboarding:questionnaire", {}, ["restart"]),
+    ("lab:index", {}, ["method", "asset_classes", "risk_free_rate", "target_return"]),
     ("portfolio-list", {}, ["limit", "offset"]),
     ("lot-list", {}, ["portfolio", "open", "limit", "offset"]),
     ("transaction-list", {}, ["portfolio", "limit", "offset"]),
