@@ -15,6 +15,7 @@ from portfolios import market_calendar
 from portfolios.models import Portfolio
 from rebalancing.engine import contributions
 from rebalancing.models import ContributionSchedule, Proposal, WithdrawalRequest
+from rebalancing.selectors import tax
 
 NOT_DONE = {
     Proposal.Status.PENDING,
@@ -25,19 +26,29 @@ NOT_DONE = {
 
 @dataclass(frozen=True)
 class TaxCost:
-    """The tax estimate of a proposal's sales: realised short/long-term gains and the tax."""
+    """The tax estimate of a proposal's sales: realised short/long-term gains, the tax (netted
+    within the year) and the rates used (fractions)."""
 
     short_term_gain: Decimal
     long_term_gain: Decimal
     tax: Decimal
+    short_rate: float
+    long_rate: float
 
 
 def tax_cost(proposal: Proposal) -> TaxCost:
-    """The tax cost of raising a withdrawal: the proposal's own estimate, made by the engine's
-    tax function when the proposal was computed (`engine.trades`, the investor's rates), so
-    the withdrawal page and the proposal page show one number. The one place money movement
-    reads a tax estimate."""
-    return TaxCost(proposal.est_short_term_gain, proposal.est_long_term_gain, proposal.est_tax)
+    """The tax cost of raising a withdrawal: the proposal page's own estimate
+    (`selectors.tax.proposal_tax`: Schedule D netting with what the household realised this
+    year, at the investor's rates), so the withdrawal page and the proposal page show one
+    number. The one place money movement reads a tax estimate."""
+    estimate = tax.proposal_tax(proposal)
+    return TaxCost(
+        proposal.est_short_term_gain,
+        proposal.est_long_term_gain,
+        Decimal(f"{estimate.tax:.2f}"),
+        estimate.short_rate,
+        estimate.long_rate,
+    )
 
 
 def orders_fill_at(now: dt.datetime | None = None) -> dt.datetime | None:
