@@ -22,10 +22,12 @@ from django.db.models import Max, Sum
 from accounts.models import AuditEvent, User
 from portfolios import selectors
 from portfolios.models import AssetClass, Portfolio, Price
+from portfolios.performance import selectors as performance
 from rebalancing.engine import policy as rules
 from rebalancing.models import Notification, Proposal, RebalancePolicy
 from rebalancing.selectors import drift as drift_selectors
 from rebalancing.selectors import policies as policy_selectors
+from rebalancing.selectors import tax_saved
 from rebalancing.selectors.holdings import holdings_fingerprint
 
 CASH = "cash"
@@ -127,18 +129,6 @@ def band_note(policy: RebalancePolicy) -> str:
     return " or ".join(parts) + (" (whichever is narrower)" if len(parts) == 2 else "")
 
 
-def value_history(lots: pd.DataFrame, history: pd.DataFrame, cash: float) -> pd.Series:
-    """Household value per day: today's quantities valued at each day's close (forward-filled
-    over missing days), plus today's cash. `history` is wide (date x security_id)."""
-    if lots.empty or history.empty:
-        return pd.Series(dtype=float)
-    quantities = lots.groupby("security_id")["quantity"].sum()
-    history = history.ffill()
-    weights = quantities.reindex(history.columns).fillna(0.0).to_numpy()
-    values = np.nan_to_num(history.to_numpy()) @ weights + cash
-    return pd.Series(values, index=history.index)
-
-
 def household(user: User, *, today: dt.date) -> dict[str, object]:
     """Everything the dashboard shows. The allocation part (lots x prices, targets, bands,
     history) is cached under a key made of what it depends on: the holdings fingerprint (lots
@@ -173,6 +163,7 @@ def household(user: User, *, today: dt.date) -> dict[str, object]:
         "waiting_list": waiting[:5],
         "activity": list(AuditEvent.objects.filter(household=user).order_by("-created_at")[:8]),
         "unread": Notification.objects.filter(user=user, read_at__isnull=True).count(),
+        "tax_saved": tax_saved.household_tax_saved(user, today=today, newest=0),
     }
 
 
@@ -272,14 +263,7 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
         if value or household_targets.get(code)
     ]
 
-    history = (
-        selectors.price_frame(
-            security_ids, start=today - dt.timedelta(days=HISTORY_DAYS), columns="id"
-        )
-        if security_ids
-        else pd.DataFrame()
-    )
-    series = value_history(lots, history, sum(float(p.cash) for p in portfolios))
+    ledger_value = performance.household_value(portfolios, today=today, days=HISTORY_DAYS)
     invested_cost = float(lots["cost_basis"].sum()) if not lots.empty else 0.0
 
     price_date = prices["date"].max() if len(prices) else None
@@ -290,10 +274,10 @@ def _allocation(portfolios: list[Portfolio], *, today: dt.date) -> dict[str, obj
         "cash": household_values.get(CASH, 0.0),
         "unrealised": (total - household_values.get(CASH, 0.0)) - invested_cost,
         "history": {
-            "labels": [d.strftime("%Y-%m-%d") for d in series.index],
-            "values": [round(float(v), 2) for v in series.to_numpy()],
+            "labels": [d.isoformat() for d in ledger_value.dates] if ledger_value else [],
+            "values": ledger_value.daily_values if ledger_value else [],
         },
-        "change": (float(series.iloc[-1] - series.iloc[0]) if len(series) > 1 else 0.0),
+        "ledger_value": ledger_value,
         "price_date": price_date,
         "breaches": sum(b.breaches for b in accounts),
         "default_band_note": band_note(default),

@@ -17,6 +17,7 @@ urlpatterns = [
     path("portfolios/", include("portfolios.urls")),
     path("portfolios/", include("rebalancing.money_urls")),
     path("goals/", include("portfolios.goals.urls")),
+    path("performance/", include("advisor.performance")),
     path("construction/", include("portfolios.construction.urls")),
     path("lab/", include("portfolios.construction.lab_urls")),
     path("proposals/", include("rebalancing.urls")),

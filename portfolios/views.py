@@ -21,6 +21,7 @@ from portfolios.forms import ImportUploadForm, PortfolioForm, TransactionForm
 from portfolios.imports import services as imports
 from portfolios.imports.parse import Row
 from portfolios.models import ImportBatch, Portfolio
+from portfolios.performance import selectors as performance
 
 PREVIEW_ROW_LIMIT = 2000
 
@@ -112,6 +113,7 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "transactions": transactions,
             "chart": chart,
             "imports": portfolio.import_batches.order_by("-created_at")[:5],
+            "ledger_value": performance.household_value([portfolio], today=clock.today()),
             # An account holding nothing has no drift: it shows how to fund it instead.
             "empty": not data.positions and not data.cash,
             # The rebalancing app's "Check drift now" button, once there is something to check.

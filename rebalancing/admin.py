@@ -1,10 +1,12 @@
 from django.contrib import admin
 
 from rebalancing.models import (
+    DrawdownEpisode,
     HarvestSettings,
     HarvestSkip,
     PolicyGuardrails,
     ReplacementPair,
+    TaxSaving,
 )
 
 
@@ -233,3 +235,37 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["user__email", "title"]
     list_select_related = ["user"]
+
+
+# --- performance: the tax saved ledger and drawdown episodes (written by services only) ------
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TaxSaving)
+class TaxSavingAdmin(_ReadOnly):
+    list_display = [
+        "household",
+        "realised_on",
+        "proposal",
+        "short_term_loss",
+        "long_term_loss",
+        "costs",
+        "amount",
+    ]
+    list_select_related = ["household", "proposal"]
+    search_fields = ["household__email"]
+
+
+@admin.register(DrawdownEpisode)
+class DrawdownEpisodeAdmin(_ReadOnly):
+    list_display = ["household", "peak_on", "breached_on", "depth", "tolerance", "recovered_on"]
+    list_filter = ["recovered_on"]
+    list_select_related = ["household"]
+    search_fields = ["household__email"]

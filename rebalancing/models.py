@@ -430,6 +430,7 @@ class Notification(models.Model):
         PARTIAL = "partial", "Proposal partly executed"
         FAILED = "failed", "Proposal failed"
         EXPIRED = "expired", "Proposal expired"
+        DRAWDOWN = "drawdown", "Fall beyond your stated tolerance"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -606,6 +607,89 @@ class BacktestRun(models.Model):
 
     def __str__(self) -> str:
         return f"Backtest {self.key[:8]} of {self.portfolio_id} ({self.status})"
+
+
+class TaxSaving(models.Model):
+    """One line of the household's "tax saved" ledger, written in the transaction that
+    finishes an execution, one per proposal, at the investor's rates on the day (stored, as
+    rates change). Losses and gains are positive dollars.
+
+    A harvest: the taxable losses it realised, `amount` = short loss x short rate + long loss x
+    long rate - costs (commissions and the fills' distance from the proposed prices; negative
+    when costs exceed the tax value). A rebalance whose policy held back lots with short-term
+    gains: `short_term_gain_deferred`, the gain the same sale would have realised from them
+    (the engine's estimate at proposal time), and `amount` = that gain x (short rate - long
+    rate), the tax a sale after a year saves against selling now."""
+
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tax_savings"
+    )
+    proposal = models.OneToOneField(Proposal, on_delete=models.CASCADE, related_name="tax_saving")
+    realised_on = models.DateField()
+    short_term_loss = models.DecimalField(**MONEY)
+    long_term_loss = models.DecimalField(**MONEY)
+    short_term_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    long_term_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    costs = models.DecimalField(**MONEY)
+    short_term_gain_deferred = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    amount = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-realised_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(short_term_loss__gte=0, long_term_loss__gte=0, costs__gte=0),
+                name="tax_saving_losses_and_costs_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.realised_on} proposal {self.proposal_id}: {self.amount}"
+
+
+class DrawdownEpisodeQuerySet(models.QuerySet["DrawdownEpisode"]):
+    def ongoing(self) -> "DrawdownEpisodeQuerySet":
+        return self.filter(recovered_on__isnull=True)
+
+
+class DrawdownEpisode(models.Model):
+    """A fall of the household's time-weighted wealth index from a peak that passed the loss
+    the investor said they could bear (portfolios.analytics.drawdown). The peak day is stable
+    for the whole episode, so (household, peak_on) is the once-only key of the alert: the
+    daily check may run any number of times and the investor hears once per episode.
+    depth: the deepest fall so far (negative fraction); tolerance: the loss (positive
+    fraction) it was measured against; recovered_on: back at the peak (None while ongoing)."""
+
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drawdown_episodes"
+    )
+    peak_on = models.DateField()
+    breached_on = models.DateField()
+    trough_on = models.DateField()
+    depth = models.DecimalField(max_digits=7, decimal_places=6)
+    tolerance = models.DecimalField(max_digits=5, decimal_places=4)
+    recovered_on = models.DateField(null=True, blank=True)
+    notification = models.ForeignKey(
+        Notification, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DrawdownEpisodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-peak_on", "-id"]
+        constraints = [
+            # One alert per episode: a second run, a second worker, a retry find the row.
+            models.UniqueConstraint(
+                fields=["household", "peak_on"], name="drawdown_episode_once_per_peak"
+            ),
+            models.CheckConstraint(condition=Q(depth__lte=0), name="drawdown_depth_not_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} from {self.peak_on}: {self.depth}"
 
 
 # --- money movement: scheduled contributions and withdrawal requests --------------------------

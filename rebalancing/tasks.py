@@ -8,11 +8,13 @@ import datetime as dt
 
 from celery import shared_task
 
+from advisor.core import clock
 from rebalancing.brokers import BrokerTimeout
 from rebalancing.models import ScanRun
 from rebalancing.services import (
     approval,
     backtests,
+    drawdown,
     execution,
     money,
     notifications,
@@ -91,6 +93,13 @@ def run_contributions(as_of: str | None = None) -> int:
 def run_scan_batch(batch_id: int) -> int:
     """One batch of either scan; idempotent (a redelivery counts nothing twice)."""
     return scans.run_batch(batch_id)
+
+
+@shared_task(name="rebalancing.tasks.check_drawdowns")
+def check_drawdowns() -> dict[str, int]:
+    """Daily after the close: alert households fallen beyond their stated tolerance (once per
+    episode)."""
+    return drawdown.check_drawdowns(today=clock.today())
 
 
 @shared_task(name="rebalancing.tasks.run_backtest")

@@ -35,6 +35,12 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "expire_seconds": 6 * 3600,
     },
     {
+        "name": "Drawdown alerts (all households)",
+        "task": "rebalancing.tasks.check_drawdowns",
+        "crontab": {"minute": "30", "hour": "18", "day_of_week": "1-5"},
+        "expire_seconds": 6 * 3600,
+    },
+    {
         "name": "Expire stale proposals",
         "task": "rebalancing.tasks.expire_stale_proposals",
         "crontab": {"minute": "5", "hour": "*", "day_of_week": "*"},

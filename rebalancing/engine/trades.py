@@ -153,6 +153,10 @@ class Trades:
     class_values_after: np.ndarray
     weights_after: np.ndarray
     notes: np.ndarray
+    # [P] short-term gain the policy kept unsold: what the same tax-ordered relief would have
+    # realised from the held-back lots (shares before whole-share rounding, minimum trade and
+    # tax cap). None where not computed (e.g. switch-back trades).
+    held_back_short_term_gain: np.ndarray | None = None
 
     def count(self) -> np.ndarray:
         """Trades per portfolio [P]."""
@@ -392,6 +396,9 @@ def generate(
         class_values_after=spread(sub.class_values_after, drift.class_values),
         weights_after=spread(sub.weights_after, weights_of(drift.class_values)),
         notes=spread(sub.notes, np.full(n_p, "", dtype=object)),
+        held_back_short_term_gain=None
+        if sub.held_back_short_term_gain is None
+        else spread(sub.held_back_short_term_gain, zeros),
     )
 
 
@@ -476,6 +483,24 @@ def _generate(
     before = _group_cumsum_before(value_sorted, key_sorted)
     take_value = np.zeros(len(ls))
     take_value[order] = np.clip(sell_needed.reshape(-1)[key_sorted] - before, 0.0, value_sorted)
+    # The same relief with short-term gains allowed: the gain the hold-back kept unrealised.
+    allowed_sorted = (quantity_l * price_l * (wanted & ~wash))[order]
+    allowed_value = np.zeros(len(ls))
+    allowed_value[order] = np.clip(
+        sell_needed.reshape(-1)[key_sorted] - _group_cumsum_before(allowed_sorted, key_sorted),
+        0.0,
+        allowed_sorted,
+    )
+    held_back_gain = np.bincount(
+        lp,
+        np.where(
+            held_back_st,
+            np.divide(allowed_value, price_l, out=np.zeros(len(ls)), where=price_l > 0)
+            * gain_per_share,
+            0.0,
+        ),
+        minlength=n_p,
+    )
     take = np.divide(take_value, price_l, out=np.zeros_like(take_value), where=price_l > 0)
     whole = ~book.fractional[ls] if len(ls) else np.zeros(0, dtype=bool)
     take = np.where(
@@ -577,10 +602,11 @@ def _generate(
     # Gains per lot, then assemble the rows.
     st_lot = np.where(~long_term, take * gain_per_share, 0.0)
     lt_lot = np.where(long_term, take * gain_per_share, 0.0)
-    return assemble(
+    trades = assemble(
         book, lots, take=take, st_lot=st_lot, lt_lot=lt_lot, sell_qty=sell_qty,
         buy_qty=buy_qty, cash_after=cash_after, costs=costs, notes=notes,
     )  # fmt: skip
+    return replace(trades, held_back_short_term_gain=np.where(broke, 0.0, held_back_gain))
 
 
 def assemble(

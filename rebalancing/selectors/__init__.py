@@ -5,5 +5,7 @@ fixed number of queries however many portfolios a call covers.
 - `policies`: the one policy resolver (own policy, else the model's, else the defaults).
 - `holdings`: holdings fingerprints (has a proposal's account changed since?).
 - `drift`: everything one drift-check batch needs.
+- `drawdown`: households fallen beyond their stated tolerance (the console's flag).
+- `tax_saved`: the household's tax saved by executed harvests.
 - `harvest`: harvest settings and the wash-sale guard (purchases, blocks, replacements).
 """

@@ -256,6 +256,7 @@ def _draft(
         rule=str(decision.rule[i]),
         reason=reason,
         details={
+            **_held_back(result, i),
             "rules_fired": fired,
             "bands": {
                 code: b
@@ -265,6 +266,14 @@ def _draft(
             **({"withdrawal": withdrawal} if withdrawal else {}),
         },
     )
+
+
+def _held_back(result: trades.Trades, i: int) -> dict[str, float]:
+    """The short-term gain the policy kept unsold, when there is one (dollars, rounded)."""
+    held = result.held_back_short_term_gain
+    if held is None or not held[i] > 0.005:
+        return {}
+    return {"short_term_gain_held_back": round(float(held[i]), 2)}
 
 
 def check_portfolios(

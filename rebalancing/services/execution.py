@@ -46,7 +46,7 @@ from rebalancing.brokers import (
 )
 from rebalancing.models import Notification, Proposal, ProposedTrade
 from rebalancing.selectors.execution import summary
-from rebalancing.services import money, notifications
+from rebalancing.services import money, notifications, tax_saved
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +295,8 @@ def _finish(proposal_id: int) -> str:
             }
         proposal.details = {**(proposal.details or {}), "execution": execution}
         proposal.save(update_fields=["status", "executed_at", "failure_reason", "details"])
+        if status != Proposal.Status.FAILED:
+            tax_saved.record_tax_saving(proposal)
         audit.record(
             f"proposal.{status}",
             household=proposal.portfolio.owner,

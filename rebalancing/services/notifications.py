@@ -88,6 +88,7 @@ EMAIL_SWITCH = {
     Notification.Kind.PARTIAL: "email_executed",
     Notification.Kind.FAILED: "email_problems",
     Notification.Kind.EXPIRED: "email_problems",
+    Notification.Kind.DRAWDOWN: "email_problems",
 }
 
 

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from accounts.http import AuthenticatedRequest
 from advisor.core import clock, inputs
 from portfolios.models import Portfolio
+from rebalancing.selectors import tax_saved
 from rebalancing.services import tax_report
 
 MIN_YEAR = 1990
@@ -49,6 +50,9 @@ def report(request: AuthenticatedRequest, year: int | None = None) -> HttpRespon
             "accounts": accounts,
             "short_rows": [r for r in data.rows if not r.long_term],
             "long_rows": [r for r in data.rows if r.long_term],
+            "tax_saved": tax_saved.household_tax_saved(
+                request.user, today=clock.today(), portfolio=portfolio
+            ),
         },
     )
 

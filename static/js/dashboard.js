@@ -7,7 +7,7 @@ document.addEventListener("DOMContentLoaded", function () {
   const palette = ["#1f6feb", "#1a7f37", "#b26a00", "#8250df", "#c62828", "#0a7ea4", "#6b7685", "#9aa7b8"];
   new Chart(document.getElementById("value-chart"), {
     type: "line",
-    data: { labels: h.labels, datasets: [{ label: "Household value", data: h.values, borderColor: "#1f6feb", backgroundColor: "rgba(31,111,235,.08)", fill: true, pointRadius: 0, tension: .15 }] },
+    data: { labels: h.labels, datasets: [{ label: "Household value", data: h.values, borderColor: "#1f6feb", backgroundColor: "rgba(31,111,235,.08)", fill: true, pointRadius: h.labels.length > 1 ? 0 : 3, tension: .15 }] },
     options: { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { display: false }, tooltip: { callbacks: { title: items => window.formatIsoDate(items[0].label), label: c => money(c.parsed.y) } } },
       scales: { x: { ticks: { maxTicksLimit: 6, callback: function (v) { return window.formatIsoDate(this.getLabelForValue(v)); } } }, y: { ticks: { callback: money } } } }
   });

@@ -162,9 +162,13 @@ def test_short_term_gains_are_held_back_unless_allowed():
     _, held = run(b, lots, allow_short_term_gains=False)
     assert orders(held) == {}
     assert "short-term gains were not sold" in held.notes[0]
+    # What the hold-back kept unrealised: the 10 shares the allowed run sells, 10 x (100 - 50).
+    assert held.held_back_short_term_gain is not None
+    assert held.held_back_short_term_gain[0] == pytest.approx(500)
     _, allowed = run(b, lots, allow_short_term_gains=True)
     assert orders(allowed) == {(0, -1): 10.0, (1, 1): 20.0}
     assert allowed.total_short_term_gain[0] == pytest.approx(500)  # 10 x (100 - 50)
+    assert allowed.held_back_short_term_gain[0] == 0.0
     assert allowed.tax[0] == pytest.approx(175)  # 35%
 
 

@@ -338,3 +338,26 @@ def test_custom_targets_apply_without_a_model(world):
         weight=Decimal("0.5")
     )
     assert drift.run_drift_check(portfolio, dry_run=True, today=TODAY).status == "would_propose"
+
+
+def test_the_short_term_gain_the_policy_holds_back_is_recorded(world, user, settings):
+    """70 VTI at 100 (basis 80): 5 shares long-term, 65 bought 100 days ago (short-term, a
+    gain of 20 each). Back to 60/40 with the default 1% cash buffer and no trading costs:
+    equities 60% of 9,900 = 5,940, so sell 1,060 of VTI. The 5 long-term shares give 500; the
+    policy (no short-term gains) holds back the other 560 = 5.6 shares x 20 = 112."""
+    settings.ADVISOR_PAPER_SLIPPAGE_BPS = 0.0
+    settings.ADVISOR_PAPER_COMMISSION = 0.0
+    (portfolio,) = make_portfolios(world, 1, owner=user)
+    lot = TaxLot.objects.get(portfolio=portfolio, security=world.equity)
+    TaxLot.objects.filter(pk=lot.pk).update(
+        quantity=Decimal("5"), original_quantity=Decimal("5"), cost_basis=Decimal("400")
+    )
+    recent = TODAY - dt.timedelta(days=100)
+    TaxLot.objects.create(
+        portfolio=portfolio, security=world.equity, quantity=Decimal("65"),
+        original_quantity=Decimal("65"), cost_basis=Decimal("5200"), acquired_on=recent,
+        holding_start=recent, opened_by=lot.opened_by,
+    )  # fmt: skip
+    result = drift.run_drift_check(portfolio, today=TODAY, dry_run=True)
+    assert result.draft is not None
+    assert result.draft.details["short_term_gain_held_back"] == pytest.approx(112.0)

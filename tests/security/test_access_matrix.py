@@ -144,6 +144,7 @@ CASES: dict[str, Case] = {
     "goals:detail": Case(_goal, ("GET",)),
     "goals:edit": Case(_goal, ("GET", "POST")),
     "goals:delete": Case(_goal, ("POST",)),
+    "performance:account": Case(_portfolio, ("GET",)),
     "rebalancing:detail": Case(_proposal, ("GET",)),
     "rebalancing:approve": Case(_proposal, ("POST",)),
     "rebalancing:reject": Case(_proposal, ("POST",)),

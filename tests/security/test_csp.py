@@ -67,6 +67,7 @@ def _html_pages(user, staff) -> list[tuple[object, str]]:
         (user, reverse("rebalancing:inbox")), (user, reverse("rebalancing:detail", args=[house.proposal.pk])),
         (user, reverse("rebalancing:notifications")), (user, reverse("rebalancing:tax_report")),
         (user, reverse("goals:list")), (user, reverse("goals:create")),
+        (user, reverse("performance:household")), (user, reverse("performance:account", args=[house.portfolio.pk])),
         (user, reverse("lab:index")), (staff, reverse("construction:index")),
         (user, reverse("accounts:profile")), (user, reverse("mfa_index")),
         (user, reverse("mfa_activate_totp")), (user, reverse("account_email")),

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('portfolios', '0003_wash_sale_models_from_rebalancing'),
-        ('rebalancing', '0007_policy_guardrails'),
+        ('rebalancing', '0009_drawdown_episodes_and_alerts'),
     ]
 
     operations = [

@@ -1,0 +1,2 @@
+"""Performance from the ledger: value history, returns, benchmark, risk and attribution (selectors;
+the pages are advisor/performance.py)."""
