@@ -613,6 +613,7 @@ class ImportBatch(models.Model):
 
     class Status(models.TextChoices):
         PREVIEW = "preview", "Waiting for confirmation"
+        QUEUED = "queued", "Importing"
         INVALID = "invalid", "Has errors"
         IMPORTED = "imported", "Imported"
 
@@ -636,7 +637,16 @@ class ImportBatch(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     file_errors = models.JSONField(default=list, blank=True)
     rows = models.JSONField(default=list, blank=True)
+    sampled = models.BooleanField(
+        default=False,
+        help_text="A large file: the preview parsed its first rows only; the import task parses "
+        "and checks the whole file (kept in `data` until then).",
+    )
+    data = models.BinaryField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the import was confirmed and handed to a worker."
+    )
     imported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

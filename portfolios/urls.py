@@ -14,4 +14,5 @@ urlpatterns = [
     path("prices/import/", views.price_import_upload, name="price_import"),
     path("imports/<int:pk>/", views.import_preview, name="import_preview"),
     path("imports/<int:pk>/confirm/", views.import_confirm, name="import_confirm"),
+    path("imports/<int:pk>/status/", views.import_status, name="import_status"),
 ]

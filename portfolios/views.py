@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import audit
@@ -209,7 +208,7 @@ def price_import_upload(request: AuthenticatedRequest) -> HttpResponse:
 
 def _batch(request: AuthenticatedRequest, pk: int) -> ImportBatch:
     return get_object_or_404(
-        ImportBatch.objects.select_related("portfolio"), pk=pk, owner=request.user
+        ImportBatch.objects.select_related("portfolio").defer("data"), pk=pk, owner=request.user
     )
 
 
@@ -232,6 +231,7 @@ def import_preview(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "total": len(batch.rows),
             "skipped": sum(1 for r in batch.rows if r.get("skipped")),
             "error_rows": sum(1 for r in batch.rows if r.get("errors")),
+            "progress": imports.progress(batch),
         },
     )
 
@@ -240,25 +240,24 @@ def import_preview(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def import_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
-    if batch.status == ImportBatch.Status.IMPORTED:
-        messages.info(request, "This file was already imported.")
-    elif batch.status != ImportBatch.Status.PREVIEW:
+    if batch.status == ImportBatch.Status.INVALID:
         messages.error(
             request, "This file has errors; fix them and upload it again. Nothing was imported."
         )
-        return redirect("portfolios:import_preview", pk=batch.pk)
-    else:
-        try:
-            batch = imports.confirm_import(batch, by=request.user)
-        except imports.ImportRejected as exc:
-            ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.PREVIEW).update(
-                status=ImportBatch.Status.INVALID,
-                file_errors=exc.result.messages(50),
-                error_count=exc.result.error_count,
-            )
-            messages.error(request, f"Nothing was imported: {exc}")
-            return redirect("portfolios:import_preview", pk=batch.pk)
-        messages.success(request, f"Imported {batch.row_count} rows from {batch.filename}.")
-    if batch.portfolio_id:
-        return redirect("portfolios:detail", pk=batch.portfolio_id)
-    return redirect(reverse("portfolios:list"))
+    elif batch.status == ImportBatch.Status.PREVIEW:
+        imports.start_import(batch, by=request.user)
+    # Queued, importing or imported: the page shows where it stands.
+    return redirect("portfolios:import_preview", pk=batch.pk)
+
+
+@login_required
+def import_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The progress partial the preview page polls while the import task runs."""
+    batch = _batch(request, pk)
+    return render(
+        request,
+        "portfolios/_import_progress.html",
+        # oob: the page's status badge is replaced too, so it never says "Importing" above
+        # the result.
+        {"batch": batch, "progress": imports.progress(batch), "oob": True},
+    )

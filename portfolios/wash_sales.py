@@ -63,12 +63,19 @@ def after_trade(txn: Transaction) -> list[WashSaleMatch]:
                 defaults={
                     "household_id": portfolio.owner_id,
                     "until": txn.trade_date + WINDOW,
-                    "reason": f"Sold at a loss on {dates.day(txn.trade_date)}: buying it back within "
-                    f"{engine.WINDOW_DAYS} days would be a wash sale.",
+                    "reason": block_reason(txn.trade_date),
                 },
             )
     return apply_wash_sales(
         household_id=portfolio.owner_id, security_id=txn.security_id, on=txn.trade_date
+    )
+
+
+def block_reason(sold_on: dt.date) -> str:
+    """Why a security is blocked after a loss sale (stored with the block)."""
+    return (
+        f"Sold at a loss on {dates.day(sold_on)}: buying it back within "
+        f"{engine.WINDOW_DAYS} days would be a wash sale."
     )
 
 

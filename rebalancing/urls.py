@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/status/", proposals.status, name="status"),
     path("<int:pk>/recheck/", proposals.recheck, name="recheck"),
     path("accounts/<int:pk>/check-now/", drift.check_now, name="check_now"),
+    path("accounts/<int:pk>/scan-status/", drift.scan_status, name="scan_status"),
     path("notifications/", proposals.notification_list, name="notifications"),
     path("notifications/read/", proposals.notifications_read, name="notifications_read"),
     path("taxes/", taxes.report, name="tax_report"),

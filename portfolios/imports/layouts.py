@@ -26,9 +26,17 @@ class Layout:
     #: Rows whose ticker cell matches one of these (upper-cased, prefix match) are not holdings
     #: (cash sweep, totals) and are shown as skipped instead of imported.
     skip_prefixes: tuple[str, ...] = ()
+    #: Rows whose ticker cell matches one of these (or ends with "**", a broker's core position)
+    #: are the account's cash (a money-market sweep): imported as cash, from their value.
+    cash_prefixes: tuple[str, ...] = ()
     #: Broker files carry note/footer lines; the canonical format is strict.
     lenient: bool = False
     one_of: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+
+    def is_cash_line(self, ticker_cell: str) -> bool:
+        return bool(self.cash_prefixes) and (
+            ticker_cell.endswith("**") or ticker_cell.startswith(self.cash_prefixes)
+        )
 
     def header_names(self) -> str:
         return ", ".join(names[0] for names in self.columns.values())
@@ -60,10 +68,12 @@ FIDELITY_LOTS = Layout(
         "cost_basis": ("cost basis total", "cost basis"),
         "cost_per_share": ("cost basis per share", "average cost basis"),
         "account": ("account number", "account name/number"),
+        "market_value": ("current value",),
     },
     required=("ticker", "acquired_on", "quantity"),
     date_formats=(US, ISO),
-    skip_prefixes=("SPAXX", "FDRXX", "FCASH", "CORE", "PENDING ACTIVITY", "CASH"),
+    skip_prefixes=("PENDING ACTIVITY", "ACCOUNT TOTAL"),
+    cash_prefixes=("SPAXX", "FDRXX", "FZFXX", "FCASH", "CORE", "CASH", "MONEY MARKET"),
     lenient=True,
     one_of=(("cost_basis", "cost_per_share"),),
 )
@@ -78,10 +88,12 @@ SCHWAB_LOTS = Layout(
         "quantity": ("quantity", "qty"),
         "cost_basis": ("cost basis",),
         "cost_per_share": ("cost/share", "cost per share"),
+        "market_value": ("market value",),
     },
     required=("ticker", "acquired_on", "quantity"),
     date_formats=(US, ISO),
-    skip_prefixes=("CASH & CASH INVESTMENTS", "ACCOUNT TOTAL", "CASH"),
+    skip_prefixes=("ACCOUNT TOTAL",),
+    cash_prefixes=("CASH & CASH INVESTMENTS", "CASH", "MONEY MARKET"),
     lenient=True,
     one_of=(("cost_basis", "cost_per_share"),),
 )

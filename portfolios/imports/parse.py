@@ -271,7 +271,15 @@ def parse_csv(
         ticker_cell = cell.get("ticker", "").strip().upper()
         if chosen.lenient:
             if ticker_cell and ticker_cell.startswith(chosen.skip_prefixes):
-                row.skipped = "cash or total line, not a holding"
+                row.skipped = "pending activity or total line, not a holding"
+                continue
+            if ticker_cell and chosen.is_cash_line(ticker_cell):
+                try:
+                    row.values = _cash_values(cell, ticker_cell)
+                except RowError as exc:
+                    row.errors.append(str(exc))
+                if not row.values and not row.errors:
+                    row.skipped = "cash line without an amount"
                 continue
             data_fields = (
                 "quantity",
@@ -289,6 +297,8 @@ def parse_csv(
         except RowError as exc:
             row.errors.append(str(exc))
             continue
+        if chosen.cash_prefixes:
+            row.values["cash"] = None  # the same columns as the cash lines, for the preview
         if key in seen:
             row.errors.append(f"duplicate of line {seen[key]}")
         else:
@@ -369,6 +379,25 @@ def _fast_canonical_lots(
 
 
 # --- per kind --------------------------------------------------------------------------------
+
+
+def _cash_values(cell: Mapping[str, str], ticker_cell: str) -> dict[str, str | None]:
+    """A money-market or cash line: the account's cash, from its value (or, for a $1 fund
+    without a value, its quantity). Empty when the line has no amount."""
+    amount = parse_decimal(cell.get("market_value", ""), "cash value", MONEY)
+    if amount is None:
+        amount = parse_decimal(cell.get("quantity", ""), "cash quantity", MONEY)
+    if amount is None:
+        return {}
+    if amount < 0:
+        raise RowError(f"the cash line {ticker_cell} is negative ({amount}); import it by hand")
+    return {
+        "ticker": ticker_cell.rstrip("*"),
+        "quantity": None,
+        "cost_basis": None,
+        "acquired_on": None,
+        "cash": str(amount.quantize(MONEY_PLACES)),
+    }
 
 
 def _ticker(

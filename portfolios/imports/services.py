@@ -9,11 +9,14 @@ cash and lots stay in step with it.
 import datetime as dt
 import hashlib
 import io
+import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,9 +26,11 @@ from accounts.models import User
 from advisor.core import clock, inputs
 from advisor.core.copy import copy_rows
 from portfolios import ledger, selectors, wash_sales
-from portfolios.imports import layouts
-from portfolios.imports.parse import ParseResult, Row, parse_csv, plain
+from portfolios.imports import history, layouts
+from portfolios.imports.parse import HEADER_SCAN_LINES, ParseResult, Row, parse_csv, plain
 from portfolios.models import ImportBatch, LotSale, Portfolio, Price, Security, TaxLot, Transaction
+
+log = logging.getLogger(__name__)
 
 COPY_THRESHOLD = 2_000  # below this, bulk_create is as fast and simpler
 
@@ -54,10 +59,12 @@ def sha256(data: bytes) -> str:
 
 
 def _check_against_database(
-    result: ParseResult, *, portfolio: Portfolio | None, digest: str
+    result: ParseResult, *, portfolio: Portfolio | None, digest: str, stored: bool = False
 ) -> None:
     """Adds the errors only the database can tell: the file was already imported, a sell of
-    shares not held, a withdrawal of cash not there, an external id already in the ledger."""
+    shares not held, a withdrawal of cash not there, an external id already in the ledger.
+    `stored`: the rows come from a stored preview, and their values go through the input
+    layer again (freshly parsed ones just did)."""
     if result.file_errors:
         return
     if portfolio is not None and result.kind != layouts.PRICES:
@@ -70,7 +77,8 @@ def _check_against_database(
                 f"{timezone.localtime(earlier.imported_at):%Y-%m-%d %H:%M}."
             )
             return
-    _recheck_values(result)
+    if stored:
+        _recheck_values(result)
     if result.kind == layouts.LOTS and portfolio is not None:
         _check_position_totals(result, portfolio)
     if result.kind == layouts.TRANSACTIONS and portfolio is not None:
@@ -113,7 +121,10 @@ def _recheck_values(result: ParseResult) -> None:
         return
     for row in result.valid_rows:
         try:
-            _recheck_row(row.values, decimals, date_field, today)
+            if row.values.get("cash"):
+                inputs.parse_decimal(str(row.values["cash"]), "cash", inputs.MONEY)
+            else:
+                _recheck_row(row.values, decimals, date_field, today)
         except inputs.InputError as exc:
             row.errors.append(str(exc))
 
@@ -148,6 +159,8 @@ def _check_position_totals(result: ParseResult, portfolio: Portfolio) -> None:
             )
         return
     for row in result.valid_rows:
+        if row.values.get("cash"):
+            continue
         ticker = str(row.values["ticker"])
         held[ticker] += Decimal(str(row.values["quantity"]))
         if not inputs.fits(held[ticker], inputs.QUANTITY):
@@ -218,7 +231,9 @@ def parse_upload(
     portfolio: Portfolio | None,
     layout: str = "auto",
     today: dt.date | None = None,
+    digest: str | None = None,
 ) -> ParseResult:
+    """Parse and check `data`; `digest` is the whole file's when `data` is a sample of it."""
     result = parse_csv(
         data,
         kind=kind,
@@ -227,7 +242,7 @@ def parse_upload(
         layout=layout,
         max_bytes=max_upload_bytes(),
     )
-    _check_against_database(result, portfolio=portfolio, digest=sha256(data))
+    _check_against_database(result, portfolio=portfolio, digest=digest or sha256(data))
     return result
 
 
@@ -245,7 +260,12 @@ def preview_import(
     today: dt.date | None = None,
 ) -> ImportBatch:
     """Parse and validate; store the batch (rows and errors) for the preview page. Writes no
-    holdings, prices or transactions."""
+    holdings, prices or transactions. A large file is previewed from its first rows only (a
+    million rows parsed inside a web request would exhaust the worker): the file is kept and
+    the import task parses and checks all of it."""
+    if SAMPLE_FROM_BYTES < len(data) <= max_upload_bytes():
+        return _preview_sample(data, owner=owner, kind=kind, portfolio=portfolio, layout=layout,
+                               filename=filename, today=today)  # fmt: skip
     result = parse_upload(data, kind=kind, portfolio=portfolio, layout=layout, today=today)
     return ImportBatch.objects.create(
         owner=owner,
@@ -264,6 +284,61 @@ def preview_import(
     )
 
 
+SAMPLE_FROM_BYTES = 2 * 1024 * 1024
+SAMPLE_ROWS = 1000
+
+
+def _head(data: bytes, lines: int) -> bytes:
+    """The first `lines` lines of `data` (all of it when shorter)."""
+    end = 0
+    for _ in range(lines):
+        end = data.find(b"\n", end) + 1
+        if end == 0:
+            return data
+    return data[:end]
+
+
+def _preview_sample(
+    data: bytes,
+    *,
+    owner: User,
+    kind: str,
+    portfolio: Portfolio | None,
+    layout: str,
+    filename: str,
+    today: dt.date | None,
+) -> ImportBatch:
+    digest = sha256(data)
+    head = _head(data, HEADER_SCAN_LINES + SAMPLE_ROWS)
+    result = parse_upload(
+        head, kind=kind, portfolio=portfolio, layout=layout, today=today, digest=digest
+    )
+    valid = result.valid_rows  # (also builds the rows of the column-wise fast path)
+    rows = [row.as_json() for row in result.rows]
+    first_line = int(rows[0]["line"]) if rows else 1  # type: ignore[call-overload]
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    return ImportBatch.objects.create(
+        owner=owner, portfolio=portfolio, kind=kind, layout=result.layout,
+        filename=filename[:255], sha256=digest,
+        status=ImportBatch.Status.INVALID
+        if result.error_count or not valid
+        else ImportBatch.Status.PREVIEW,
+        row_count=max(lines - first_line + 1, 0),  # about: footer lines count too
+        error_count=result.error_count, file_errors=result.file_errors, rows=rows,
+        sampled=True, data=data,
+    )  # fmt: skip
+
+
+def _whole_file(batch: ImportBatch) -> ParseResult:
+    """A sampled batch's file, parsed and checked in full (in the task)."""
+    data = ImportBatch.objects.values_list("data", flat=True).get(pk=batch.pk)
+    assert data is not None  # a sampled batch keeps its file until it is imported or refused
+    return parse_upload(
+        bytes(data), kind=batch.kind, portfolio=batch.portfolio, layout=batch.layout,
+        digest=batch.sha256,
+    )  # fmt: skip
+
+
 def batch_result(batch: ImportBatch) -> ParseResult:
     return ParseResult(
         kind=batch.kind,
@@ -275,24 +350,39 @@ def batch_result(batch: ImportBatch) -> ParseResult:
 
 @transaction.atomic
 def confirm_import(batch: ImportBatch, *, by: User | None) -> ImportBatch:
-    """Write a previewed batch, all rows or none. Confirming twice is a no-op."""
+    """Write a previewed batch now, all rows or none. Confirming twice is a no-op. (The
+    browser goes through `start_import` and the task instead.)"""
     batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.status != ImportBatch.Status.PREVIEW:
         return batch
-    result = batch_result(batch)
-    # The world may have changed since the preview (a ticker deactivated, a sell recorded).
-    known = known_tickers()
-    for row in result.valid_rows:
-        ticker = row.values.get("ticker")
-        if ticker and ticker not in known:
-            row.errors.append(f"unknown ticker {ticker!r}")
-    _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256)
-    if result.error_count:
+    return _write_batch(batch, by=by)
+
+
+def _write_batch(
+    batch: ImportBatch, *, by: User | None, progress: Callable[[int], None] | None = None
+) -> ImportBatch:
+    """Check the batch again against the database and write it (inside the caller's
+    transaction, with the batch row locked)."""
+    if batch.sampled:
+        result = _whole_file(batch)
+    else:
+        result = batch_result(batch)
+        # The world may have changed since the preview (a ticker deactivated, a sell recorded).
+        known = known_tickers()
+        for row in result.valid_rows:
+            ticker = row.values.get("ticker")
+            if ticker and ticker not in known and not row.values.get("cash"):
+                row.errors.append(f"unknown ticker {ticker!r}")
+        _check_against_database(result, portfolio=batch.portfolio, digest=batch.sha256, stored=True)
+    if result.error_count or not result.row_count:
         raise ImportRejected(result)
-    written = write_rows(result, portfolio=batch.portfolio, tag=batch.sha256[:16])
+    written = write_rows(
+        result, portfolio=batch.portfolio, tag=batch.sha256[:16], progress=progress
+    )
     batch.status = ImportBatch.Status.IMPORTED
     batch.imported_at = clock.now()
-    batch.save(update_fields=["status", "imported_at"])
+    batch.row_count, batch.data = written, None  # the file is not kept once imported
+    batch.save(update_fields=["status", "imported_at", "row_count", "data"])
     owner = batch.portfolio.owner if batch.portfolio else None
     audit.record(
         f"import.{batch.kind}",
@@ -304,6 +394,106 @@ def confirm_import(batch: ImportBatch, *, by: User | None) -> ImportBatch:
         layout=batch.layout,
     )
     return batch
+
+
+# --- the import task: claimed once, written in one transaction, progress in the cache --------
+
+# Sent by name: the task module imports these services. A broker that is down leaves the batch
+# queued, and the sweeper (rebalancing.services.sweeper) sends it again.
+RUN_IMPORT = "portfolios.tasks.run_import"
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def send_on_commit(task: str, *args: object) -> None:
+    def send() -> None:
+        try:
+            current_app.send_task(task, args=args, retry_policy=PUBLISH_RETRY)
+        except Exception:  # any broker failure: the sweeper re-sends queued batches
+            log.warning("could not send %s%r; the sweeper will re-send it", task, args)
+
+    transaction.on_commit(send)
+
+
+FAILED_UNEXPECTEDLY = "The import stopped unexpectedly; nothing was written. Try again later."
+
+
+def progress_key(batch_id: int) -> str:
+    return f"import-progress:{batch_id}"
+
+
+def progress(batch: ImportBatch) -> dict[str, int]:
+    """Rows written so far by the running task, and the rows to write (cache, not database:
+    the task's own transaction is invisible until it commits)."""
+    done = cache.get(progress_key(batch.pk)) or 0
+    return {"done": min(int(done), batch.row_count), "total": batch.row_count}
+
+
+def start_import(batch: ImportBatch, *, by: User | None) -> bool:
+    """Hand a previewed batch to the import task. Only the first confirm claims it (a second
+    click or tab finds it queued already and enqueues nothing); returns whether this one did."""
+    with transaction.atomic():
+        claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.PREVIEW).update(
+            status=ImportBatch.Status.QUEUED, queued_at=clock.now()
+        )
+        if claimed:
+            cache.set(progress_key(batch.pk), 0, timeout=3600)
+            send_on_commit(RUN_IMPORT, batch.pk, by.pk if by else None)
+    return bool(claimed)
+
+
+def run_import(batch_id: int, *, by_id: int | None) -> str:
+    """The task's work: write a queued batch once. A redelivered or concurrent run waits for
+    the batch row, then finds it imported and does nothing; a worker that dies mid-way rolls
+    back and leaves it queued for the redelivery. A refused batch is marked invalid with its
+    reasons, and nothing is written."""
+    try:
+        with transaction.atomic():
+            batch = (
+                ImportBatch.objects.select_for_update(of=("self",))
+                .select_related("portfolio__owner")
+                .filter(pk=batch_id)
+                .first()
+            )
+            if batch is None or batch.status != ImportBatch.Status.QUEUED:
+                return "nothing to do"
+            by = User.objects.filter(pk=by_id).first() if by_id else None
+
+            def report(done: int) -> None:
+                cache.set(progress_key(batch_id), done, timeout=3600)
+
+            _write_batch(batch, by=by, progress=report)
+            report(batch.row_count)
+        return "imported"
+    except ImportRejected as exc:
+        _mark_failed(batch_id, exc.result.messages(50), exc.result.error_count)
+        return "rejected"
+    except Exception:
+        _mark_failed(batch_id, [FAILED_UNEXPECTEDLY], 1)
+        raise
+
+
+def resend_queued_imports(*, before: dt.datetime) -> int:
+    """Send the task again for batches queued before `before` that no worker is writing (a
+    running import holds its batch row locked and is skipped): the broker was down at the
+    confirm, or a worker died with the message. Returns how many were sent."""
+    with transaction.atomic():
+        stalled = list(
+            ImportBatch.objects.select_for_update(skip_locked=True)
+            .filter(status=ImportBatch.Status.QUEUED, queued_at__lte=before)
+            .values_list("pk", "owner_id")
+        )
+        for pk, owner_id in stalled:
+            send_on_commit(RUN_IMPORT, pk, owner_id)
+    return len(stalled)
+
+
+def _mark_failed(batch_id: int, messages: list[str], error_count: int) -> None:
+    ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.QUEUED).update(
+        status=ImportBatch.Status.INVALID,
+        file_errors=messages,
+        error_count=max(error_count, 1),
+        data=None,
+    )
 
 
 def import_file(
@@ -350,19 +540,31 @@ def import_file(
 # --- writers ---------------------------------------------------------------------------------
 
 
-def write_rows(result: ParseResult, *, portfolio: Portfolio | None, tag: str) -> int:
+def write_rows(
+    result: ParseResult,
+    *,
+    portfolio: Portfolio | None,
+    tag: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     if result.kind == layouts.LOTS:
         assert portfolio is not None
         if result.columns is not None:
             return _write_lots(portfolio, result.columns, tag=tag)
-        rows = result.valid_rows
+        rows = [row for row in result.valid_rows if not row.values.get("cash")]
         names = ("ticker", "quantity", "cost_basis", "acquired_on")
         columns = {name: [row.values[name] for row in rows] for name in names}
-        return _write_lots(portfolio, columns, tag=tag)
+        cash = [
+            Decimal(str(row.values["cash"])) for row in result.valid_rows if row.values.get("cash")
+        ]
+        written = _write_lots(portfolio, columns, tag=tag) if rows else 0
+        if cash:
+            _write_cash(portfolio, sum(cash, Decimal("0")), tag=tag)
+        return written + len(cash)
     rows = result.valid_rows
     if result.kind == layouts.TRANSACTIONS:
         assert portfolio is not None
-        return _write_transactions(portfolio, rows)
+        return _write_transactions(portfolio, rows, progress)
     return _write_prices(rows)
 
 
@@ -402,6 +604,17 @@ def _write_lots(portfolio: Portfolio, columns: dict[str, list], *, tag: str) -> 
     _write_lot_rows(portfolio, security_ids, quantities, bases, days, opened_by, now)
     _apply_wash_sales(portfolio, security_ids, days)
     return len(security_ids)
+
+
+def _write_cash(portfolio: Portfolio, amount: Decimal, *, tag: str) -> None:
+    """The positions file's money-market (core) and cash lines: the account's cash arrives
+    with its holdings, as one transfer-in of cash dated today (the file is as of today)."""
+    if amount > 0:
+        ledger.record_cash(
+            portfolio, kind=Transaction.Kind.TRANSFER_IN, amount=amount, trade_date=clock.today(),
+            source=Transaction.Source.IMPORT, external_id=f"lots:{tag}:cash",
+            note="Cash and money-market lines of the positions file",
+        )  # fmt: skip
 
 
 def _apply_wash_sales(portfolio: Portfolio, security_ids: list[int], days: list[str]) -> None:
@@ -470,44 +683,37 @@ def _write_lot_rows(
     )
 
 
-def _write_transactions(portfolio: Portfolio, rows: list[Row]) -> int:
-    securities = {
-        s.ticker: s for s in Security.objects.filter(ticker__in={r.values["ticker"] for r in rows})
-    }
-    for row in sorted(rows, key=lambda r: (r.values["date"], r.line)):
-        v = row.values
-        common = {
-            "trade_date": dt.date.fromisoformat(v["date"]),  # type: ignore[arg-type]
-            "source": Transaction.Source.IMPORT,
-            "external_id": v["external_id"],
-            "note": v.get("note") or "",
-        }
-        try:
-            if v["kind"] in ("buy", "sell"):
-                record = ledger.record_buy if v["kind"] == "buy" else ledger.record_sell
-                record(
-                    portfolio,
-                    security=securities[v["ticker"]],  # type: ignore[index]
-                    quantity=Decimal(v["quantity"]),  # type: ignore[arg-type]
-                    price=Decimal(v["price"]),  # type: ignore[arg-type]
-                    fees=Decimal(v["fees"]),  # type: ignore[arg-type]
-                    **common,  # type: ignore[arg-type]
-                )
-            else:
-                ledger.record_cash(
-                    portfolio,
-                    kind=v["kind"],  # type: ignore[arg-type]
-                    amount=abs(Decimal(v["amount"])),  # type: ignore[arg-type]
-                    security=securities.get(v["ticker"]) if v["ticker"] else None,
-                    **common,  # type: ignore[arg-type]
-                )
-        except ledger.LedgerError as exc:
-            # Raising inside the caller's atomic block rolls back every row written so far.
-            row.errors.append(str(exc))
-            raise ImportRejected(
-                ParseResult(kind=layouts.TRANSACTIONS, layout="", rows=[row])
-            ) from exc
-    return len(rows)
+def _write_transactions(
+    portfolio: Portfolio, rows: list[Row], progress: Callable[[int], None] | None = None
+) -> int:
+    """The history through the ledger's rules, set-based (see `history`): all rows or none."""
+    ordered = sorted(rows, key=lambda r: (r.values["date"], r.line))
+    entries = [_entry(row.values) for row in ordered]
+    try:
+        return history.record_history(portfolio, entries, progress=progress)
+    except history.HistoryError as exc:
+        # Raising inside the caller's atomic block rolls back every row written so far.
+        row = ordered[exc.index]
+        row.errors.append(str(exc))
+        raise ImportRejected(ParseResult(kind=layouts.TRANSACTIONS, layout="", rows=[row])) from exc
+
+
+def _entry(v: dict[str, str | None]) -> history.Entry:
+    def number(name: str) -> Decimal | None:
+        text = v.get(name)
+        return None if text is None or text == "" else Decimal(text)
+
+    return history.Entry(
+        kind=str(v["kind"]),
+        date=dt.date.fromisoformat(str(v["date"])),
+        ticker=v.get("ticker") or None,
+        quantity=number("quantity"),
+        price=number("price"),
+        amount=number("amount") or Decimal("0"),
+        fees=number("fees") or Decimal("0"),
+        external_id=str(v["external_id"]),
+        note=v.get("note") or "",
+    )
 
 
 def _write_prices(rows: list[Row]) -> int:

@@ -89,27 +89,33 @@ def match(
     out: dict[str, list[object]] = {
         k: [] for k in ("sale", "lot", "quantity", "disallowed", "permanent", "days")
     }
+    # Lots in (acquired, id) order; dates as integer days once, so each sale's candidates are
+    # a few integer comparisons (this runs once per recorded trade of an imported history).
     lot_order = np.lexsort((lot_id, lot_acquired))
+    ordered_group = lot_group[lot_order]
+    ordered_id = lot_id[lot_order]
+    ordered_day = lot_acquired[lot_order].astype("int64")
+    sale_day = sale_date.astype("int64")
     for s in np.lexsort((np.arange(sale_date.size), sale_date)):
         if remaining_sale[s] <= 1e-12 or sale_loss[s] <= 0:
             continue
         ordered = lot_order[
-            (lot_group[lot_order] == sale_group[s])
-            & (lot_id[lot_order] != sale_lot[s])
+            (ordered_group == sale_group[s])
+            & (ordered_id != sale_lot[s])
             & (available[lot_order] > 1e-12)
-            & in_window(sale_date[s], lot_acquired[lot_order])
+            & (np.abs(ordered_day - sale_day[s]) <= WINDOW_DAYS)
         ]
-        held_days = int((sale_date[s] - sale_start[s]).astype(int))
-        for j in ordered:
+        held_days = int(sale_day[s] - sale_start[s].astype("int64"))
+        for j in ordered.tolist():
             take = min(remaining_sale[s], available[j])
             if take <= 1e-12:
                 break
             remaining_sale[s] -= take
             available[j] -= take
-            out["sale"].append(s)
+            out["sale"].append(int(s))
             out["lot"].append(j)
-            out["quantity"].append(take)
-            out["disallowed"].append(sale_loss[s] * take / sale_quantity[s])
+            out["quantity"].append(float(take))
+            out["disallowed"].append(float(sale_loss[s] * take / sale_quantity[s]))
             out["permanent"].append(bool(advantaged[j]))
             out["days"].append(0 if advantaged[j] else held_days)
             if remaining_sale[s] <= 1e-12:

@@ -9,7 +9,8 @@ undone, and this pass sends it again:
 - pending proposals without their "waiting" notification -> `process_new_proposals`
   (auto-approval or the notification, once: a unique constraint);
 - notifications not yet mailed -> `send_notification_email` (claimed by `emailed_at`);
-- scan batches whose lease ran out -> `run_scan_batch`, or given up (`scans`).
+- scan batches whose lease ran out -> `run_scan_batch`, or given up (`scans`);
+- confirmed CSV imports still queued that no worker is writing -> `portfolios.tasks.run_import`.
 
 Everything it sends is idempotent, so a pass that races the original message is harmless.
 """
@@ -22,6 +23,7 @@ from django.conf import settings
 
 from advisor.core import clock
 from advisor.core.chunks import chunks
+from portfolios.imports import services as imports
 from rebalancing.models import Notification, Proposal
 from rebalancing.services import dispatch, scans
 
@@ -65,4 +67,5 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         "new_proposals": len(unprocessed),
         "emails": len(unmailed),
         "scan_batches": scans.resend_stalled_batches(now=now),
+        "imports": imports.resend_queued_imports(before=before),
     }

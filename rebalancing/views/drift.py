@@ -3,13 +3,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedRequest
 from portfolios.models import Portfolio
-from rebalancing.models import Proposal
+from rebalancing.models import Proposal, ScanRun
 from rebalancing.services import drift
 
 
@@ -45,3 +45,18 @@ def check_now(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             request, "Checked: the account is within its rebalancing policy. No trades needed."
         )
     return redirect(reverse("portfolios:detail", args=[portfolio.pk]))
+
+
+@login_required
+def scan_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The scheduled scans' progress beside the account's "Check drift now" button (polled
+    while a scan runs): the same progress partial as the imports."""
+    portfolio = get_object_or_404(Portfolio.objects.for_user(request.user), pk=pk)
+    runs = ScanRun.objects.order_by("-started_at")
+    running = runs.filter(status=ScanRun.Status.RUNNING).first()
+    last = None if running else runs.filter(status=ScanRun.Status.FINISHED).first()
+    return render(
+        request,
+        "rebalancing/_scan_progress.html",
+        {"portfolio": portfolio, "running": running, "last": last},
+    )

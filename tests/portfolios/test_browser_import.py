@@ -11,9 +11,10 @@ from advisor.core import clock
 from portfolios import demo
 from portfolios.models import ImportBatch, Portfolio, TaxLot
 from rebalancing import demo as seeding
+from tests.browser.a11y import check_page
 from tests.conftest import screenshot
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser, pytest.mark.celery_worker]
 
 GOOD = b"ticker,quantity,cost_basis,acquired_on\nBNDX,12.5,690.00,2023-04-03\nVTIP,30,1425.00,2024-02-12\n"
 
@@ -23,7 +24,7 @@ def bad_file(future: str) -> bytes:
 
 
 def test_the_investor_reviews_accounts_and_imports_lots_through_the_wizard(
-    page, live_server
+    page, live_server, celery_worker
 ) -> None:
     seeding.seed_demo(today=clock.today())
     future = (clock.today() + dt.timedelta(days=400)).isoformat()
@@ -72,9 +73,15 @@ def test_the_investor_reviews_accounts_and_imports_lots_through_the_wizard(
     assert TaxLot.objects.filter(portfolio=roth).count() == lots_before  # the preview wrote nothing
 
     page.locator("#confirm-import").click()
-    expect(page.get_by_text("Imported 2 rows from roth-lots.csv")).to_be_visible()
-    expect(page.get_by_role("cell", name="VTIP").first).to_be_visible()
+    # The worker writes the rows; the page polls the progress partial until it is done.
+    expect(page.locator("#import-progress")).to_be_visible()
+    expect(page.get_by_text("Imported 2 rows from roth-lots.csv")).to_be_visible(timeout=30_000)
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "imported")
+    expect(page.locator("#import-badge")).to_have_text("Imported")  # the badge follows
+    check_page(page)
     screenshot(page, "portfolios-import-done")
+    page.get_by_role("link", name=re.compile(r"Open Roth")).click()
+    expect(page.get_by_role("cell", name="VTIP").first).to_be_visible()
     assert TaxLot.objects.filter(portfolio=roth).count() == lots_before + 2
     assert (
         ImportBatch.objects.get(portfolio=roth, filename="roth-lots.csv").status

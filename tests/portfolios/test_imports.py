@@ -138,15 +138,16 @@ SCHWAB = b""""Positions for account Individual ...789 as of 06:15 PM ET, 2026/11
 
 
 @pytest.mark.parametrize(
-    ("data", "layout", "expected"),
+    ("data", "layout", "expected", "cash"),
     [
         (FIDELITY, "fidelity", {("VTI", "25.5", "5227.50", "2021-03-15"), ("VTI", "10", "2150.00", "2023-11-02"),
-                                ("BND", "100", "7612.00", "2022-06-01")}),
-        (SCHWAB, "schwab", {("ITOT", "40", "3810.00", "2022-01-10"), ("BND", "12.345", "913.53", "2026-08-14")}),
+                                ("BND", "100", "7612.00", "2022-06-01")}, "1204.33"),
+        (SCHWAB, "schwab", {("ITOT", "40", "3810.00", "2022-01-10"), ("BND", "12.345", "913.53", "2026-08-14")},
+         "2000.00"),
     ],
 )  # fmt: skip
-def test_broker_exports_are_detected_and_their_cash_and_footer_lines_skipped(
-    account: Portfolio, data: bytes, layout: str, expected: set[tuple[str, ...]]
+def test_broker_exports_import_lots_and_money_market_cash_and_skip_footer_lines(
+    account: Portfolio, data: bytes, layout: str, expected: set[tuple[str, ...]], cash: str
 ) -> None:
     batch = imports.preview_import(
         data, owner=account.owner, kind="lots", portfolio=account, filename="x.csv", today=TODAY
@@ -168,6 +169,10 @@ def test_broker_exports_are_detected_and_their_cash_and_footer_lines_skipped(
         for lot in TaxLot.objects.filter(portfolio=account)
     }
     assert got == expected
+    # The money-market (SPAXX**) or "Cash & Cash Investments" line is the account's cash.
+    account.refresh_from_db()
+    assert account.cash == Decimal(cash)
+    assert account.transactions.aggregate(s=Sum("amount"))["s"] == account.cash
 
 
 def test_confirming_twice_imports_once_and_the_same_file_cannot_be_imported_again(

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from advisor.core import clock
+from portfolios import tasks
 from portfolios.imports import services as imports
 from portfolios.models import ImportBatch, Portfolio, TaxLot, Transaction
 from tests.auth import recently_signed_in
@@ -149,10 +150,15 @@ def test_the_wizard_previews_every_row_then_imports_on_confirm(
     preview = c.get(response.url)
     assert b"Import 2 rows" in preview.content and TaxLot.objects.count() == 0
     done = c.post(reverse("portfolios:import_confirm", args=[batch.pk]))
-    assert done.url == reverse("portfolios:detail", args=[account.pk])
-    assert TaxLot.objects.filter(portfolio=account).count() == 2
+    assert done.url == reverse("portfolios:import_preview", args=[batch.pk])
+    page = c.get(done.url).content.decode()
+    assert 'id="import-progress"' in page and "0 of 2 rows written" in page
+    assert TaxLot.objects.count() == 0  # the task writes them
     c.post(reverse("portfolios:import_confirm", args=[batch.pk]))  # a second click
+    tasks.run_import(batch.pk, account.owner.pk)  # what the worker runs
     assert TaxLot.objects.filter(portfolio=account).count() == 2
+    status = c.get(reverse("portfolios:import_status", args=[batch.pk])).content.decode()
+    assert "Imported 2 rows from lots.csv" in status and "hx-get" not in status
 
 
 def test_the_wizard_shows_row_errors_and_refuses_to_confirm(account: Portfolio, client_for) -> None:

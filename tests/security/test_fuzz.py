@@ -11,6 +11,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from portfolios import tasks
 from portfolios.models import ImportBatch, Portfolio, TaxLot, Transaction
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +78,7 @@ def _import(c: Client, account: Portfolio, kind: str, header: str, rows: list[tu
         return
     c.get(reverse("portfolios:import_preview", args=[batch.pk]))
     c.post(reverse("portfolios:import_confirm", args=[batch.pk]))
+    tasks.run_import(batch.pk, account.owner_id)  # what the worker runs after the confirm
     batch.refresh_from_db()
     after = _state(account)
     if batch.status == ImportBatch.Status.IMPORTED:
