@@ -1,18 +1,56 @@
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 
+from accounts import audit
 from accounts import questionnaire as questionnaire_content
 from accounts.models import (
+    AdviserAssignment,
     AnswerOption,
     AuditEvent,
     InvestorProfile,
     Question,
     Questionnaire,
+    ReviewNote,
+    ReviewSignOff,
     RiskAssessment,
     User,
 )
+
+
+def audited_delete_selected(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponseBase | None:
+    """Django's "delete selected", audited. Django logs one deletion with save() (the LogEntry
+    signal audits it, see auth_events) but several with one bulk insert, which sends no signal:
+    those are recorded here."""
+    confirmed = bool(request.POST.get("post"))
+    victims = [(str(obj.pk), str(obj)) for obj in queryset] if confirmed else []
+    response = delete_selected(modeladmin, request, queryset)
+    if confirmed and response is None and len(victims) > 1:
+        label = queryset.model._meta.label
+        audit.record_many(
+            [
+                audit.Event(
+                    action="admin.deleted",
+                    household_id=None,
+                    actor_id=request.user.pk,
+                    object_type=label,
+                    object_id=pk,
+                    summary=f"deleted {label} {name}"[:500],
+                )
+                for pk, name in victims
+            ]
+        )
+    return response
+
+
+audited_delete_selected.allowed_permissions = ("delete",)  # type: ignore[attr-defined]
+audited_delete_selected.short_description = delete_selected.short_description  # type: ignore[attr-defined]
+admin.site.disable_action("delete_selected")
+admin.site.add_action(audited_delete_selected, "delete_selected")
 
 
 @admin.register(User)
@@ -62,6 +100,41 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False
+
+
+@admin.register(AdviserAssignment)
+class AdviserAssignmentAdmin(admin.ModelAdmin):
+    """Which adviser looks after which household (the console shows them only theirs)."""
+
+    list_display = ["adviser", "household", "created_at"]
+    search_fields = ["adviser__email", "household__email"]
+    raw_id_fields = ["adviser", "household"]
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Written through the console (audited there); the admin only reads them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ReviewNote)
+class ReviewNoteAdmin(_ReadOnly):
+    list_display = ["created_at", "household", "author"]
+    search_fields = ["household__email", "author__email", "text"]
+
+
+@admin.register(ReviewSignOff)
+class ReviewSignOffAdmin(_ReadOnly):
+    list_display = ["signed_at", "household", "reviewer", "result", "next_review_on"]
+    list_filter = ["result"]
+    search_fields = ["household__email", "reviewer__email"]
 
 
 # --- Risk questionnaire (issue 4) ------------------------------------------------------------

@@ -7,7 +7,12 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        from accounts import audit, auth_events
         from accounts.db import install_audit_guard
         from advisor.core import lookups  # noqa: F401  (registers the `__any` lookup)
 
         post_migrate.connect(install_audit_guard, sender=self, dispatch_uid="accounts.audit_guard")
+        post_migrate.connect(
+            audit.ensure_chain_head, sender=self, dispatch_uid="accounts.audit_chain_head"
+        )
+        auth_events.connect()

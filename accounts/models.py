@@ -7,6 +7,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 
+from advisor.core import clock
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -164,7 +166,8 @@ class AuditEvent(models.Model):
     system: scheduled scans, the paper broker).
     """
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by accounts.audit before hashing (auto_now_add would overwrite the hashed instant).
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -181,6 +184,11 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     summary = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # The hash chain (audit.chain_hash): `hash` covers this entry's content and `prev_hash`, the
+    # hash of the entry before it (by id). Blank only on a row written around `accounts.audit`,
+    # which the verifier reports as broken.
+    prev_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    hash = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -201,6 +209,84 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise PermissionError("Audit events are append-only.")
+
+
+class AuditChainHead(models.Model):
+    """The end of the audit hash chain: one row, locked by every writer (SELECT ... FOR UPDATE)
+    so that appends are serialised and no two entries share a predecessor. `length` and
+    `last_hash` anchor the end: an entry deleted from the tail leaves a shorter, still
+    internally consistent chain that only the head betrays."""
+
+    length = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="")
+
+    def __str__(self) -> str:
+        return f"audit chain of {self.length} entries ending {self.last_hash[:12]}"
+
+
+class AdviserAssignment(models.Model):
+    """An adviser (staff) looks after a household (an investor). Advisers see only the
+    households assigned to them unless ADVISOR_CONSOLE_SEE_ALL is set; superusers see all."""
+
+    adviser = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assigned_households"
+    )
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="advisers"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["adviser", "household"], name="one_assignment_per_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.adviser} -> {self.household}"
+
+
+class ReviewNote(models.Model):
+    """A reviewer's note on a household (kept; a correction is a new note)."""
+
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_notes"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"note on {self.household} by {self.author}"
+
+
+class ReviewSignOff(models.Model):
+    """A periodic suitability review of a household: who, when, the result and the next date."""
+
+    class Result(models.TextChoices):
+        SUITABLE = "suitable", "Suitable"
+        ACTION_REQUIRED = "action_required", "Action required"
+        UNSUITABLE = "unsuitable", "Not suitable"
+
+    household = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_sign_offs"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    result = models.CharField(max_length=16, choices=Result.choices)
+    comment = models.TextField(max_length=4000, blank=True)
+    next_review_on = models.DateField()
+    signed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        indexes = [models.Index(fields=["household", "-signed_at"])]
+
+    def __str__(self) -> str:
+        return f"review of {self.household}: {self.result}"
 
 
 # --- Risk questionnaire (issue 4) ------------------------------------------------------------

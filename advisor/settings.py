@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "advisor.security.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.auth_events.AuditRequestMiddleware",
     "advisor.security.middleware.RequireMFAMiddleware",
 ]
 
@@ -187,6 +188,10 @@ MFA_RATE_LIMITS = {"authenticate": "5/5m/user", "reauthenticate": "10/m/user"}
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("ADVISOR_WEBAUTHN_ALLOW_HTTP", default=DEBUG)
 # A second factor for every investor too (staff always need one).
 ADVISOR_REQUIRE_MFA = env.bool("ADVISOR_REQUIRE_MFA", default=False)
+# Advisers see every household in the console (a small practice) instead of those assigned.
+ADVISOR_CONSOLE_SEE_ALL = env.bool("ADVISOR_CONSOLE_SEE_ALL", default=False)
+# Who is mailed when the daily audit-chain check finds a break (default: active superusers).
+ADVISOR_AUDIT_ALERT_EMAILS = env.list("ADVISOR_AUDIT_ALERT_EMAILS", default=[])
 # The client address for rate limits: REMOTE_ADDR, or the proxy's X-Forwarded-For entry.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ADVISOR_TRUSTED_PROXY_COUNT", default=0)
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("construction/", include("portfolios.construction.urls")),
     path("lab/", include("portfolios.construction.lab_urls")),
     path("proposals/", include("rebalancing.urls")),
+    path("console/", include("advisor.console.urls")),
     path("backtests/", include("rebalancing.backtest_urls")),
     path("settings/", include("rebalancing.settings_urls")),
     path("api/", include(api.router.urls)),

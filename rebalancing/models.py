@@ -8,9 +8,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
+from accounts import audit
+from advisor.core.lookups import Ids
 from portfolios.models import MONEY, PRICE, QUANTITY, ModelPortfolio, Portfolio, Security
 
 if TYPE_CHECKING:
@@ -223,11 +225,37 @@ class ProposalQuerySet(models.QuerySet["Proposal"]):
         return self.filter(status=Proposal.Status.PENDING)
 
     def expire_pending(self, note: str, *, now: dt.datetime) -> int:
-        """Mark the pending proposals of this queryset expired, saying why; returns how many.
-        The status guard makes it safe against a concurrent decision."""
-        return self.filter(status=Proposal.Status.PENDING).update(
-            status=Proposal.Status.EXPIRED, decided_at=now, decision_note=note[:500]
-        )
+        return self.retire_pending(Proposal.Status.EXPIRED, note, now=now)
+
+    def retire_pending(self, status: str, note: str, *, now: dt.datetime) -> int:
+        """Mark the pending proposals of this queryset `status` (expired or superseded), saying
+        why, one audit event each (the system's); returns how many. The rows are locked first,
+        so a concurrent decision either wins (and the proposal is left alone) or waits."""
+        with transaction.atomic():
+            rows = list(
+                self.filter(status=Proposal.Status.PENDING)
+                .select_for_update(of=("self",))
+                .values_list("pk", "portfolio_id", "portfolio__owner_id")
+            )
+            if not rows:
+                return 0
+            count = Proposal.objects.filter(pk__any=Ids([pk for pk, _, _ in rows])).update(
+                status=status, decided_at=now, decision_note=note[:500]
+            )
+            audit.record_many(
+                [
+                    audit.Event(
+                        action=f"proposal.{status}",
+                        household_id=owner,
+                        object_type=Proposal._meta.label,
+                        object_id=str(pk),
+                        summary=note[:500],
+                        data={"portfolio": portfolio},
+                    )
+                    for pk, portfolio, owner in rows
+                ]
+            )
+        return count
 
 
 # The rule a proposal was made by, in words (unknown names are shown as they are stored).

@@ -54,6 +54,13 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "crontab": {"minute": "*", "hour": "*", "day_of_week": "*"},
         "expire_seconds": 50,
     },
+    {
+        # Mails staff when the audit trail's hash chain no longer verifies.
+        "name": "Verify the audit trail",
+        "task": "advisor.tasks.check_audit_chain",
+        "crontab": {"minute": "30", "hour": "3", "day_of_week": "*"},
+        "expire_seconds": 6 * 3600,
+    },
 ]
 
 

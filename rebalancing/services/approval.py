@@ -46,8 +46,9 @@ def _lock(proposal_id: int) -> Proposal:
 def _expire(proposal: Proposal, reason: str, *, by: User | None) -> None:
     Proposal.objects.filter(pk=proposal.pk).expire_pending(reason, now=clock.now())
     proposal.refresh_from_db(fields=["status", "decided_at", "decision_note"])
+    # The expiry itself is audited by expire_pending; this records who tried to approve it.
     audit.record(
-        "proposal.expired",
+        "proposal.approval_refused",
         household=proposal.portfolio.owner,
         actor=by,
         obj=proposal,

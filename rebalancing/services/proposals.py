@@ -174,10 +174,8 @@ def write_proposals(
             if old_pk is not None:
                 supersede.append(old_pk)
             to_write.append(by_portfolio[pid])
-        result.superseded = Proposal.objects.filter(pk__any=Ids(supersede)).pending().update(
-            status=Proposal.Status.SUPERSEDED,
-            decided_at=now,
-            decision_note="Superseded by a newer check.",
+        result.superseded = Proposal.objects.filter(pk__any=Ids(supersede)).retire_pending(
+            Proposal.Status.SUPERSEDED, "Superseded by a newer check.", now=now
         ) if supersede else 0  # fmt: skip
         retire_ids = [pending[pid][0] for pid in retire if pid in pending]
         if retire_ids:
@@ -267,6 +265,7 @@ def _insert(
                 "est_tax": str(p["est_tax"]),
                 "est_cost": str(p["est_cost"]),
                 "prices_as_of": p["prices_as_of"].isoformat(),
+                "holdings_fingerprint": p["holdings_fingerprint"],
                 "scan_run": scan_run_id,
             },
         )

@@ -168,7 +168,7 @@ CASES: dict[str, Case] = {
     "lot-detail": Case(_lot, ("GET",), api=True),
     "transaction-detail": Case(_transaction, ("GET",), api=True),
 }
-STAFF_ROUTES = ("portfolios:price_import", "construction:index")
+STAFF_ROUTES = ("portfolios:price_import", "construction:index", "console:households")
 # Staff pages of shared objects (model portfolios and their versions): an investor gets 403
 # and changes nothing, an anonymous visitor is sent to sign in.
 STAFF_OBJECT_CASES: dict[str, Case] = {
@@ -176,6 +176,15 @@ STAFF_OBJECT_CASES: dict[str, Case] = {
     "construction:version": Case(_model_version, ("GET",)),
     "construction:publish": Case(_model_version, ("POST",)),
     "construction:reject": Case(_model_version, ("POST",)),
+}
+# The adviser's console: the object is a household (an investor). Any investor, the household
+# itself included, gets 403; an adviser it is not assigned to gets 404 and changes nothing.
+CONSOLE_CASES: dict[str, tuple[str, ...]] = {
+    "console:household": ("GET",),
+    "console:add_note": ("POST",),
+    "console:sign_off": ("POST",),
+    "console:export_csv": ("GET",),
+    "console:report": ("GET",),
 }
 
 
@@ -210,8 +219,8 @@ def test_every_object_route_has_a_case() -> None:
         for name, parameters in _routes()
         if parameters & OBJECT_PARAMETERS and not name.startswith("admin:")
     }
-    covered = set(CASES) | set(STAFF_OBJECT_CASES)
-    assert object_routes - covered == set(), "add these routes to CASES"
+    covered = set(CASES) | set(STAFF_OBJECT_CASES) | set(CONSOLE_CASES)
+    assert object_routes - covered == set(), "add these routes to CASES (or the staff cases)"
     assert covered - object_routes == set(), "these cases name no route any more"
 
 
@@ -289,6 +298,35 @@ def test_staff_object_routes_answer_403_to_an_investor_and_change_nothing(
         else:
             assert response.status_code == 405, (name, method, response.status_code)
     assert _snapshot(obj) == before, name
+
+
+@pytest.mark.parametrize("name", sorted(CONSOLE_CASES))
+def test_console_routes_refuse_investors_and_unassigned_advisers(name: str, client: Client) -> None:
+    household = UserFactory(email="owner@example.com")
+    _portfolio(household)
+    url = reverse(name, kwargs={"pk": household.pk})
+    callers = (
+        (household, 403),
+        (UserFactory(email="intruder@example.com"), 403),
+        (UserFactory(email="adviser@example.com", is_staff=True), 404),
+    )
+    before = _snapshot(household)[0]  # row counts (the household's own sign-in moves last_login)
+    for caller, expected in callers:
+        client.force_login(caller)
+        recently_signed_in(client, "mfa")
+        for method in ("GET", "POST"):
+            status = _call(client, method, url, False)
+            allowed = method in CONSOLE_CASES[name]
+            assert status == (expected if allowed else 405) or (status == 403 and not allowed), (
+                name, caller.email, method, status,
+            )  # fmt: skip
+        client.logout()
+    for method in ("GET", "POST"):
+        response = client.get(url) if method == "GET" else client.post(url, {"note": "x"})
+        assert response.status_code in (302, 405), (name, method)
+        if response.status_code == 302:
+            assert response["Location"].startswith(reverse("account_login"))
+    assert _snapshot(household)[0] == before
 
 
 def _admin_urls() -> list[str]:
