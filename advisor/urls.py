@@ -15,6 +15,7 @@ urlpatterns = [
     path("profile/", include("accounts.urls")),
     path("profile/", include("portfolios.onboarding.urls")),
     path("portfolios/", include("portfolios.urls")),
+    path("portfolios/", include("rebalancing.money_urls")),
     path("goals/", include("portfolios.goals.urls")),
     path("performance/", include("advisor.performance")),
     path("construction/", include("portfolios.construction.urls")),

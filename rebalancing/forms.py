@@ -1,10 +1,12 @@
-"""The backtest page's form (the window and the alternatives to compare) and the investor's
-settings forms. Percentages are typed as percent (24 means 24%) and read through the input
-layer; the settings services check every limit, so the settings forms only parse."""
+"""The backtest page's form (the window and the alternatives to compare), the investor's
+settings forms and the money-movement forms (deposit, withdrawal, contributions). Percentages
+are typed as percent (24 means 24%) and read through the input layer; the settings services
+check every limit, so the settings forms only parse."""
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -14,7 +16,7 @@ from django import forms
 from accounts.models import InvestorProfile
 from advisor.core import clock, inputs
 from advisor.core import fields as input_fields
-from rebalancing.models import RebalancePolicy
+from rebalancing.models import ContributionSchedule, RebalancePolicy
 from rebalancing.selectors import backtests
 
 BAND_PRECISION = inputs.Precision(5, 2)  # percent, 0.01 to 999.99
@@ -201,3 +203,38 @@ class PolicyForm(forms.Form):
     rebalance_to = forms.ChoiceField(choices=RebalancePolicy.Target.choices, label="Trade")
     cash_buffer = percent_field("Cash kept uninvested (%)")
     min_trade_amount = input_fields.NumberField(precision=inputs.MONEY, label="Smallest trade ($)")
+
+
+# --- money movement ---------------------------------------------------------------------------
+
+
+def one_time_key() -> str:
+    """A token a form carries so that submitting it twice records one deposit."""
+    return secrets.token_hex(16)
+
+
+class DepositForm(forms.Form):
+    amount = input_fields.NumberField(precision=inputs.MONEY, label="Amount ($)")
+    key = forms.CharField(widget=forms.HiddenInput, max_length=32, required=False)
+
+
+class WithdrawalForm(forms.Form):
+    amount = input_fields.NumberField(precision=inputs.MONEY, label="Amount ($)")
+    needed_on = input_fields.CalendarDateField(
+        label="Needed by", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class ContributionForm(forms.Form):
+    amount = input_fields.NumberField(precision=inputs.MONEY, label="Amount ($)")
+    frequency = forms.ChoiceField(choices=ContributionSchedule.Frequency.choices)
+    day_of_month = forms.IntegerField(
+        min_value=1, max_value=28, initial=1, label="Day of the month",
+        help_text="Monthly and quarterly schedules (1-28).",
+    )  # fmt: skip
+    start_on = input_fields.CalendarDateField(
+        label="First date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Weekly schedules repeat on this weekday. Empty: today.",
+    )

@@ -453,6 +453,11 @@ class PaperOrder(models.Model):
     commission = models.DecimalField(**MONEY, default=Decimal("0.00"))
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     reject_reason = models.CharField(max_length=200, blank=True)
+    fills_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Placed while the market was closed: queued until this session's open.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -732,3 +737,81 @@ class DrawdownEpisode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.household_id} from {self.peak_on}: {self.depth}"
+
+
+# --- money movement: scheduled contributions and withdrawal requests --------------------------
+
+
+class ContributionSchedule(models.Model):
+    """Cash the investor adds to an account on a schedule; each due session records the deposit
+    once (its ledger key names the schedule and the due date) and proposes investing it."""
+
+    class Frequency(models.TextChoices):
+        WEEKLY = "weekly", "Every week"
+        BIWEEKLY = "biweekly", "Every two weeks"
+        MONTHLY = "monthly", "Every month"
+        QUARTERLY = "quarterly", "Every quarter"
+
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.CASCADE, related_name="contribution_schedules"
+    )
+    amount = models.DecimalField(**MONEY)
+    frequency = models.CharField(max_length=16, choices=Frequency.choices)
+    day_of_month = models.PositiveSmallIntegerField(
+        default=1, help_text="Monthly and quarterly: the day of the month (1-28)."
+    )
+    start_on = models.DateField(help_text="First possible due date (weekly: the weekday too).")
+    is_active = models.BooleanField(default=True)
+    last_due_on = models.DateField(
+        null=True, blank=True, help_text="The latest due date already deposited."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["portfolio", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="contribution_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(day_of_month__gte=1, day_of_month__lte=28),
+                name="contribution_day_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.frequency} into {self.portfolio_id}"
+
+
+class WithdrawalRequest(models.Model):
+    """Cash the investor needs out of an account by a date. While open, every drift check of
+    the account raises it (the engine's cash-flow path); executing that proposal pays it out.
+
+    open -> paid | cancelled | failed (the sales did not raise enough)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Being raised"
+        PAID = "paid", "Paid out"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Not paid"
+
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.CASCADE, related_name="withdrawal_requests"
+    )
+    amount = models.DecimalField(**MONEY)
+    needed_on = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
+            # One open request per account: a second one is refused, not summed silently.
+            models.UniqueConstraint(
+                fields=["portfolio"], condition=Q(status="open"), name="withdrawal_one_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Withdraw {self.amount} from {self.portfolio_id} by {self.needed_on}"

@@ -16,6 +16,7 @@ from rebalancing.services import (
     backtests,
     drawdown,
     execution,
+    money,
     notifications,
     proposals,
     scans,
@@ -79,6 +80,13 @@ def run_drift_scan(as_of: str | None = None) -> int:
 def run_harvest_scan(as_of: str | None = None) -> int:
     """Beat entry: a harvest scan over every household, one task per batch."""
     return scans.start_scan(ScanRun.Kind.HARVEST, as_of=_day(as_of)).pk
+
+
+@shared_task(name="rebalancing.tasks.run_contributions")
+def run_contributions(as_of: str | None = None) -> int:
+    """Beat entry (weekdays after the open): deposit due contributions and propose investing
+    them; idempotent (each schedule's due date is deposited once)."""
+    return money.run_contributions(today=_day(as_of))
 
 
 @shared_task(name="rebalancing.tasks.run_scan_batch")

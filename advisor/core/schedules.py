@@ -27,6 +27,14 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "expire_seconds": 6 * 3600,
     },
     {
+        # Each due session's contribution is deposited once (a ledger key per schedule and
+        # date) and a proposal invests it; a run missed after downtime catches up.
+        "name": "Scheduled contributions",
+        "task": "rebalancing.tasks.run_contributions",
+        "crontab": {"minute": "40", "hour": "9", "day_of_week": "1-5"},
+        "expire_seconds": 6 * 3600,
+    },
+    {
         "name": "Drawdown alerts (all households)",
         "task": "rebalancing.tasks.check_drawdowns",
         "crontab": {"minute": "30", "hour": "18", "day_of_week": "1-5"},

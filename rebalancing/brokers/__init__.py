@@ -9,6 +9,7 @@ Quantities and prices are Decimal; `OrderStatus.status` is one of the ORDER_* co
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -50,6 +51,8 @@ class OrderStatus:
     avg_fill_price: Decimal | None = None
     commission: Decimal = Decimal("0")
     message: str = ""
+    # Set while the broker holds the order for a session that has not opened yet.
+    fills_after: dt.datetime | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -9,10 +9,15 @@ with the same client order id (HTTP 422), so a retried POST after a timeout cann
 duplicate: before retrying we look the order up by client order id, and a duplicate answer is
 resolved the same way. Timeouts, connection errors, 429 and 5xx are retried with backoff;
 when retries run out `BrokerTimeout` says the order state is unknown.
+
+The broker holds an order placed while the exchange is closed until the next session: such an
+open order comes back with `fills_after` (the next opening bell), so the execution leaves it
+queued instead of cancelling it, and resumes once it fills.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from decimal import Decimal
 from typing import Any
@@ -20,6 +25,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from advisor.core import clock
+from portfolios import market_calendar
 from rebalancing.brokers import (
     ORDER_CANCELLED,
     ORDER_EXPIRED,
@@ -27,6 +34,7 @@ from rebalancing.brokers import (
     ORDER_NEW,
     ORDER_PARTIALLY_FILLED,
     ORDER_REJECTED,
+    TERMINAL,
     BrokerError,
     BrokerTimeout,
     OrderRequest,
@@ -47,16 +55,26 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value in (None, "") else Decimal(str(value))
 
 
+def _queued_until(status: str) -> dt.datetime | None:
+    """The next opening bell for an open order while the exchange is closed, else None."""
+    if status in TERMINAL:
+        return None
+    now = clock.now()
+    return None if market_calendar.is_open(now) else market_calendar.next_open(now)
+
+
 def _status(data: dict[str, Any]) -> OrderStatus:
+    status = STATUS.get(str(data.get("status")), ORDER_NEW)
     return OrderStatus(
         broker_order_id=str(data.get("id", "")),
         client_order_id=str(data.get("client_order_id", "")),
-        status=STATUS.get(str(data.get("status")), ORDER_NEW),
+        status=status,
         quantity=_decimal(data.get("qty")) or Decimal("0"),
         filled_quantity=_decimal(data.get("filled_qty")) or Decimal("0"),
         avg_fill_price=_decimal(data.get("filled_avg_price")),
         commission=_decimal(data.get("commission")) or Decimal("0"),
         message=str(data.get("reject_reason") or ""),
+        fills_after=_queued_until(status),
     )
 
 

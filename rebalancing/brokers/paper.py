@@ -5,6 +5,14 @@ bps = settings.ADVISOR_PAPER_SLIPPAGE_BPS; commission = settings.ADVISOR_PAPER_C
 (currency per order that fills). settings.ADVISOR_PAPER_MAX_FILL caps the shares filled per
 order (a partial fill; the rest stays open until cancelled). Orders are rows (PaperOrder), so
 placing an order with a client order id that already exists returns the existing order.
+
+Market hours (settings.ADVISOR_PAPER_MARKET_HOURS, on by default): an order placed while the
+exchange is closed (nights, weekends, holidays: `portfolios.market_calendar`) is queued with
+`fills_after` = the next session's opening bell, and fills the first time it is looked up
+while that session (or a later one) is trading. The store holds daily closes only, so the fill
+price is the newest close at that moment (before the session closes: the previous session's
+close, standing in for the opening price) moved by the slippage. The fill happens under the
+order's row lock and only from the queued state, so two workers looking it up fill it once.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from portfolios import selectors
+from advisor.core import clock
+from portfolios import market_calendar, selectors
 from portfolios.models import Security
 from rebalancing.brokers import OrderRequest, OrderStatus
 from rebalancing.models import PaperOrder
@@ -35,6 +44,7 @@ def _status(order: PaperOrder) -> OrderStatus:
         avg_fill_price=order.avg_fill_price,
         commission=order.commission,
         message=order.reject_reason,
+        fills_after=order.fills_after if order.status == PaperOrder.Status.NEW else None,
     )
 
 
@@ -55,6 +65,7 @@ class PaperBroker:
         commission: float | None = None,
         max_fill: float | None = None,
         delay_seconds: float | None = None,
+        market_hours: bool | None = None,
     ) -> None:
         self.slippage_bps = (
             settings.ADVISOR_PAPER_SLIPPAGE_BPS if slippage_bps is None else slippage_bps
@@ -66,6 +77,9 @@ class PaperBroker:
         self.max_fill = Decimal(str(cap)) if cap else None
         self.delay = (
             settings.ADVISOR_PAPER_DELAY_SECONDS if delay_seconds is None else delay_seconds
+        )
+        self.market_hours = (
+            settings.ADVISOR_PAPER_MARKET_HOURS if market_hours is None else market_hours
         )
 
     def _fill(self, order: PaperOrder) -> None:
@@ -122,7 +136,11 @@ class PaperBroker:
                         side=order.side,
                         quantity=Decimal(order.quantity),
                     )
-                    self._fill(row)
+                    now = clock.now()
+                    if self.market_hours and not market_calendar.is_open(now):
+                        row.fills_after = market_calendar.next_open(now)
+                    else:
+                        self._fill(row)
                     row.save()
                 existing = row
             except IntegrityError:  # the same client order id placed concurrently
@@ -133,7 +151,21 @@ class PaperBroker:
 
     def get_order(self, client_order_id: str) -> OrderStatus | None:
         order = PaperOrder.objects.filter(client_order_id=client_order_id).first()
+        if order is not None and self._due(order):
+            with transaction.atomic():
+                order = PaperOrder.objects.select_for_update().get(pk=order.pk)
+                if self._due(order):
+                    self._fill(order)
+                    order.save()
         return None if order is None else _status(order)
+
+    @staticmethod
+    def _due(order: PaperOrder) -> bool:
+        """A queued order whose session has opened and is trading now."""
+        if order.status != PaperOrder.Status.NEW or order.fills_after is None:
+            return False
+        now = clock.now()
+        return order.fills_after <= now and market_calendar.is_open(now)
 
     def cancel_order(self, client_order_id: str) -> OrderStatus:
         with transaction.atomic():

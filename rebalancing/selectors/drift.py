@@ -22,7 +22,7 @@ from portfolios import selectors as portfolio_selectors
 from portfolios.models import AssetClass, ModelAllocation, Portfolio, Security, TargetAllocation
 from rebalancing.engine import drift, policy, trades
 from rebalancing.engine import tax as tax_engine
-from rebalancing.models import Proposal, RebalancePolicy
+from rebalancing.models import Proposal, RebalancePolicy, WithdrawalRequest
 from rebalancing.selectors import harvest, holdings, lots
 from rebalancing.selectors import policies as policy_selectors
 from rebalancing.selectors import tax as tax_selectors
@@ -54,6 +54,9 @@ class DriftBatch:
     vol_scale: np.ndarray | None = None
     cash_text: dict[int, Decimal] = field(default_factory=dict)
     lot_portfolio: np.ndarray | None = None  # [L] portfolio id of each lot, sorted
+    # Open withdrawal requests: [P] cash to raise, and {portfolio id: request id}.
+    withdrawal: np.ndarray | None = None
+    withdrawal_requests: dict[int, int] = field(default_factory=dict)
 
     @cached_property
     def portfolio_id_list(self) -> list[int]:
@@ -347,6 +350,28 @@ def load_drift_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> DriftBa
         short_term_rate=np.full(len(ids), DEFAULT_SHORT_TERM_RATE),
         long_term_rate=np.full(len(ids), DEFAULT_LONG_TERM_RATE),
     )
+
+
+def load_withdrawals(batch: DriftBatch) -> None:
+    """Fill in the batch's open withdrawal requests (one query over the id range): the cash
+    each portfolio must raise [P] and which request it pays."""
+    id_arr = batch.book.portfolio_ids
+    span = (int(id_arr[0]), int(id_arr[-1])) if len(id_arr) else (0, -1)
+    wanted = set(id_arr.tolist())
+    rows = [
+        (pid, pk, amount)
+        for pid, pk, amount in WithdrawalRequest.objects.filter(
+            portfolio_id__gte=span[0],
+            portfolio_id__lte=span[1],
+            status=WithdrawalRequest.Status.OPEN,
+        ).values_list("portfolio_id", "pk", "amount")
+        if pid in wanted
+    ]
+    amounts = np.zeros(len(id_arr))
+    for pid, _pk, amount in rows:
+        amounts[np.searchsorted(id_arr, pid)] += float(amount)
+    batch.withdrawal = amounts
+    batch.withdrawal_requests = {pid: pk for pid, pk, _a in rows}
 
 
 def _securities(

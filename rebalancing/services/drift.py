@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from django.conf import settings
@@ -96,8 +96,18 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         return out, []
     state = drift.compute(book)
     labels = tuple(batch.class_names.get(code, code) for code in book.classes)
+    selectors.load_withdrawals(batch)
+    withdrawal = batch.withdrawal if batch.withdrawal is not None else np.zeros(n)
+    # Cash the investor asked for is raised even where the policy does not deploy cash flows.
+    batch.policies = replace(batch.policies, cash_flow=batch.policies.cash_flow | (withdrawal > 0))
     decision = policy.evaluate(
-        book, state, batch.policies, today=today, vol_scale=batch.vol_scale, labels=labels
+        book,
+        state,
+        batch.policies,
+        today=today,
+        vol_scale=batch.vol_scale,
+        labels=labels,
+        withdrawal=withdrawal,
     )
 
     unpriced, too_old = _unchecked(batch, state, today)
@@ -117,6 +127,7 @@ def compute_batch(portfolio_ids: Iterable[int], *, today: dt.date) -> tuple[Batc
         blocked=batch.blocked_sells,
         no_buy=batch.no_buy,
         households=batch.owners,
+        withdrawal=withdrawal,
     )
     nothing_needed = _results(batch, state, decision, result, unpriced, skip, out)
     # Where no rule traded, a harvest replacement may go back to the preferred security.
@@ -227,6 +238,15 @@ def _draft(
     reason = str(decision.reason[i]) + (" " + notes if notes else "")
     target = batch.book.target[i].tolist()
     bands = np.round(decision.band[i], 6).tolist()
+    pid = batch.portfolio_id_list[i]
+    withdrawal = (
+        {
+            "request": batch.withdrawal_requests[pid],
+            "amount": f"{float(batch.withdrawal[i]):.2f}",  # type: ignore[index]
+        }
+        if pid in batch.withdrawal_requests
+        else None
+    )
     return drafts.from_trades(
         i,
         batch,
@@ -243,6 +263,7 @@ def _draft(
                 for code, b, t in zip(batch.book.classes, bands, target, strict=True)
                 if t > 0 and math.isfinite(b)
             },
+            **({"withdrawal": withdrawal} if withdrawal else {}),
         },
     )
 

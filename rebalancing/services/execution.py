@@ -13,6 +13,9 @@ How "never twice" is guaranteed:
   the trade's new state, idempotent by external_id "fill:<idempotency key>".
 
 Sells run before buys; a buy is cut down to the cash actually available after the sells.
+An order the broker queues for the next session (placed while the market is closed) stops the
+run there: the proposal stays executing, and the sweeper's next call (every minute) resumes it,
+finds the order filled once the session has opened, and goes on with the next trades.
 Terminal states: executed (all filled), partial (some shares traded, the rest cancelled or
 refused) or failed (nothing traded), with what happened in `failure_reason`.
 """
@@ -42,7 +45,8 @@ from rebalancing.brokers import (
     get_broker,
 )
 from rebalancing.models import Notification, Proposal, ProposedTrade
-from rebalancing.services import notifications, tax_saved
+from rebalancing.selectors.execution import summary
+from rebalancing.services import money, notifications, tax_saved
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +162,10 @@ def _send(trade: ProposedTrade, broker: Broker) -> OrderStatus | None:
 
 
 def _settle(order: OrderStatus, broker: Broker) -> OrderStatus:
-    """Poll an open order a few times; cancel what is still open at the end."""
+    """Poll an open order a few times; cancel what is still open at the end. An order queued
+    for the next session is left alone."""
+    if order.fills_after is not None and not order.is_terminal:
+        return order
     polls = int(getattr(settings, "ADVISOR_BROKER_POLLS", 3))
     interval = float(getattr(settings, "ADVISOR_BROKER_POLL_INTERVAL", 0.5))
     for _ in range(polls):
@@ -278,7 +285,16 @@ def _finish(proposal_id: int) -> str:
         proposal.status = status
         proposal.executed_at = clock.now()
         proposal.failure_reason = reason
-        proposal.save(update_fields=["status", "executed_at", "failure_reason"])
+        paid = money.settle_withdrawal(proposal)
+        execution = summary(proposal)
+        if paid is not None:
+            execution["withdrawal"] = {
+                "amount": f"{paid.amount:.2f}",
+                "status": paid.status,
+                "note": paid.note,
+            }
+        proposal.details = {**(proposal.details or {}), "execution": execution}
+        proposal.save(update_fields=["status", "executed_at", "failure_reason", "details"])
         if status != Proposal.Status.FAILED:
             tax_saved.record_tax_saving(proposal)
         audit.record(
@@ -299,7 +315,7 @@ def _finish(proposal_id: int) -> str:
                 for t in trades
             ],
         )
-        notifications.notify(proposal, kind, body=reason or proposal.reason)
+        notifications.notify(proposal, kind, body=notifications.execution_body(proposal))
     return status
 
 
@@ -335,7 +351,10 @@ def execute_proposal(proposal_id: int, *, broker: Broker | None = None) -> str:
                 continue
             if order is None:
                 continue
-            _record_fill(trade, _settle(order, broker))
+            order = _settle(order, broker)
+            if order.fills_after is not None and not order.is_terminal:
+                return Proposal.Status.EXECUTING  # queued: resumed once the session opens
+            _record_fill(trade, order)
         return _finish(proposal_id)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.models import InvestorProfile
@@ -47,6 +48,15 @@ def notify(proposal: Proposal, kind: str, *, body: str = "") -> Notification | N
         return None  # already notified (a retried task)
     dispatch.send_on_commit(dispatch.SEND_NOTIFICATION_EMAIL, note.pk)
     return note
+
+
+def execution_body(proposal: Proposal) -> str:
+    """The body of an executed / partial / failed notification: what was sold and bought, the
+    gains realised, costs and cash left (the execution summary), and what went wrong."""
+    return render_to_string(
+        "rebalancing/notifications/execution.txt",
+        {"proposal": proposal, "summary": (proposal.details or {}).get("execution") or {}},
+    ).strip()
 
 
 def send_email(notification_id: int) -> bool:

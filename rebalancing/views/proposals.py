@@ -25,6 +25,7 @@ from advisor.security import stepup
 from portfolios.models import AssetClass, TaxLot
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.models import Notification, Proposal, ProposedTrade
+from rebalancing.selectors import money
 from rebalancing.selectors import tax as tax_selectors
 from rebalancing.services import approval, drift, notifications, proposals
 
@@ -131,6 +132,7 @@ def _detail_context(
     sells = sum((t.amount for t in trades if t.side == "sell"), Decimal("0"))
     buys = sum((t.amount for t in trades if t.side == "buy"), Decimal("0"))
     details = proposal.details or {}
+    panel = money.proposal_panel(proposal)
     return {
         "nav": "proposals",
         "proposal": proposal,
@@ -145,6 +147,8 @@ def _detail_context(
         else details.get("wash_sale_check"),
         "live": proposal.status in LIVE,
         "mfa": is_mfa_enabled(request.user),
+        "money": panel,
+        "fills_at": panel["fills_at"],
         "tax": tax_selectors.proposal_tax(proposal),
         **extra,
     }
@@ -168,6 +172,7 @@ def _decision_response(request: AuthenticatedRequest, decision: approval.Decisio
             {
                 "proposal": proposal,
                 "live": proposal.status in LIVE,
+                "fills_at": money.orders_fill_at() if proposal.status in LIVE else None,
                 "decision": decision,
                 "oob": True,
             },
@@ -212,6 +217,7 @@ def status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "proposal": proposal,
             "trades": list(proposal.trades.select_related("security")),
             "live": proposal.status in LIVE,
+            "fills_at": money.orders_fill_at() if proposal.status in LIVE else None,
             "oob": True,
         },
     )

@@ -97,7 +97,7 @@ def test_accepting_a_model_lands_on_the_funding_page_of_the_new_account(
     assert "is now the target of: Brokerage" in page
     assert reverse("portfolios:import", kwargs={"pk": account.pk}) in page
     assert reverse("portfolios:transaction_create", kwargs={"pk": account.pk}) in page
-    assert 'data-testid="deposit-slot"' in page  # where the deposit link goes at merge
+    assert reverse("money:deposit", kwargs={"pk": account.pk}) in page
     assert 'data-testid="funds"' in page and "already holds" not in page
 
 

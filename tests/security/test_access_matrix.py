@@ -28,7 +28,7 @@ from portfolios import demo
 from portfolios.construction import services as construction
 from portfolios.models import Goal, ImportBatch, ModelPortfolio, Transaction
 from portfolios.onboarding import services as onboarding
-from rebalancing.models import BacktestRun, Proposal
+from rebalancing.models import BacktestRun, ContributionSchedule, Proposal, WithdrawalRequest
 from tests.auth import recently_signed_in
 from tests.factories import PortfolioFactory, TaxLotFactory, UserFactory
 from tests.rebalancing.proposal_data import drifted_household
@@ -82,6 +82,20 @@ def _transaction(owner):
     return Transaction.objects.create(
         portfolio=portfolio, kind="deposit", trade_date=clock.today(), amount=Decimal("10")
     )
+
+
+def _withdrawal(owner):
+    return WithdrawalRequest.objects.create(
+        portfolio=_portfolio(owner), amount=Decimal("100"),
+        needed_on=clock.today() + relativedelta(days=5),
+    )  # fmt: skip
+
+
+def _contribution(owner):
+    return ContributionSchedule.objects.create(
+        portfolio=_portfolio(owner), amount=Decimal("100"), frequency="monthly",
+        start_on=clock.today(),
+    )  # fmt: skip
 
 
 def _model(owner):
@@ -139,6 +153,11 @@ CASES: dict[str, Case] = {
     "rebalancing:recheck": Case(_proposal, ("POST",)),
     "rebalancing:check_now": Case(_portfolio, ("POST",)),
     "rebalancing:scan_status": Case(_portfolio, ("GET",)),
+    "money:deposit": Case(_portfolio, ("GET", "POST")),
+    "money:withdraw": Case(_portfolio, ("GET", "POST")),
+    "money:withdraw_cancel": Case(_withdrawal, ("POST",)),
+    "money:contributions": Case(_portfolio, ("GET", "POST")),
+    "money:contribution_stop": Case(_contribution, ("POST",)),
     "backtests:account": Case(_portfolio, ("GET",)),
     "backtests:account_stress": Case(_portfolio, ("GET",)),
     "backtests:status": Case(_backtest, ("GET",)),
