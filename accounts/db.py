@@ -5,6 +5,7 @@ Installed after every `migrate` (post_migrate), idempotently, on PostgreSQL and 
 
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
 POSTGRESQL = [
@@ -22,11 +23,13 @@ POSTGRESQL = [
     FOR EACH ROW EXECUTE FUNCTION accounts_auditevent_append_only()
     """,
     # The app's runtime role may not write an event dated in the past (a forged history); the
-    # table's owner (migrations, tests that travel in time) and superusers may.
+    # table's owner (migrations, tests that travel in time) and superusers may. The tolerance
+    # (ADVISOR_AUDIT_CLOCK_TOLERANCE_MINUTES) allows for the app's clock running behind the
+    # database server's.
     """
     CREATE OR REPLACE FUNCTION accounts_auditevent_not_backdated() RETURNS trigger AS $$
     BEGIN
-        IF NEW.created_at < now() - interval '5 minutes'
+        IF NEW.created_at < now() - interval '{tolerance} minutes'
            AND NOT pg_has_role(current_user,
                                (SELECT tableowner FROM pg_tables
                                 WHERE schemaname = current_schema()
@@ -67,6 +70,7 @@ def install_audit_guard(using: str = "default", **kwargs: Any) -> None:
         if connection.vendor == "sqlite"
         else []
     )
+    tolerance = int(settings.ADVISOR_AUDIT_CLOCK_TOLERANCE_MINUTES)
     with connection.cursor() as cursor:
         for statement in statements:
-            cursor.execute(statement)
+            cursor.execute(statement.replace("{tolerance}", str(tolerance)))

@@ -296,6 +296,8 @@ ADVISOR_PAPER_MAX_FILL = env.float("ADVISOR_PAPER_MAX_FILL", default=0.0)
 ADVISOR_PAPER_DELAY_SECONDS = env.float("ADVISOR_PAPER_DELAY_SECONDS", default=0.0)
 # Queue paper orders placed while the exchange is closed until the next session opens.
 ADVISOR_PAPER_MARKET_HOURS = env.bool("ADVISOR_PAPER_MARKET_HOURS", default=True)
+# How far behind the database server's clock an audit event written by the app may be dated.
+ADVISOR_AUDIT_CLOCK_TOLERANCE_MINUTES = env.int("ADVISOR_AUDIT_CLOCK_TOLERANCE_MINUTES", default=5)
 ADVISOR_BROKER_TIMEOUT = env.float("ADVISOR_BROKER_TIMEOUT", default=10.0)
 ADVISOR_PROPOSAL_TTL_HOURS = env.int("ADVISOR_PROPOSAL_TTL_HOURS", default=72)
 ADVISOR_MAX_PRICE_AGE_DAYS = env.int("ADVISOR_MAX_PRICE_AGE_DAYS", default=3)

@@ -82,13 +82,14 @@ def test_worker_killed_whole_mid_scan_the_sweeper_finishes_the_run(
     assert run.proposals_created == Proposal.objects.filter(scan_run=run).count()
     assert run.portfolios_checked == 2 * run.batches_done
 
-    # Restarted, the worker goes on with the batches still queued; the one the killed worker
-    # held stays invisible in Redis until its visibility timeout. The sweeper's next pass
-    # after the batch lease re-sends every unfinished batch, and every batch is delivered a
-    # second time besides (a redelivery): nothing is counted twice.
-    start_celery_worker(concurrency=2)
+    # The batch the killed worker held stays invisible in Redis until its visibility timeout.
+    # The sweeper's next pass after the batch lease re-sends every unfinished batch (swept
+    # before the restart, so a fast new worker cannot have finished them all first); the
+    # restarted worker goes on with them, and every batch is delivered a second time besides
+    # (a redelivery): nothing is counted twice.
     lease = dt.timedelta(seconds=settings.ADVISOR_SCAN_BATCH_LEASE_SECONDS)
     assert sweeper.sweep(now=clock.now() + lease)["scan_batches"] > 0
+    start_celery_worker(concurrency=2)
     for batch_id in ScanBatch.objects.filter(scan_run=run).values_list("pk", flat=True):
         tasks.run_scan_batch.delay(batch_id)
     wait_for(lambda: _finished([run.pk]), timeout=180)
