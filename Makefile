@@ -45,11 +45,17 @@ test: install-dev
 # The suite again on awkward days (tests/conftest.py moves every test's clock there): a
 # Saturday, the morning after a long weekend (MLK Day), a leap day late in the New York evening
 # (already 1 March in UTC), and five years ahead. A test that passes today and fails on one of
-# these depends on the day it runs. The pure engine and analytics tests are left out: they take
-# their dates as arguments and cannot read the clock (ruff's banned-api rule). Two days run at
-# once, each on its own database and Redis db; logs go to test-artifacts/clock-*.log.
+# these depends on the day it runs. Left out: the pure engine and analytics tests (they take
+# their dates as arguments and cannot read the clock: ruff's banned-api rule), and the checks
+# that read no date (code layout, deployment files, migrations, the date-format lint, input
+# fuzzing, CSP headers, passkeys, the accessibility crawl). Two days run at once, each on its
+# own database and Redis db; logs go to test-artifacts/clock-*.log.
 CLOCK_DAYS ?= 2026-12-05T10:00 2027-01-19T08:00 2028-02-29T23:30 $$(date -d '+5 years' +%Y-%m-%dT16:30)
-CLOCK_PYTEST_ARGS ?= --ignore=tests/engine --ignore=tests/analytics
+CLOCK_PYTEST_ARGS ?= --ignore=tests/engine --ignore=tests/analytics \
+	--ignore=tests/test_architecture.py --ignore=tests/test_deployment.py \
+	--ignore=tests/test_migrations.py --ignore=tests/test_date_format.py \
+	--ignore=tests/security/test_fuzz.py --ignore=tests/security/test_csp.py \
+	--ignore=tests/browser/test_passkeys.py --ignore=tests/browser/test_crawl.py
 test-clock: install-dev
 	@mkdir -p test-artifacts; rm -f test-artifacts/clock-*.log; n=0; pids=""; status=0; \
 	for day in $(CLOCK_DAYS); do \
