@@ -1,5 +1,5 @@
-"""`manage.py check --deploy` fails on a development or weak secret key (settings.py already
-refuses to start with one when DEBUG is off)."""
+"""`manage.py check --deploy` fails on a development or weak secret key (servers and workers
+refuse to start with one when DEBUG is off: `secret_key.require_strong`)."""
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
@@ -9,7 +9,7 @@ from advisor.security import secret_key
 
 @register(Tags.security, deploy=True)
 def check_secret_key(**kwargs: object) -> list[CheckMessage]:
-    reason = secret_key.weakness(settings.SECRET_KEY)
+    reason = secret_key.weakness(secret_key.configured_key())
     if reason is None:
         return []
     return [

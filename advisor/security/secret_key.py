@@ -1,4 +1,12 @@
-"""Is a SECRET_KEY fit for production? Read by settings.py before Django is set up."""
+"""Is a SECRET_KEY fit for production?
+
+Settings do not refuse a missing key at import: commands that sign nothing (makemigrations,
+migrate, check) run without one, and Django itself refuses to sign with an empty key. What
+serves requests or runs work (advisor/wsgi.py, asgi.py, the Celery worker and beat) calls
+`require_strong` as it starts, so production never runs on a missing or published key.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
 
 # Keys that are public because they appear in this repository or its documentation.
 PUBLIC_KEYS = frozenset(
@@ -23,3 +31,27 @@ def weakness(key: str) -> str | None:
             f"{MIN_UNIQUE_CHARACTERS} different ones)"
         )
     return None
+
+
+def configured_key() -> str:
+    """The settings' key, "" when unset (Django refuses to read an empty one)."""
+    from django.conf import settings
+
+    try:
+        return str(settings.SECRET_KEY)
+    except ImproperlyConfigured:
+        return ""
+
+
+def require_strong() -> None:
+    """Refuse to start a server or worker without a strong key (a DEBUG run may use the
+    development key)."""
+    from django.conf import settings
+
+    if settings.DEBUG:
+        return
+    if reason := weakness(configured_key()):
+        raise ImproperlyConfigured(
+            f"{reason}. Production refuses to start without a strong key: set it to 50+ random "
+            "characters, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.urls import reverse
 
+from advisor.celery import refuse_a_weak_secret_key
 from advisor.core import clock
 from advisor.security import passwords, secret_key
 from tests.factories import PASSWORD
@@ -29,8 +30,18 @@ def _manage(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def _start_web(**variables: str) -> subprocess.CompletedProcess[str]:
+    """Load the WSGI application as gunicorn does (`gunicorn advisor.wsgi`), then stop."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ADVISOR_"))}
+    env |= {"ADVISOR_VAR_DIR": "/tmp/advisor-test-var", **variables}
+    return subprocess.run(
+        [sys.executable, "-c", "import advisor.wsgi"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+
+
 def test_production_refuses_to_start_without_a_secret_key() -> None:
-    result = _manage("check", DJANGO_DEBUG="0")
+    result = _start_web(DJANGO_DEBUG="0")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
     assert "refuses to start" in result.stderr
@@ -52,8 +63,19 @@ def test_a_published_or_weak_key_is_refused(key: str) -> None:
 
 def test_production_refuses_to_start_on_the_old_development_key() -> None:
     old_default = "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production-0123456789"
-    result = _manage("check", DJANGO_DEBUG="0", DJANGO_SECRET_KEY=old_default)
+    result = _start_web(DJANGO_DEBUG="0", DJANGO_SECRET_KEY=old_default)
     assert result.returncode != 0 and "published development key" in result.stderr
+
+
+def test_a_worker_refuses_to_start_on_a_weak_key(settings) -> None:
+    settings.DEBUG, settings.SECRET_KEY = False, "short-key"
+    with pytest.raises(ImproperlyConfigured, match="refuses to start"):
+        refuse_a_weak_secret_key()
+
+
+def test_commands_that_sign_nothing_run_without_a_key() -> None:
+    result = _manage("makemigrations", "--check", "--dry-run", DJANGO_DEBUG="0")
+    assert result.returncode == 0, result.stderr
 
 
 def test_check_deploy_fails_on_the_development_key() -> None:
