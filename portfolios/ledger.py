@@ -9,8 +9,10 @@ by a transaction.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Protocol, TypeVar
 
 import numpy as np
 from django.db import transaction
@@ -19,8 +21,15 @@ from django.db.models import F
 from accounts.models import InvestorProfile
 from advisor.core import clock, inputs
 from portfolios import wash_sales
-from portfolios.models import LotSale, Portfolio, Security, TaxLot, Transaction
+from portfolios.models import LotSale, Portfolio, Security, TaxLot, Transaction, basis_of_part
 from rebalancing.engine.lots import ReliefMethod, relief_order
+
+
+class _OpenLot(Protocol):
+    quantity: Decimal
+
+
+L = TypeVar("L", bound=_OpenLot)
 
 CENT = Decimal("0.01")
 SHARE = Decimal("0.00000001")
@@ -261,11 +270,37 @@ def _relief_plan(
                 "The quantities picked from the lots do not add up to the quantity sold."
             )
         return plan
-    order = relief_order(
+    return relief_plan(
+        lots,
+        quantity,
         method,
-        cost_per_share=np.array([float(lot.cost_per_share) for lot in lots]),
+        price,
+        trade_date,
+        cost_per_share=[float(lot.cost_per_share) for lot in lots],
         acquired=np.array([lot.acquired_on for lot in lots], dtype="datetime64[D]"),
         holding_start=np.array([lot.holding_start for lot in lots], dtype="datetime64[D]"),
+    )
+
+
+def relief_plan(
+    lots: Sequence[L],
+    quantity: Decimal,
+    method: ReliefMethod,
+    price: Decimal,
+    trade_date: dt.date,
+    *,
+    cost_per_share: Sequence[float],
+    acquired: np.ndarray,
+    holding_start: np.ndarray,
+) -> list[tuple[L, Decimal]]:
+    """The open lots a sale of `quantity` relieves by `method` (any but specific
+    identification) and the shares taken from each, in order. The ledger and the import's
+    in-memory replay both sell through it (their lots are rows or plain records)."""
+    order = relief_order(
+        method,
+        cost_per_share=np.asarray(cost_per_share, dtype=float),
+        acquired=acquired,
+        holding_start=holding_start,
         price=float(price),
         on=np.datetime64(trade_date, "D"),
     )
@@ -335,9 +370,7 @@ def record_sell(
         # Proceeds are split pro rata; the last lot takes the rounding remainder.
         proceeds = net - allocated if n == len(plan) - 1 else money(net * take / quantity)
         allocated += proceeds
-        basis = (
-            lot.cost_basis if take == lot.quantity else money(lot.cost_basis * take / lot.quantity)
-        )
+        basis = basis_of_part(lot.cost_basis, lot.quantity, take)
         lot.quantity -= take
         lot.cost_basis -= basis
         lot.closed_on = trade_date if lot.quantity == 0 else None

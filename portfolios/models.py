@@ -5,7 +5,7 @@ Money is Decimal: cash and amounts to the cent (2 places), prices to 6 places, q
 """
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -305,6 +305,14 @@ class TaxLotQuerySet(models.QuerySet["TaxLot"]):
 
     def for_user(self, user: "User") -> "TaxLotQuerySet":
         return self.filter(portfolio__owner=user)
+
+
+def basis_of_part(cost_basis: Decimal, quantity: Decimal, part: Decimal) -> Decimal:
+    """The cost basis of `part` of the `quantity` shares of a lot, to the cent (the whole
+    basis for the whole lot, so nothing is lost to rounding)."""
+    if part == quantity:
+        return cost_basis
+    return (cost_basis * part / quantity).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 class TaxLot(models.Model):

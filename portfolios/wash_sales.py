@@ -25,7 +25,15 @@ from django.db.models.functions import Coalesce
 
 from advisor.core import dates
 from portfolios import selectors
-from portfolios.models import LotSale, Portfolio, TaxLot, Transaction, WashSaleBlock, WashSaleMatch
+from portfolios.models import (
+    LotSale,
+    Portfolio,
+    TaxLot,
+    Transaction,
+    WashSaleBlock,
+    WashSaleMatch,
+    basis_of_part,
+)
 from rebalancing.engine import wash_sales as engine
 
 CENT = Decimal("0.01")
@@ -176,7 +184,7 @@ def _apply_one(
         start = lot.acquired_on - dt.timedelta(days=days)
         if qty < lot.quantity:
             # Only `qty` shares replace: split them into their own lot carrying the adjustment.
-            part_basis = _money(lot.cost_basis * qty / lot.quantity)
+            part_basis = basis_of_part(lot.cost_basis, lot.quantity, qty)
             lot.quantity -= qty
             lot.original_quantity -= qty
             lot.cost_basis -= part_basis

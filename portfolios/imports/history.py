@@ -40,6 +40,7 @@ from portfolios.models import (
     Transaction,
     WashSaleBlock,
     WashSaleMatch,
+    basis_of_part,
 )
 from rebalancing.engine import lots as lot_rules
 from rebalancing.engine import wash_sales as engine
@@ -390,23 +391,19 @@ def _days(dates: list[dt.date]) -> np.ndarray:
     return (ordinals - EPOCH).astype("datetime64[D]")
 
 
-def _relief(replay: Replay, lots: list[Lot], quantity: Decimal, price: Decimal, on: dt.date):
-    order = lot_rules.relief_order(
+def _relief(
+    replay: Replay, lots: list[Lot], quantity: Decimal, price: Decimal, on: dt.date
+) -> list[tuple[Lot, Decimal]]:
+    return ledger.relief_plan(
+        lots,
+        quantity,
         replay.method,
-        cost_per_share=np.array([lot.cost_per_share() for lot in lots]),
+        price,
+        on,
+        cost_per_share=[lot.cost_per_share() for lot in lots],
         acquired=_days([lot.acquired_on for lot in lots]),
         holding_start=_days([lot.holding_start for lot in lots]),
-        price=float(price),
-        on=np.datetime64(on, "D"),
     )
-    plan, remaining = [], quantity
-    for i in order:
-        if remaining <= 0:
-            break
-        take = min(lots[i].quantity, remaining)
-        plan.append((lots[i], take))
-        remaining -= take
-    return plan
 
 
 def _sell(replay: Replay, entry: Entry) -> None:
@@ -440,11 +437,7 @@ def _sell(replay: Replay, entry: Entry) -> None:
     for n, ((lot, take), long_term) in enumerate(zip(plan, long_terms, strict=True)):
         proceeds = net - allocated if n == len(plan) - 1 else ledger.money(net * take / quantity)
         allocated += proceeds
-        basis = (
-            lot.cost_basis
-            if take == lot.quantity
-            else ledger.money(lot.cost_basis * take / lot.quantity)
-        )
+        basis = basis_of_part(lot.cost_basis, lot.quantity, take)
         lot.quantity -= take
         lot.cost_basis -= basis
         lot.closed_on = entry.date if lot.quantity == 0 else None
@@ -628,7 +621,7 @@ def _apply_match(
     if not permanent:
         start = lot.acquired_on - dt.timedelta(days=days)
         if qty < lot.quantity:
-            part_basis = Decimal(lot.cost_basis * qty / lot.quantity).quantize(CENT, ROUND_HALF_UP)
+            part_basis = basis_of_part(lot.cost_basis, lot.quantity, qty)
             lot.quantity -= qty
             lot.original_quantity -= qty
             lot.cost_basis -= part_basis
